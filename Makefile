@@ -1,0 +1,45 @@
+# Every target creates or reuses .venv itself; nothing is installed by hand.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: demo test bench lint lock clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade "pip>=24"
+
+# Installs are pinned by hash from the lock files; the project itself goes in editable, without deps.
+$(VENV)/.stamp-run: $(BIN)/python requirements.lock pyproject.toml
+	$(BIN)/pip install -q --require-hashes -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
+	touch $@
+
+$(VENV)/.stamp-dev: $(VENV)/.stamp-run requirements-dev.lock
+	$(BIN)/pip install -q --require-hashes -r requirements-dev.lock
+	touch $@
+
+demo: $(VENV)/.stamp-run
+	$(BIN)/mledger demo
+
+test: $(VENV)/.stamp-dev
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+bench: $(VENV)/.stamp-dev
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+lint: $(VENV)/.stamp-dev
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
+
+# Regenerate the hash-pinned lock files after changing dependencies in pyproject.toml.
+lock: $(BIN)/python
+	$(BIN)/pip install -q "uv>=0.4"
+	$(BIN)/uv pip compile -q --generate-hashes --python-version 3.11 pyproject.toml -o requirements.lock
+	$(BIN)/uv pip compile -q --generate-hashes --python-version 3.11 --extra dev pyproject.toml -o requirements-dev.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

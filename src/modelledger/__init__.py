@@ -1,0 +1,34 @@
+"""modelledger: AI model version control and governance.
+
+    import modelledger as ml
+    with ml.run(name="delay", seed=7) as run:
+        ...train...
+        version = run.log_model("model.pkl", params={"lr": 0.1}, data=["ds-…"])
+
+The public API lives in ``modelledger.client`` and is loaded on first use, so that the CLI does not
+pay for it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+__all__ = [
+    "Run",
+    "get_version",
+    "init",
+    "list_versions",
+    "open_ledger",
+    "register_model",
+    "run",
+    "snapshot",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from modelledger import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'modelledger' has no attribute {name!r}")

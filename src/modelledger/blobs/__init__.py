@@ -1,0 +1,5 @@
+"""Content-addressed blob store: ``sha256/ab/cdef…`` objects over fsspec."""
+
+from modelledger.blobs.store import BlobInfo, BlobStore
+
+__all__ = ["BlobInfo", "BlobStore"]

@@ -1,0 +1,189 @@
+"""Content-addressed storage of artifact bytes.
+
+Objects live at ``<root>/sha256/ab/cdef…``. Local writes stream to a temp file in the store while
+hashing (one pass), fsync, then hard-link into place: a link never replaces an existing object, so
+nothing is ever overwritten. Remote stores (s3://, gs://, memory://) hash first and upload only
+what is missing; their object PUTs are atomic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import stat
+import tempfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from modelledger.domain.errors import InvalidInput, NotFound
+from modelledger.domain.tree import Tree, TreeEntry
+
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    sha256: str
+    size: int
+
+
+class BlobStore:
+    def __init__(self, url: str) -> None:
+        import fsspec
+
+        self.url = url
+        self.fs: Any
+        self.fs, root = fsspec.core.url_to_fs(url)
+        self.root = root.rstrip("/")
+        self.local = type(self.fs).__name__ == "LocalFileSystem"
+        if self.local:
+            os.makedirs(os.path.join(self.root, "sha256"), exist_ok=True)
+
+    # -- addressing -------------------------------------------------------------------------
+    def path(self, sha256: str) -> str:
+        return f"{self.root}/sha256/{sha256[:2]}/{sha256[2:]}"
+
+    def has(self, sha256: str) -> bool:
+        if self.local:
+            return os.path.exists(self.path(sha256))
+        return bool(self.fs.exists(self.path(sha256)))
+
+    # -- writing ----------------------------------------------------------------------------
+    def put_bytes(self, data: bytes) -> BlobInfo:
+        return self.put_stream(io.BytesIO(data))
+
+    def put_file(self, path: str | os.PathLike[str]) -> BlobInfo:
+        try:
+            with open(path, "rb") as src:
+                return self.put_stream(src)
+        except IsADirectoryError:
+            raise InvalidInput(f"{path}: is a directory (use put_dir)") from None
+        except PermissionError:
+            raise InvalidInput(f"{path}: permission denied") from None
+        except FileNotFoundError:
+            raise InvalidInput(f"{path}: no such file") from None
+
+    def put_stream(self, src: IO[bytes]) -> BlobInfo:
+        if self.local:
+            return self._put_local(src)
+        return self._put_remote(src)
+
+    def _put_local(self, src: IO[bytes]) -> BlobInfo:
+        tmp_dir = os.path.join(self.root, "sha256")
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=tmp_dir)
+        try:
+            h, size = hashlib.sha256(), 0
+            with os.fdopen(fd, "wb") as out:
+                while chunk := src.read(CHUNK):
+                    h.update(chunk)
+                    out.write(chunk)
+                    size += len(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            sha = h.hexdigest()
+            final = self.path(sha)
+            if not os.path.exists(final):
+                os.makedirs(os.path.dirname(final), exist_ok=True)
+                os.chmod(tmp, 0o444)
+                try:
+                    os.link(tmp, final)
+                except FileExistsError:
+                    pass  # a concurrent writer stored the same bytes first
+            return BlobInfo(sha, size)
+        finally:
+            os.unlink(tmp)
+
+    def _put_remote(self, src: IO[bytes]) -> BlobInfo:
+        with tempfile.SpooledTemporaryFile(max_size=64 * CHUNK) as spool:
+            h, size = hashlib.sha256(), 0
+            while chunk := src.read(CHUNK):
+                h.update(chunk)
+                spool.write(chunk)
+                size += len(chunk)
+            sha = h.hexdigest()
+            final = self.path(sha)
+            if not self.fs.exists(final):
+                spool.seek(0)
+                self.fs.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
+                with self.fs.open(final, "wb") as out:
+                    while chunk := spool.read(CHUNK):
+                        out.write(chunk)
+            return BlobInfo(sha, size)
+
+    def put_dir(self, path: str | os.PathLike[str], workers: int = 8) -> tuple[Tree, BlobInfo]:
+        """Store every file under ``path`` and the tree listing them; returns the tree and its blob."""
+        files = list(walk_dir(Path(path)))
+
+        def store(item: tuple[str, Path, int]) -> TreeEntry:
+            rel, full, mode = item
+            info = self.put_file(full)
+            return TreeEntry(rel, info.sha256, info.size, mode)
+
+        if len(files) > 1:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                entries = list(pool.map(store, files))
+        else:
+            entries = [store(f) for f in files]
+        tree = Tree.of(entries)
+        return tree, self.put_bytes(tree.canonical())
+
+    # -- reading ----------------------------------------------------------------------------
+    def open(self, sha256: str) -> IO[bytes]:
+        try:
+            if self.local:
+                return open(self.path(sha256), "rb")
+            return self.fs.open(self.path(sha256), "rb")  # type: ignore[no-any-return]
+        except FileNotFoundError:
+            raise NotFound(f"blob sha256:{sha256} is not in the store {self.url}") from None
+
+    def get(self, sha256: str) -> bytes:
+        with self.open(sha256) as f:
+            return f.read()
+
+    def get_tree(self, sha256: str) -> Tree:
+        import json
+
+        return Tree.from_json(json.loads(self.get(sha256)))
+
+    def verify(self, sha256: str) -> bool:
+        """Re-hash the stored bytes; False when they no longer match their address."""
+        h = hashlib.sha256()
+        with self.open(sha256) as f:
+            while chunk := f.read(CHUNK):
+                h.update(chunk)
+        return h.hexdigest() == sha256
+
+    def iter_shas(self) -> Iterator[str]:
+        base = f"{self.root}/sha256"
+        for path in self.fs.find(base):
+            parts = path.rstrip("/").split("/")
+            if len(parts[-2]) == 2 and not parts[-1].startswith(".tmp-"):
+                yield parts[-2] + parts[-1]
+
+
+def walk_dir(root: Path) -> Iterator[tuple[str, Path, int]]:
+    """(relative posix path, absolute path, mode) for each file; refuses links that leave ``root``."""
+    if not root.is_dir():
+        raise InvalidInput(f"{root}: not a directory")
+    real_root = root.resolve()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames.sort()
+        for name in [*sorted(filenames), *[d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]]:
+            full = Path(dirpath) / name
+            if full.is_symlink():
+                target = full.resolve()
+                if not target.is_relative_to(real_root):
+                    raise InvalidInput(f"{full}: symlink points outside the artifact directory ({target})")
+                if target.is_dir():
+                    raise InvalidInput(f"{full}: symlinks to directories are not supported")
+            st = full.stat()
+            if not stat.S_ISREG(st.st_mode):
+                raise InvalidInput(f"{full}: not a regular file")
+            if not os.access(full, os.R_OK):
+                raise InvalidInput(f"{full}: permission denied")
+            mode = 0o755 if st.st_mode & stat.S_IXUSR else 0o644
+            yield full.relative_to(root).as_posix(), full, mode

@@ -1,0 +1,1 @@
+"""What the environment tells us at registration: git state, dependency lock, hardware."""

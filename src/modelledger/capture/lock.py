@@ -1,0 +1,36 @@
+"""The dependency lock recorded with a version: a lock file, or the running interpreter's packages."""
+
+from __future__ import annotations
+
+import functools
+from importlib import metadata
+from pathlib import Path
+
+from modelledger.domain.errors import InvalidInput
+
+
+def read_lock_file(path: Path) -> bytes:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InvalidInput(f"--lock {path}: no such file") from None
+    except (IsADirectoryError, PermissionError) as exc:
+        raise InvalidInput(f"--lock {path}: cannot read ({exc.strerror})") from None
+    if not data.strip():
+        raise InvalidInput(f"--lock {path}: the file is empty")
+    return data
+
+
+@functools.lru_cache(maxsize=1)
+def frozen_environment() -> bytes:
+    """`pip freeze`-style ``name==version`` lines for every installed distribution, sorted.
+
+    Read from package metadata in-process (a `pip freeze` subprocess costs ~0.5 s); cached for the
+    life of the process, since a training run does not change its own interpreter.
+    """
+    pins = set()
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            pins.add(f"{name.lower().replace('_', '-')}=={dist.version}")
+    return ("\n".join(sorted(pins)) + "\n").encode()

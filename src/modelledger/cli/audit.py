@@ -1,0 +1,56 @@
+"""``mledger audit …``: the tamper-evident event ledger."""
+
+from __future__ import annotations
+
+import typer
+
+from modelledger.cli.output import JSON_HELP, console, emit_json, table
+
+app = typer.Typer(help="Read and verify the hash-chained event ledger.", no_args_is_help=True)
+
+
+@app.command()
+def log(
+    subject: str | None = typer.Option(None, "--subject", help="Only events about this id."),
+    kind: str | None = typer.Option(None, "--kind", help="Only events of this kind, e.g. model.registered."),
+    limit: int = typer.Option(50, "--limit", min=1, help="The newest N events."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """List events, oldest of the newest N first."""
+    from modelledger.services.audit import log as read_log
+    from modelledger.services.ledger import open_ledger
+
+    found = read_log(open_ledger(), subject=subject, kind=kind, limit=limit)
+    if as_json:
+        emit_json([e.to_json() for e in found])
+        return
+    if not found:
+        typer.echo("no events yet")
+        return
+    t = table("seq", "at", "kind", "subject", "actor", "hash")
+    for e in found:
+        t.add_row(str(e.seq), e.at, e.kind, e.subject, e.actor, e.hash[:12])
+    console().print(t)
+
+
+@app.command()
+def verify(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+    """Recompute the hash chain; name the first broken link (exit 1)."""
+    from modelledger.services.audit import verify as verify_chain
+    from modelledger.services.ledger import open_ledger
+
+    check = verify_chain(open_ledger())
+    if as_json:
+        broken = {"seq": check.broken.seq, "reason": check.broken.reason} if check.broken else None
+        emit_json({"ok": check.ok, "checked": check.checked, "head": check.head, "broken": broken})
+    elif check.ok:
+        typer.echo(f"ok: {check.checked} events, chain intact, head {check.head}")
+    else:
+        assert check.broken is not None
+        typer.echo(
+            f"BROKEN at event {check.broken.seq}: {check.broken.reason} "
+            f"({check.checked} events before it verify)",
+            err=True,
+        )
+    if not check.ok:
+        raise typer.Exit(1)

@@ -1,0 +1,39 @@
+"""Printing: one JSON document under ``--json``, rich tables otherwise; errors go to stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+JSON_HELP = "Print one JSON document on stdout and nothing else."
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+def table(*columns: str, title: str | None = None) -> Any:
+    from rich.table import Table
+
+    t = Table(title=title, show_edge=False, header_style="bold")
+    for c in columns:
+        t.add_column(c, overflow="fold")
+    return t
+
+
+def kv_table(rows: list[tuple[str, Any]]) -> Any:
+    from rich.table import Table
+
+    t = Table(show_header=False, show_edge=False, box=None, pad_edge=False)
+    t.add_column(style="bold", no_wrap=True)
+    t.add_column(overflow="fold")
+    for key, value in rows:
+        t.add_row(key, "—" if value in (None, "", [], {}) else str(value))
+    return t

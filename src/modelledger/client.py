@@ -1,0 +1,196 @@
+"""The public Python API (``import modelledger as ml``): a thin facade over the services."""
+
+from __future__ import annotations
+
+import random
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from modelledger.config import Settings
+from modelledger.domain.snapshot import Snapshot
+from modelledger.domain.version import CodeRef, DataRef, ModelVersion
+from modelledger.services import models
+from modelledger.services import snapshot as snapshots
+from modelledger.services.ledger import Ledger, init_ledger, now
+from modelledger.services.ledger import open_ledger as _open
+from modelledger.services.register import RegisterRequest, capture_code, register
+
+_default: Ledger | None = None
+
+
+def open_ledger(home: str | Path | None = None) -> Ledger:
+    """The ledger at ``home`` (a folder holding ``.mledger/``), or the one found from the cwd.
+
+    The default ledger is opened once per process and reused, so repeated calls are free.
+    """
+    global _default
+    if home is not None:
+        return _open(Settings(home=Path(home)))
+    if _default is None:
+        _default = _open()
+    return _default
+
+
+def init(path: str | Path = ".", db_url: str | None = None, blob_url: str | None = None) -> Ledger:
+    result = init_ledger(Path(path), db_url, blob_url)
+    return _open(Settings(home=result.home, db_url=db_url, blob_url=blob_url))
+
+
+def register_model(
+    name: str,
+    artifact: str | Path,
+    *,
+    data: Iterable[str | DataRef] = (),
+    params: dict[str, Any] | None = None,
+    seed: int | None = None,
+    parent: str | None = None,
+    base_model: str | None = None,
+    lock: str | Path | None = None,
+    loader: str | None = None,
+    card: dict[str, Any] | None = None,
+    allow_dirty: bool = False,
+    irreproducible: str | None = None,
+    code_ref: str | None = None,
+    code: CodeRef | None = None,
+    preprocessing: str | None = None,
+    manifest: dict[str, Any] | None = None,
+    ledger: Ledger | None = None,
+) -> ModelVersion:
+    """Register (or find, when the same tuple exists) a model version; returns it."""
+    request = RegisterRequest(
+        name=name,
+        artifact=Path(artifact),
+        data=list(data),
+        params=dict(params or {}),
+        seed=seed,
+        parent=parent,
+        base_model=base_model,
+        lock=Path(lock) if lock else None,
+        loader=loader,
+        card=card,
+        allow_dirty=allow_dirty,
+        irreproducible=irreproducible,
+        code_ref=code_ref,
+        code=code,
+        preprocessing=preprocessing,
+        manifest=dict(manifest or {}),
+    )
+    return register(ledger or open_ledger(), request).version
+
+
+def get_version(ref: str, ledger: Ledger | None = None) -> ModelVersion:
+    """A version by full id, unique prefix or ``NAME@N``."""
+    return models.get_version(ledger or open_ledger(), ref)
+
+
+def list_versions(name: str | None = None, ledger: Ledger | None = None) -> list[ModelVersion]:
+    return models.list_versions(ledger or open_ledger(), name)
+
+
+def snapshot(
+    paths: str | Path | Iterable[str | Path], name: str, ledger: Ledger | None = None
+) -> Snapshot:
+    """Snapshot files or a folder as an immutable, content-addressed dataset."""
+    items = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
+    return snapshots.snapshot(ledger or open_ledger(), items, name)[0]
+
+
+class Run:
+    """One training run. Code state, dependency lock, hardware and seed are captured when it starts;
+    every ``log_model`` registers a version carrying them (scenario S2)."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        name: str,
+        seed: int,
+        code: CodeRef | None,
+        code_notes: dict[str, Any],
+        data: list[str | DataRef],
+        params: dict[str, Any],
+        lock: Path | None,
+    ) -> None:
+        self.ledger = ledger
+        self.name = name
+        self.seed = seed
+        self.code = code
+        self.data = data
+        self.params = params
+        self.lock = lock
+        self.started_at = now()
+        self._code_notes = code_notes
+        self.versions: list[ModelVersion] = []
+
+    def log_param(self, key: str, value: Any) -> None:
+        self.params[key] = value
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        self.params.update(params)
+
+    def log_model(
+        self,
+        path: str | Path,
+        *,
+        params: dict[str, Any] | None = None,
+        data: Iterable[str | DataRef] | None = None,
+        parent: str | None = None,
+        base_model: str | None = None,
+        loader: str | None = None,
+        card: dict[str, Any] | None = None,
+        name: str | None = None,
+    ) -> ModelVersion:
+        version = register_model(
+            name or self.name,
+            path,
+            data=[*self.data, *(data or [])],
+            params={**self.params, **(params or {})},
+            seed=self.seed,
+            parent=parent,
+            base_model=base_model,
+            lock=self.lock,
+            loader=loader,
+            card=card,
+            code=self.code,
+            manifest={
+                **self._code_notes,
+                "run_started_at": self.started_at,
+                "run_logged_at": now(),
+            },
+            ledger=self.ledger,
+        )
+        self.versions.append(version)
+        return version
+
+
+def _apply_seed(seed: int) -> None:
+    """Seed the generators the training code is likely using, so the recorded seed is the real one."""
+    random.seed(seed)
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed(seed % 2**32)
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(seed)
+
+
+@contextmanager
+def run(
+    name: str,
+    seed: int | None = None,
+    *,
+    data: Iterable[str | DataRef] = (),
+    params: dict[str, Any] | None = None,
+    lock: str | Path | None = None,
+    allow_dirty: bool = False,
+    code_dir: str | Path | None = None,
+    ledger: Ledger | None = None,
+) -> Iterator[Run]:
+    """Capture the run's environment up front (a dirty tree is refused before training starts,
+    not after), seed the usual generators, and hand back a ``Run`` to log models with."""
+    led = ledger or open_ledger()
+    code, notes = capture_code(led, Path(code_dir) if code_dir else Path.cwd(), allow_dirty)
+    chosen = seed if seed is not None else random.SystemRandom().randrange(2**31)
+    _apply_seed(chosen)
+    yield Run(led, name, chosen, code, notes, list(data), dict(params or {}), Path(lock) if lock else None)
+

@@ -1,0 +1,67 @@
+"""Canonical JSON: the one serialisation every identity in modelledger is computed from.
+
+UTF-8, sorted keys, no insignificant whitespace, no NaN/Infinity. JSON has a single number type,
+so numbers are canonicalised by value: an integral float within the exactly-representable range
+is written as an integer (``1.0`` and ``1`` are the same hyperparameter), ``-0.0`` as ``0``, and
+other floats in Python's shortest round-trip repr. Equal values therefore give equal bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from modelledger.domain.errors import InvalidInput
+
+_MAX_EXACT = 2**53
+
+
+def _normalise(value: Any, path: str) -> Any:
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidInput(f"{path or 'value'}: NaN and Infinity have no canonical JSON form")
+        if value.is_integer() and abs(value) <= _MAX_EXACT:
+            return int(value)
+        return value
+    if isinstance(value, Mapping):
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidInput(f"{path or 'value'}: object keys must be strings, got {key!r}")
+            out[key] = _normalise(item, f"{path}.{key}" if path else key)
+        return out
+    if isinstance(value, list | tuple):
+        return [_normalise(item, f"{path}[{i}]") for i, item in enumerate(value)]
+    raise InvalidInput(f"{path or 'value'}: {type(value).__name__} is not JSON-serialisable")
+
+
+def canonical_json(value: Any) -> bytes:
+    """The canonical UTF-8 bytes of a JSON-compatible value."""
+    return json.dumps(
+        _normalise(value, ""),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+    ).encode("utf-8")
+
+
+def canonical_value(value: Any) -> Any:
+    """The value as canonical JSON would read back (numbers normalised, tuples as lists)."""
+    return _normalise(value, "")
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def digest(value: Any) -> str:
+    """sha256 hex of the canonical JSON of ``value``."""
+    return sha256_hex(canonical_json(value))

@@ -1,0 +1,73 @@
+"""Model cards (SCENARIOS.md "Cards"): validated, stored as revisions beside an immutable version."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from modelledger.domain.errors import InvalidInput
+
+
+class _Strict(BaseModel):
+    # Unknown keys are typos more often than intent; reject them so the card says what it means.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BaseModelInfo(_Strict):
+    name: str
+    version: str | None = None
+    hash: str | None = None
+
+
+class Method(_Strict):
+    type: str = Field(description="e.g. lora, full-finetune, gbdt")
+    r: int | None = Field(default=None, ge=1)
+    alpha: float | None = None
+    objective: str | None = None
+
+
+class EvalEntry(_Strict):
+    eval_set: str | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+    slices: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+
+class ModelCard(_Strict):
+    base_model: BaseModelInfo | None = None
+    method: Method | None = None
+    trained_on: str | None = Field(default=None, description="dataset card / snapshot id")
+    run_manifest: str | None = None
+    eval: list[EvalEntry] = Field(default_factory=list)
+    intended_use: str | None = None
+    out_of_scope: list[str] = Field(default_factory=list)
+    known_limitations: list[str] = Field(default_factory=list)
+    rollback_target: str | None = None
+
+
+def validate_card(data: Any) -> dict[str, Any]:
+    """The card as canonical data, or InvalidInput naming the first offending field."""
+    if not isinstance(data, dict):
+        raise InvalidInput("card: expected a mapping of fields")
+    try:
+        card = ModelCard.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "card"
+        raise InvalidInput(f"card field {where!r}: {err['msg']}") from None
+    return card.model_dump(mode="json", exclude_none=True)
+
+
+def card_markdown(title: str, card: dict[str, Any]) -> str:
+    lines = [f"# Model card: {title}", ""]
+    for key, value in card.items():
+        heading = key.replace("_", " ").capitalize()
+        lines.append(f"## {heading}")
+        if isinstance(value, list):
+            lines.extend(f"- {item}" for item in value)
+        elif isinstance(value, dict):
+            lines.extend(f"- **{k}**: {v}" for k, v in value.items())
+        else:
+            lines.append(str(value))
+        lines.append("")
+    return "\n".join(lines)

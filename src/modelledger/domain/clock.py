@@ -1,0 +1,24 @@
+"""Timestamps as the ledger writes them: UTC ISO-8601 with microseconds, sortable as text."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from modelledger.domain.errors import InvalidInput
+
+_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def format_time(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("ledger timestamps must be timezone-aware")
+    return moment.astimezone(UTC).strftime(_FORMAT)
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO-8601 instant; a naive one is taken as UTC."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InvalidInput(f"not an ISO-8601 time: {text!r}") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,0 +1,35 @@
+"""Dataset snapshots: a named, immutable tree whose id is the hash of its manifest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from modelledger.domain import ids
+
+
+def snapshot_id(tree_sha256: str) -> str:
+    """Identity depends only on the bytes and relative paths: the tree, not the name or the time."""
+    return ids.make_id(ids.SNAPSHOT, {"schema": 1, "tree": tree_sha256})
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    id: str
+    name: str
+    tree_sha256: str
+    size: int
+    file_count: int
+    created_at: str
+    created_by: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "tree_sha256": self.tree_sha256,
+            "size": self.size,
+            "file_count": self.file_count,
+            "created_at": self.created_at,
+            "created_by": self.created_by,
+        }

@@ -1,0 +1,1 @@
+"""Use cases: each module combines domain, blobs and store for one family of verbs."""

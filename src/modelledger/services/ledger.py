@@ -1,0 +1,86 @@
+"""Opening and creating a ledger: the database, the blob store and who is acting."""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from modelledger import config as cfg
+from modelledger.domain.clock import format_time
+from modelledger.store.db import Database
+
+if TYPE_CHECKING:
+    from modelledger.blobs.store import BlobStore
+
+
+@dataclass
+class Ledger:
+    config: cfg.LedgerConfig
+    db: Database
+
+    @functools.cached_property
+    def blobs(self) -> BlobStore:
+        # Imported on first use: read-only commands never touch blobs and skip fsspec's import.
+        from modelledger.blobs.store import BlobStore
+
+        return BlobStore(self.config.blob_url)
+
+    @property
+    def user(self) -> str:
+        return self.config.user
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def now() -> str:
+    return format_time(datetime.now(UTC))
+
+
+def open_ledger(settings: cfg.Settings | None = None, cwd: Path | None = None) -> Ledger:
+    config = cfg.resolve(settings, cwd)
+    db = Database(config.db_url)
+    db.ensure_schema()
+    return Ledger(config, db)
+
+
+@dataclass(frozen=True)
+class InitResult:
+    home: Path
+    db_url: str
+    blob_url: str
+    created: bool
+
+
+def init_ledger(path: Path, db_url: str | None = None, blob_url: str | None = None) -> InitResult:
+    """Create ``path/.mledger`` (idempotent) and bring the database schema up to date."""
+    home = path.resolve() / cfg.HOME_DIR
+    created = not home.exists()
+    stored = cfg.read_home_config(home) if not created else {}
+    db_url = db_url or stored.get("db_url") or cfg.default_db_url(home)
+    blob_url = blob_url or stored.get("blob_url") or cfg.default_blob_url(home)
+    database = Database(db_url)
+    home.mkdir(parents=True, exist_ok=True)
+    try:
+        database.migrate()
+    except Exception:
+        if created:
+            import shutil
+
+            shutil.rmtree(home, ignore_errors=True)  # a failed init leaves nothing behind
+        raise
+    finally:
+        database.dispose()
+    (home / ".gitignore").write_text("# the ledger is not source code\n*\n", encoding="utf-8")
+    settings = {"db_url": db_url, "blob_url": blob_url}
+    defaults = {"db_url": cfg.default_db_url(home), "blob_url": cfg.default_blob_url(home)}
+    custom = {k: v for k, v in settings.items() if v != defaults[k]}
+    if custom:
+        (home / cfg.CONFIG_FILE).write_text(json.dumps(custom, indent=2) + "\n", encoding="utf-8")
+    if blob_url == defaults["blob_url"]:
+        Path(blob_url).mkdir(exist_ok=True)
+    return InitResult(home, db_url, blob_url, created)

@@ -1,0 +1,199 @@
+"""Registering a model version: capture the tuple, store the bytes, append the record and its event.
+
+Everything that can be checked is checked before anything is written; the only writes that can
+precede a failure are content-addressed blobs, which are harmless duplicates of bytes by design.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelledger.capture.git import capture_git
+from modelledger.capture.hardware import capture_hardware
+from modelledger.capture.lock import frozen_environment, read_lock_file
+from modelledger.domain import ids
+from modelledger.domain.cards import validate_card
+from modelledger.domain.clock import parse_time
+from modelledger.domain.errors import DirtyWorkingTree, InvalidInput, NotFound
+from modelledger.domain.names import validate_name
+from modelledger.domain.params import merge_params
+from modelledger.domain.version import (
+    ArtifactRef,
+    CodeRef,
+    DataRef,
+    ModelVersion,
+    VersionTuple,
+    validate_base_model,
+)
+from modelledger.services.ledger import Ledger, now
+from modelledger.services.resolve import resolve_version
+from modelledger.store import events, snapshots, versions
+
+_LOADER = re.compile(r"^(joblib|pickle|python:[A-Za-z_][\w.]*:[A-Za-z_]\w*)$")
+
+
+@dataclass
+class RegisterRequest:
+    name: str
+    artifact: Path
+    data: list[str | DataRef] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None
+    parent: str | None = None
+    base_model: str | None = None
+    lock: Path | None = None
+    loader: str | None = None
+    card: dict[str, Any] | None = None
+    allow_dirty: bool = False
+    irreproducible: str | None = None  # the reason, when the lineage is unknown
+    code_ref: str | None = None
+    code: CodeRef | None = None  # already captured (ml.run captures once per run)
+    code_dir: Path | None = None  # where to look for git; the cwd by default
+    preprocessing: str | None = None
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RegisterResult:
+    version: ModelVersion
+    created: bool  # False: the same tuple was registered before, and this is that version
+
+
+def _check_request(req: RegisterRequest) -> tuple[list[DataRef], dict[str, Any]]:
+    validate_name(req.name)
+    data = [d if isinstance(d, DataRef) else DataRef.parse(d) for d in req.data]
+    params = merge_params({}, req.params)
+    if req.seed is not None and (isinstance(req.seed, bool) or not isinstance(req.seed, int)):
+        raise InvalidInput(f"--seed {req.seed!r}: expected an integer")
+    if req.loader is not None and not _LOADER.match(req.loader):
+        raise InvalidInput(
+            f"--loader {req.loader!r}: expected joblib, pickle or python:package.module:factory"
+        )
+    if req.irreproducible is not None and not req.irreproducible.strip():
+        raise InvalidInput("--irreproducible needs a --reason saying why the lineage is unknown")
+    if not os.path.lexists(req.artifact):
+        raise InvalidInput(f"--artifact {req.artifact}: no such file or directory")
+    if req.artifact.is_file() and not os.access(req.artifact, os.R_OK):
+        raise InvalidInput(f"--artifact {req.artifact}: permission denied")
+    return data, params
+
+
+def capture_code(
+    ledger: Ledger, path: Path, allow_dirty: bool
+) -> tuple[CodeRef | None, dict[str, Any]]:
+    """The git state at ``path`` as a code reference (storing the diff of a dirty tree as a blob),
+    and notes for the run manifest. None when ``path`` is not in a git work tree."""
+    state = capture_git(path)
+    if state is None:
+        return None, {"code": "none: not inside a git work tree"}
+    if state.dirty and not allow_dirty:
+        listed = ", ".join(state.dirty_files[:5]) + (" …" if len(state.dirty_files) > 5 else "")
+        raise DirtyWorkingTree(
+            f"the working tree of {state.root} has uncommitted changes ({listed}): commit them, "
+            "or pass --allow-dirty to record the diff and mark the version dirty"
+        )
+    diff_sha = ledger.blobs.put_bytes(state.diff).sha256 if state.dirty else None
+    code = CodeRef(
+        kind="git", repo=state.repo, commit=state.commit, dirty=state.dirty, diff_sha256=diff_sha
+    )
+    return code, {"git_root": state.root, "untracked_files": state.untracked}
+
+
+def _code_for(ledger: Ledger, req: RegisterRequest) -> tuple[CodeRef | None, dict[str, Any]]:
+    if req.code is not None:
+        return req.code, {}
+    if req.code_ref:
+        return CodeRef(kind="ref", ref=req.code_ref), {}
+    if req.irreproducible is not None:
+        return None, {}  # today's checkout says nothing about how an old artifact was made
+    return capture_code(ledger, req.code_dir or Path.cwd(), req.allow_dirty)
+
+
+def _resolve_refs(ledger: Ledger, req: RegisterRequest, data: list[DataRef]) -> tuple[str | None, str | None]:
+    with ledger.db.read() as conn:
+        parent = resolve_version(conn, req.parent) if req.parent else None
+        base = None
+        if req.base_model:
+            looks_external = "#" in req.base_model
+            base = validate_base_model(
+                req.base_model if looks_external else resolve_version(conn, req.base_model)
+            )
+        wanted = sorted({d.snapshot_id for d in data})
+        missing = set(wanted) - snapshots.existing(conn, wanted) if wanted else set()
+        if missing:
+            raise NotFound(f"--data: unknown snapshot(s) {', '.join(sorted(missing))}")
+    return parent, base
+
+
+def register(ledger: Ledger, req: RegisterRequest) -> RegisterResult:
+    data, params = _check_request(req)
+    card = validate_card(req.card) if req.card is not None else None
+    parent, base = _resolve_refs(ledger, req, data)
+    code, code_notes = _code_for(ledger, req)
+    lock_bytes = read_lock_file(req.lock) if req.lock else None
+    if lock_bytes is None and req.irreproducible is None:
+        lock_bytes = frozen_environment()
+
+    blobs = ledger.blobs
+    if req.artifact.is_dir():
+        tree, info = blobs.put_dir(req.artifact)
+        artifact = ArtifactRef("tree", info.sha256, tree.size)
+    else:
+        info = blobs.put_file(req.artifact)
+        artifact = ArtifactRef("blob", info.sha256, info.size)
+    lock_sha = blobs.put_bytes(lock_bytes).sha256 if lock_bytes else None
+
+    tuple_ = VersionTuple(
+        name=req.name,
+        artifact=artifact,
+        code=code,
+        data=tuple(sorted(set(data))),
+        lock_sha256=lock_sha,
+        params=params,
+        seed=req.seed,
+        preprocessing=req.preprocessing,
+        base_model=base,
+        parent=parent,
+    )
+    at = now()
+    manifest = {
+        "registered_at": at,
+        "hardware": capture_hardware(),
+        "artifact_source": str(req.artifact.resolve()),
+        **code_notes,
+        **req.manifest,
+    }
+    version_id = tuple_.id
+    with ledger.db.write() as conn:
+        existing = versions.get(conn, version_id)
+        if existing is not None:
+            return RegisterResult(existing, created=False)
+        version = ModelVersion(
+            id=version_id,
+            number=versions.next_number(conn, req.name),
+            tuple=tuple_,
+            created_at=parse_time(at),
+            registered_by=ledger.user,
+            manifest=manifest,
+            loader=req.loader,
+            irreproducible_reason=req.irreproducible,
+        )
+        versions.insert_version(conn, version, at)
+        payload: dict[str, Any] = {
+            "id": version.id,
+            "name": version.name,
+            "number": version.number,
+            "artifact": ids.blob_ref(artifact.sha256),
+            "reproducibility": version.reproducibility.status,
+        }
+        events.append(conn, "model.registered", version.id, ledger.user, at, payload)
+        if card is not None:
+            versions.add_card_revision(conn, version.id, card, at, ledger.user)
+            events.append(
+                conn, "model.card", version.id, ledger.user, at, {"revision": 1, "card": card}
+            )
+    return RegisterResult(version, created=True)

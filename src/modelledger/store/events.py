@@ -1,0 +1,83 @@
+"""The event table: append with the chain's next link, read back in order."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection, Row
+
+from modelledger.domain.canonical import canonical_json
+from modelledger.domain.events import Event, new_event
+from modelledger.store.schema import events
+
+
+def _to_event(row: Row[Any]) -> Event:
+    return Event(
+        seq=row.seq,
+        kind=row.kind,
+        subject=row.subject,
+        actor=row.actor,
+        at=row.at,
+        payload=json.loads(row.payload_json),
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
+
+
+def head(conn: Connection) -> Event | None:
+    row = conn.execute(select(events).order_by(events.c.seq.desc()).limit(1)).first()
+    return _to_event(row) if row else None
+
+
+def append(
+    conn: Connection, kind: str, subject: str, actor: str, at: str, payload: dict[str, Any]
+) -> Event:
+    """Append the next link. Callers hold the write lock (``Database.write``), so head is stable."""
+    ev = new_event(head(conn), kind, subject, actor, at, payload)
+    conn.execute(
+        insert(events).values(
+            seq=ev.seq,
+            kind=ev.kind,
+            subject=ev.subject,
+            actor=ev.actor,
+            at=ev.at,
+            payload_json=canonical_json(ev.payload).decode("utf-8"),
+            prev_hash=ev.prev_hash,
+            hash=ev.hash,
+        )
+    )
+    return ev
+
+
+def iter_all(conn: Connection, batch: int = 5000) -> Iterator[Event]:
+    """Every event in sequence order, fetched in batches so the chain can be verified in O(1) memory."""
+    after = 0
+    while True:
+        rows = conn.execute(
+            select(events).where(events.c.seq > after).order_by(events.c.seq).limit(batch)
+        ).all()
+        if not rows:
+            return
+        for row in rows:
+            yield _to_event(row)
+        after = rows[-1].seq
+
+
+def listing(
+    conn: Connection,
+    *,
+    subject: str | None = None,
+    kind: str | None = None,
+    limit: int = 50,
+) -> list[Event]:
+    """The newest ``limit`` events, oldest first."""
+    q = select(events)
+    if subject:
+        q = q.where(events.c.subject == subject)
+    if kind:
+        q = q.where(events.c.kind == kind)
+    rows = conn.execute(q.order_by(events.c.seq.desc()).limit(limit)).all()
+    return [_to_event(r) for r in reversed(rows)]

@@ -1,0 +1,83 @@
+"""The tables. Append-only ones are protected by triggers installed in the migrations (see
+``triggers.py``); mutable state (card revisions are appended, never edited) lives apart."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+ID = String(70)  # "sys-" + 64 hex is the longest
+TIME = String(32)  # ISO-8601 UTC text, sortable (domain.clock)
+
+snapshots = Table(
+    "snapshots",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(128), nullable=False, index=True),
+    Column("tree_sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("file_count", Integer, nullable=False),
+    Column("created_at", TIME, nullable=False),
+    Column("created_by", String(256), nullable=False),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("tuple_json", Text, nullable=False),
+    Column("artifact_sha256", String(64), nullable=False),
+    Column("parent_id", ID, ForeignKey("model_versions.id")),
+    Column("created_at", TIME, nullable=False),
+    Column("registered_by", String(256), nullable=False),
+    Column("loader", Text),
+    Column("irreproducible_reason", Text),
+    Column("manifest_json", Text, nullable=False),
+    UniqueConstraint("name", "number", name="uq_model_versions_name_number"),
+)
+
+version_data = Table(
+    "version_data",
+    metadata,
+    Column("version_id", ID, ForeignKey("model_versions.id"), primary_key=True),
+    Column("snapshot_id", ID, ForeignKey("snapshots.id"), primary_key=True, index=True),
+    Column("role", String(16), primary_key=True),
+)
+
+card_revisions = Table(
+    "card_revisions",
+    metadata,
+    Column("version_id", ID, ForeignKey("model_versions.id"), primary_key=True),
+    Column("revision", Integer, primary_key=True),
+    Column("card_json", Text, nullable=False),
+    Column("created_at", TIME, nullable=False),
+    Column("author", String(256), nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", String(64), nullable=False, index=True),
+    Column("subject", String(256), nullable=False, index=True),
+    Column("actor", String(256), nullable=False),
+    Column("at", TIME, nullable=False),
+    Column("payload_json", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+APPEND_ONLY = ("snapshots", "model_versions", "version_data", "card_revisions", "events")

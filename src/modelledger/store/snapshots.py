@@ -1,0 +1,60 @@
+"""Dataset snapshot rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection, Row
+
+from modelledger.domain.snapshot import Snapshot
+from modelledger.store.schema import snapshots
+
+
+def _to_snapshot(row: Row[Any]) -> Snapshot:
+    return Snapshot(
+        id=row.id,
+        name=row.name,
+        tree_sha256=row.tree_sha256,
+        size=row.size,
+        file_count=row.file_count,
+        created_at=row.created_at,
+        created_by=row.created_by,
+    )
+
+
+def get(conn: Connection, snapshot_id: str) -> Snapshot | None:
+    row = conn.execute(select(snapshots).where(snapshots.c.id == snapshot_id)).first()
+    return _to_snapshot(row) if row else None
+
+
+def existing(conn: Connection, snapshot_ids: list[str]) -> set[str]:
+    rows = conn.execute(select(snapshots.c.id).where(snapshots.c.id.in_(snapshot_ids)))
+    return set(rows.scalars())
+
+
+def ids_with_prefix(conn: Connection, prefix: str, limit: int = 11) -> list[str]:
+    q = select(snapshots.c.id).where(snapshots.c.id.startswith(prefix, autoescape=True))
+    return list(conn.execute(q.order_by(snapshots.c.id).limit(limit)).scalars())
+
+
+def insert_snapshot(conn: Connection, snap: Snapshot) -> None:
+    conn.execute(
+        insert(snapshots).values(
+            id=snap.id,
+            name=snap.name,
+            tree_sha256=snap.tree_sha256,
+            size=snap.size,
+            file_count=snap.file_count,
+            created_at=snap.created_at,
+            created_by=snap.created_by,
+        )
+    )
+
+
+def listing(conn: Connection, name: str | None = None, limit: int = 100) -> list[Snapshot]:
+    q = select(snapshots)
+    if name:
+        q = q.where(snapshots.c.name == name)
+    rows = conn.execute(q.order_by(snapshots.c.created_at.desc()).limit(limit))
+    return [_to_snapshot(r) for r in rows]

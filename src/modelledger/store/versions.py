@@ -1,0 +1,136 @@
+"""Model version rows, their data links and their card revisions."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.engine import Connection, Row
+
+from modelledger.domain.canonical import canonical_json
+from modelledger.domain.clock import parse_time
+from modelledger.domain.version import ModelVersion, VersionTuple
+from modelledger.store.schema import card_revisions, model_versions, version_data
+
+
+def _to_version(row: Row[Any]) -> ModelVersion:
+    return ModelVersion(
+        id=row.id,
+        number=row.number,
+        tuple=VersionTuple.from_json(json.loads(row.tuple_json)),
+        created_at=parse_time(row.created_at),
+        registered_by=row.registered_by,
+        manifest=json.loads(row.manifest_json),
+        loader=row.loader,
+        irreproducible_reason=row.irreproducible_reason,
+    )
+
+
+def get(conn: Connection, version_id: str) -> ModelVersion | None:
+    row = conn.execute(select(model_versions).where(model_versions.c.id == version_id)).first()
+    return _to_version(row) if row else None
+
+
+def get_many(conn: Connection, version_ids: list[str]) -> dict[str, ModelVersion]:
+    rows = conn.execute(select(model_versions).where(model_versions.c.id.in_(version_ids))).all()
+    return {r.id: _to_version(r) for r in rows}
+
+
+def ids_with_prefix(conn: Connection, prefix: str, limit: int = 11) -> list[str]:
+    q = select(model_versions.c.id).where(model_versions.c.id.startswith(prefix, autoescape=True))
+    return list(conn.execute(q.order_by(model_versions.c.id).limit(limit)).scalars())
+
+
+def id_by_number(conn: Connection, name: str, number: int) -> str | None:
+    return conn.execute(
+        select(model_versions.c.id).where(
+            model_versions.c.name == name, model_versions.c.number == number
+        )
+    ).scalar()
+
+
+def next_number(conn: Connection, name: str) -> int:
+    current = conn.execute(
+        select(func.max(model_versions.c.number)).where(model_versions.c.name == name)
+    ).scalar()
+    return int(current or 0) + 1
+
+
+def insert_version(conn: Connection, version: ModelVersion, created_at: str) -> None:
+    conn.execute(
+        insert(model_versions).values(
+            id=version.id,
+            name=version.name,
+            number=version.number,
+            tuple_json=canonical_json(version.tuple.to_json()).decode("utf-8"),
+            artifact_sha256=version.tuple.artifact.sha256,
+            parent_id=version.tuple.parent,
+            created_at=created_at,
+            registered_by=version.registered_by,
+            loader=version.loader,
+            irreproducible_reason=version.irreproducible_reason,
+            manifest_json=canonical_json(version.manifest).decode("utf-8"),
+        )
+    )
+    if version.tuple.data:
+        conn.execute(
+            insert(version_data),
+            [
+                {"version_id": version.id, "snapshot_id": d.snapshot_id, "role": d.role}
+                for d in sorted(set(version.tuple.data))
+            ],
+        )
+
+
+def listing(conn: Connection, name: str | None = None, limit: int = 100) -> list[ModelVersion]:
+    """Newest first."""
+    q = select(model_versions)
+    if name:
+        q = q.where(model_versions.c.name == name)
+    q = q.order_by(model_versions.c.created_at.desc(), model_versions.c.number.desc()).limit(limit)
+    return [_to_version(r) for r in conn.execute(q)]
+
+
+def children(conn: Connection, version_id: str) -> list[ModelVersion]:
+    rows = conn.execute(select(model_versions).where(model_versions.c.parent_id == version_id))
+    return [_to_version(r) for r in rows]
+
+
+def trained_on(conn: Connection, snapshot_id: str) -> list[tuple[str, str]]:
+    """(version id, role) pairs of the versions that used a snapshot."""
+    rows = conn.execute(
+        select(version_data.c.version_id, version_data.c.role).where(
+            version_data.c.snapshot_id == snapshot_id
+        )
+    )
+    return [(r.version_id, r.role) for r in rows]
+
+
+def latest_card(conn: Connection, version_id: str) -> tuple[int, dict[str, Any]] | None:
+    row = conn.execute(
+        select(card_revisions)
+        .where(card_revisions.c.version_id == version_id)
+        .order_by(card_revisions.c.revision.desc())
+        .limit(1)
+    ).first()
+    return (row.revision, json.loads(row.card_json)) if row else None
+
+
+def add_card_revision(
+    conn: Connection, version_id: str, card: dict[str, Any], at: str, author: str
+) -> int:
+    current = conn.execute(
+        select(func.max(card_revisions.c.revision)).where(card_revisions.c.version_id == version_id)
+    ).scalar()
+    revision = int(current or 0) + 1
+    conn.execute(
+        insert(card_revisions).values(
+            version_id=version_id,
+            revision=revision,
+            card_json=canonical_json(card).decode("utf-8"),
+            created_at=at,
+            author=author,
+        )
+    )
+    return revision

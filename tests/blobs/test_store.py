@@ -1,0 +1,116 @@
+import hashlib
+import os
+import uuid
+
+import pytest
+
+from modelledger.blobs.store import BlobStore
+from modelledger.domain.errors import InvalidInput, NotFound
+from tests.conftest import write
+
+
+@pytest.fixture(params=["local", "memory"])
+def store(request, tmp_path):
+    if request.param == "local":
+        return BlobStore(str(tmp_path / "blobs"))
+    return BlobStore(f"memory://blobs-{uuid.uuid4().hex}")
+
+
+def test_put_get_has_verify(store, tmp_path):
+    data = os.urandom(3 * 1024 * 1024 + 17)  # spans several chunks
+    info = store.put_file(write(tmp_path / "m.bin", data))
+    assert info.sha256 == hashlib.sha256(data).hexdigest() and info.size == len(data)
+    assert store.has(info.sha256)
+    assert store.get(info.sha256) == data
+    assert store.verify(info.sha256)
+    assert store.path(info.sha256).endswith(f"sha256/{info.sha256[:2]}/{info.sha256[2:]}")
+    assert list(store.iter_shas()) == [info.sha256]
+
+
+def test_same_bytes_stored_once(store):
+    a = store.put_bytes(b"hello")
+    b = store.put_bytes(b"hello")
+    assert a == b and list(store.iter_shas()) == [a.sha256]
+
+
+def test_missing_blob(store):
+    assert not store.has("0" * 64)
+    with pytest.raises(NotFound):
+        store.get("0" * 64)
+
+
+def test_local_objects_are_never_overwritten_and_no_temp_files_remain(tmp_path):
+    store = BlobStore(str(tmp_path / "blobs"))
+    info = store.put_bytes(b"model")
+    path = store.path(info.sha256)
+    inode = os.stat(path).st_ino
+    store.put_bytes(b"model")
+    assert os.stat(path).st_ino == inode
+    assert not [p for p in (tmp_path / "blobs" / "sha256").iterdir() if p.name.startswith(".tmp-")]
+    # stored objects are read-only, so a stray write fails loudly
+    assert not os.access(path, os.W_OK) or os.geteuid() == 0
+
+
+def test_corruption_is_detected(tmp_path):
+    store = BlobStore(str(tmp_path / "blobs"))
+    info = store.put_bytes(b"weights")
+    path = store.path(info.sha256)
+    os.chmod(path, 0o644)
+    with open(path, "wb") as f:
+        f.write(b"tampered")
+    assert not store.verify(info.sha256)
+
+
+def test_directory_tree(store, tmp_path):
+    d = tmp_path / "adapter"
+    write(d / "config.json", "{}")
+    write(d / "weights" / "a.bin", b"\x00" * 10)
+    run = write(d / "run.sh", "#!/bin/sh")
+    run.chmod(0o755)
+    tree, info = store.put_dir(d)
+    assert [e.path for e in tree.entries] == ["config.json", "run.sh", "weights/a.bin"]
+    assert {e.path: e.mode for e in tree.entries}["run.sh"] == 0o755
+    assert info.sha256 == tree.sha256
+    assert store.get_tree(tree.sha256) == tree
+    # the tree depends on bytes and relative paths only, not on where the folder is
+    other = tmp_path / "elsewhere" / "copy"
+    for e in tree.entries:
+        write(other / e.path, store.get(e.sha256))
+    (other / "run.sh").chmod(0o755)
+    assert store.put_dir(other)[0].sha256 == tree.sha256
+
+
+def test_symlink_outside_directory_is_refused_before_anything_is_stored(store, tmp_path):
+    d = tmp_path / "art"
+    write(d / "a.bin", b"a")
+    secret = write(tmp_path / "secret.txt", "s")
+    (d / "link").symlink_to(secret)
+    with pytest.raises(InvalidInput, match="symlink points outside"):
+        store.put_dir(d)
+    assert list(store.iter_shas()) == []
+
+
+def test_symlink_inside_directory_is_stored_as_its_content(store, tmp_path):
+    d = tmp_path / "art"
+    write(d / "a.bin", b"a")
+    (d / "alias.bin").symlink_to(d / "a.bin")
+    tree, _ = store.put_dir(d)
+    assert {e.path: e.sha256 for e in tree.entries}["alias.bin"] == hashlib.sha256(b"a").hexdigest()
+
+
+def test_unreadable_file(store, tmp_path, monkeypatch):
+    import builtins
+
+    from modelledger.blobs import store as store_module
+
+    p = write(tmp_path / "x", b"x")
+
+    def denied(path, *args, **kwargs):
+        if str(path) == str(p):
+            raise PermissionError(13, "Permission denied", str(path))
+        return builtins.open(path, *args, **kwargs)
+
+    # root reads every file regardless of mode bits, so the refusal is simulated at the OS seam
+    monkeypatch.setattr(store_module, "open", denied, raising=False)
+    with pytest.raises(InvalidInput, match="permission denied"):
+        store.put_file(p)

@@ -1,0 +1,106 @@
+"""Shared fixtures. Every store-touching test runs on a real SQLite file and on PostgreSQL.
+
+PostgreSQL tests each get a schema of their own (created and dropped here), so concurrent or
+repeated runs never see each other's rows. Outside CI an unreachable server skips them; with
+CI=true it fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from modelledger.config import Settings
+from modelledger.services.ledger import Ledger, init_ledger, open_ledger
+
+PG_URL = os.environ.get("MLEDGER_TEST_PG_URL", "postgresql+psycopg://postgres@localhost:5432/test")
+_pg_state: dict[str, object] = {}
+
+
+def _pg_conninfo() -> str:
+    return PG_URL.replace("postgresql+psycopg://", "postgresql://")
+
+
+def pg_available() -> bool:
+    if "ok" not in _pg_state:
+        import psycopg
+
+        try:
+            with psycopg.connect(_pg_conninfo(), connect_timeout=3) as conn:
+                conn.execute("SELECT 1")
+            _pg_state["ok"] = True
+        except psycopg.OperationalError as exc:
+            _pg_state["ok"] = False
+            _pg_state["why"] = str(exc).strip().splitlines()[0]
+    return bool(_pg_state["ok"])
+
+
+def require_pg() -> None:
+    if pg_available():
+        return
+    message = f"PostgreSQL at {PG_URL} is not reachable: {_pg_state.get('why')}"
+    if os.environ.get("CI"):
+        pytest.fail(message + " (CI requires it)", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def pg_schema_url() -> Iterator[str]:
+    """A database URL whose search_path is a fresh schema, dropped afterwards."""
+    require_pg()
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(_pg_conninfo(), autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(_pg_conninfo(), autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str | None:
+    """None for SQLite (the ledger's default file); a fresh schema's URL for PostgreSQL."""
+    if backend == "sqlite":
+        return None
+    return str(request.getfixturevalue("pg_schema_url"))
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    folder = tmp_path / "project"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def ledger(project: Path, db_url: str | None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ledger]:
+    """An initialised ledger in ``project`` (the cwd during the test), on each backend."""
+    monkeypatch.chdir(project)
+    monkeypatch.delenv("MLEDGER_HOME", raising=False)
+    monkeypatch.delenv("MLEDGER_DB_URL", raising=False)
+    monkeypatch.delenv("MLEDGER_BLOB_URL", raising=False)
+    monkeypatch.setenv("MLEDGER_USER", "alice")
+    result = init_ledger(project, db_url=db_url)
+    led = open_ledger(Settings(home=result.home))
+    yield led
+    led.close()
+
+
+def write(path: Path, content: bytes | str = b"x") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, str):
+        content = content.encode()
+    path.write_bytes(content)
+    return path

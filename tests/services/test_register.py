@@ -1,0 +1,226 @@
+"""Registering and reading versions through the services, on both backends."""
+
+import os
+import subprocess
+
+import pytest
+from sqlalchemy import text
+
+from modelledger.domain.errors import DirtyWorkingTree, InvalidInput, NotFound
+from modelledger.services import models
+from modelledger.services.register import RegisterRequest, register
+from modelledger.services.snapshot import snapshot
+from tests.conftest import write
+
+GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x"}
+
+
+def git(cwd, *args):
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, env={**os.environ, **GIT_ENV}).stdout.decode().strip()
+
+
+@pytest.fixture
+def repo(project):
+    write(project / "train.py", "print('train')\n")
+    git(project, "init", "-q")
+    git(project, "add", "train.py")
+    git(project, "commit", "-qm", "init")
+    return project
+
+
+def counts(ledger):
+    with ledger.db.read() as conn:
+        v = conn.execute(text("SELECT count(*) FROM model_versions")).scalar()
+        e = conn.execute(text("SELECT count(*) FROM events")).scalar()
+    blobs_dir = ledger.config.home / "blobs" / "sha256"
+    b = sum(len(files) for _, _, files in os.walk(blobs_dir))
+    return v, e, b
+
+
+def req(project, **kw):
+    kw.setdefault("name", "delay")
+    kw.setdefault("artifact", write(project / "model.bin", kw.pop("content", b"weights")))
+    return RegisterRequest(**kw)
+
+
+def test_register_in_git_repo_captures_the_tuple(ledger, repo):
+    snap, _ = snapshot(ledger, [write(repo / "data" / "train.csv", "a\n1\n")], "shipments")
+    result = register(ledger, req(repo, data=[f"{snap.id}:train"], params={"lr": 0.1}, seed=7))
+    v = result.version
+    assert result.created and v.label == "delay@1" and v.id.startswith("mv-")
+    assert v.tuple.code.kind == "git" and v.tuple.code.commit == git(repo, "rev-parse", "HEAD")
+    assert not v.dirty and v.reproducibility.status == "reproducible"
+    assert v.tuple.lock_sha256 and ledger.blobs.has(v.tuple.lock_sha256)
+    assert b"sqlalchemy==" in ledger.blobs.get(v.tuple.lock_sha256).lower()
+    assert v.manifest["hardware"]["cores"] == os.cpu_count()
+    assert v.registered_by == "alice"
+    shown = models.show(ledger, "delay@1")
+    assert shown["tuple"]["data"] == [{"id": snap.id, "role": "train"}]
+    assert shown["tuple"]["params"] == {"lr": 0.1} and shown["tuple"]["seed"] == 7
+
+
+def test_same_tuple_returns_the_existing_version(ledger, repo):
+    first = register(ledger, req(repo, params={"a": 1, "b": 2.0})).version
+    before = counts(ledger)
+    again = register(ledger, req(repo, params={"b": 2, "a": 1}))
+    assert not again.created and again.version.id == first.id and again.version.number == 1
+    assert counts(ledger) == before
+    third = register(ledger, req(repo, params={"a": 1, "b": 3})).version
+    assert third.number == 2
+
+
+def test_versions_number_per_model(ledger, repo):
+    register(ledger, req(repo, name="a"))
+    register(ledger, req(repo, name="b"))
+    v = register(ledger, req(repo, name="a", seed=1)).version
+    assert v.label == "a@2"
+    assert [x.label for x in models.list_versions(ledger, "a")] == ["a@2", "a@1"]
+
+
+def test_dirty_tree_is_refused_then_recorded_with_allow_dirty(ledger, repo):
+    write(repo / "train.py", "print('changed')\n")
+    before = counts(ledger)
+    with pytest.raises(DirtyWorkingTree, match="--allow-dirty"):
+        register(ledger, req(repo))
+    assert counts(ledger) == before
+    v = register(ledger, req(repo, allow_dirty=True)).version
+    assert v.dirty and v.reproducibility.status == "not reproducible"
+    diff = ledger.blobs.get(v.tuple.code.diff_sha256)
+    assert b"print('changed')" in diff
+
+
+def test_untracked_files_do_not_make_the_tree_dirty(ledger, repo):
+    write(repo / "notes.txt", "scratch")
+    v = register(ledger, req(repo)).version
+    assert not v.dirty and v.manifest["untracked_files"] >= 1
+
+
+def test_remote_credentials_are_never_recorded(ledger, repo):
+    git(repo, "remote", "add", "origin", "https://bob:s3cret@git.example.com/team/train.git")
+    v = register(ledger, req(repo)).version
+    assert v.tuple.code.repo == "https://git.example.com/team/train.git"
+
+
+def test_non_git_directory_is_allowed_but_not_reproducible(ledger, project):
+    v = register(ledger, req(project)).version
+    assert v.tuple.code is None
+    assert v.reproducibility.status == "not reproducible"
+    with_ref = register(ledger, req(project, code_ref="git+https://x/y@abc", seed=1)).version
+    assert with_ref.reproducibility.status == "reproducible"
+
+
+def test_irreproducible_history_is_marked_and_frozen(ledger, repo):
+    v = register(ledger, req(repo, name="legacy", irreproducible="training data overwritten")).version
+    assert v.reproducibility.status == "irreproducible"
+    assert v.irreproducible_reason == "training data overwritten"
+    assert v.tuple.code is None and v.tuple.lock_sha256 is None  # no reconstructed lineage
+    assert models.show(ledger, v.id)["reproducibility"]["status"] == "irreproducible"
+
+
+def test_decomposed_finetune(ledger, repo):
+    ft, _ = snapshot(ledger, [write(repo / "ft" / "pairs.jsonl", '{"q":1}\n')], "ft-pairs")
+    adapter = repo / "adapter"
+    write(adapter / "adapter_config.json", '{"r": 16}')
+    write(adapter / "adapter_model.bin", b"\x01" * 100)
+    base = "llama-3-8b@rev-5f0b#" + "e" * 64
+    card = {"base_model": {"name": "llama-3-8b", "version": "rev-5f0b", "hash": "e" * 64}, "method": {"type": "lora", "r": 16, "alpha": 32}}
+    v = register(ledger, req(repo, name="support-bot", artifact=adapter, base_model=base, data=[f"{ft.id}:finetune"], card=card)).version
+    assert v.tuple.artifact.kind == "tree" and v.tuple.base_model == base
+    child = register(ledger, req(repo, name="support-bot", artifact=adapter, base_model=v.label, parent=v.id, seed=3)).version
+    lineage = models.lineage(ledger, child.label)
+    relations = {(a["relation"], a["id"]) for a in lineage["ancestors"]}
+    assert ("parent", v.id) in relations and ("base", v.id) in relations and ("base", base) in relations
+    assert models.lineage(ledger, v.id)["children"] == [{"id": child.id, "label": child.label}]
+    assert models.lineage(ledger, v.id)["data"][0]["role"] == "finetune"
+
+
+def test_card_revisions_are_appended_and_logged(ledger, repo):
+    v = register(ledger, req(repo, card={"intended_use": "ETA"})).version
+    _, revision = models.amend_card(ledger, v.label, {"intended_use": "ETA", "known_limitations": ["snow"]})
+    assert revision == 2
+    _, rev, card = models.card(ledger, v.id)
+    assert rev == 2 and card["known_limitations"] == ["snow"]
+    from modelledger.services.audit import log
+
+    assert [e.payload["revision"] for e in log(ledger, subject=v.id, kind="model.card")] == [1, 2]
+
+
+def test_verify_detects_a_corrupted_artifact(ledger, repo):
+    v = register(ledger, req(repo)).version
+    assert models.verify(ledger, v.label).ok
+    path = ledger.blobs.path(v.tuple.artifact.sha256)
+    os.chmod(path, 0o644)
+    with open(path, "wb") as f:
+        f.write(b"evil")
+    report = models.verify(ledger, v.label)
+    assert not report.ok and "does not match" in report.bad[0]
+
+
+def test_references(ledger, repo):
+    v = register(ledger, req(repo)).version
+    assert models.get_version(ledger, v.id[:8]).id == v.id
+    assert models.get_version(ledger, v.id[3:12]).id == v.id
+    with pytest.raises(NotFound, match="latest is delay@1"):
+        models.get_version(ledger, "delay@5")
+    with pytest.raises(InvalidInput, match="not a model version"):
+        models.get_version(ledger, "ds-abcd")
+
+
+def test_ambiguous_prefix_lists_candidates(ledger, repo):
+    from modelledger.domain.errors import AmbiguousReference
+
+    real = register(ledger, req(repo)).version
+    # ids are hashes, so two sharing a prefix are planted: inserts are allowed, edits are not
+    with ledger.db.write() as conn:
+        row = conn.execute(text("SELECT * FROM model_versions")).mappings().one()
+        for n, fake in enumerate(("mv-abcd" + "1" * 60, "mv-abcd" + "2" * 60), start=2):
+            conn.execute(
+                text(
+                    "INSERT INTO model_versions (id, name, number, tuple_json, artifact_sha256, "
+                    "created_at, registered_by, manifest_json) VALUES "
+                    "(:id, :name, :number, :tuple_json, :artifact_sha256, :created_at, :registered_by, :manifest_json)"
+                ),
+                {**{k: row[k] for k in ("name", "tuple_json", "artifact_sha256", "created_at", "registered_by", "manifest_json")}, "id": fake, "number": n},
+            )
+    with pytest.raises(AmbiguousReference) as exc:
+        models.get_version(ledger, "mv-abcd")
+    assert "mv-abcd1111" in str(exc.value) and "mv-abcd2222" in str(exc.value)
+    assert models.get_version(ledger, "mv-abcd1").number == 2
+    assert models.get_version(ledger, real.id).number == 1
+
+
+BAD = [
+    (dict(name="a/b"), InvalidInput, "invalid model name"),
+    (dict(name=".."), InvalidInput, "invalid model name"),
+    (dict(name="bad\x07name"), InvalidInput, "invalid model name"),
+    (dict(artifact="missing.bin"), InvalidInput, "no such file"),
+    (dict(data=["ds-" + "0" * 64]), NotFound, "unknown snapshot"),
+    (dict(parent="mv-" + "0" * 64), NotFound, "no model version"),
+    (dict(parent="delay@9"), NotFound, "no such"),
+    (dict(base_model="llama-latest#notahash"), InvalidInput, "pin it"),
+    (dict(card={"method": {"type": "lora", "r": "sixteen"}}), InvalidInput, "'method.r'"),
+    (dict(loader="eval:os.system"), InvalidInput, "--loader"),
+    (dict(seed="7"), InvalidInput, "--seed"),
+    (dict(params={"x": float("nan")}), InvalidInput, "NaN"),
+    (dict(irreproducible="  "), InvalidInput, "--reason"),
+]
+
+
+@pytest.mark.parametrize(("kw", "exc", "match"), BAD, ids=[str(b[0])[:40] for b in BAD])
+def test_bad_input_writes_nothing(ledger, repo, kw, exc, match):
+    if isinstance(kw.get("artifact"), str):
+        kw = {**kw, "artifact": repo / kw["artifact"]}
+    before = counts(ledger)
+    with pytest.raises((exc, InvalidInput), match=match):
+        register(ledger, req(repo, **kw))
+    assert counts(ledger) == before
+
+
+def test_artifact_directory_with_escaping_symlink_writes_nothing(ledger, repo):
+    art = repo / "art"
+    write(art / "w.bin", b"w")
+    (art / "leak").symlink_to("/etc/hostname")
+    before = counts(ledger)
+    with pytest.raises(InvalidInput, match="symlink points outside"):
+        register(ledger, req(repo, artifact=art))
+    assert counts(ledger) == before

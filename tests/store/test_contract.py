@@ -1,0 +1,100 @@
+"""The store contract, run on SQLite and on PostgreSQL alike."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from modelledger.domain.errors import ImmutableRecord
+from modelledger.services import audit
+from modelledger.services.register import RegisterRequest, register
+from modelledger.store import db as store_db
+from tests.conftest import write
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_schema_head_constant_matches_the_newest_migration():
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", "modelledger.store:migrations")
+    assert ScriptDirectory.from_config(cfg).get_current_head() == store_db.SCHEMA_HEAD
+
+
+def _register(ledger, project, **kw):
+    artifact = write(project / "model.bin", kw.pop("content", b"weights"))
+    req = RegisterRequest(name=kw.pop("name", "delay"), artifact=artifact, code_ref="train@abc", **kw)
+    return register(ledger, req).version
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE model_versions SET registered_by = 'mallory'",
+        "DELETE FROM model_versions",
+        "UPDATE events SET actor = 'mallory'",
+        "DELETE FROM events",
+        "UPDATE card_revisions SET author = 'mallory'",
+        "DELETE FROM version_data",
+        "UPDATE snapshots SET name = 'renamed'",
+    ],
+)
+def test_append_only_rows_refuse_raw_update_and_delete(ledger, project, statement):
+    from modelledger.services.snapshot import snapshot
+
+    snap, _ = snapshot(ledger, [write(project / "train.csv", "a,b\n1,2\n")], "train")
+    _register(ledger, project, card={"intended_use": "x"}, data=[snap.id])
+    with pytest.raises(ImmutableRecord, match="immutable"), ledger.db.write() as conn:
+        conn.execute(text(statement))
+    with ledger.db.read() as conn:
+        assert conn.execute(text("SELECT count(*) FROM model_versions")).scalar() == 1
+        assert conn.execute(text("SELECT registered_by FROM model_versions")).scalar() == "alice"
+
+
+def test_tampering_behind_the_triggers_back_is_caught_by_verify(ledger, project):
+    for i in range(5):
+        _register(ledger, project, params={"i": i})
+    assert audit.verify(ledger).ok
+    with ledger.db.write() as conn:
+        if ledger.db.dialect == "sqlite":
+            conn.execute(text("DROP TRIGGER events_no_update"))
+        else:
+            conn.execute(text("ALTER TABLE events DISABLE TRIGGER events_immutable"))
+        conn.execute(text("UPDATE events SET payload_json = :p WHERE seq = 3"), {"p": '{"forged":true}'})
+    check = audit.verify(ledger)
+    assert not check.ok
+    assert check.broken.seq == 3 and check.checked == 2
+
+
+def test_unknown_database_says_run_init(tmp_path):
+    from modelledger.domain.errors import NoLedger
+
+    db = store_db.Database(f"sqlite:///{tmp_path / 'empty.db'}")
+    with pytest.raises(NoLedger, match="mledger init"):
+        db.ensure_schema()
+
+
+def test_concurrent_registration_numbers_without_gaps(ledger, project, db_url):
+    """8 processes × 100 versions of one model: 800 versions numbered 1..800, no errors."""
+    artifact = write(project / "shared.bin", b"same bytes, different params")
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.store.concurrent_worker", str(ledger.config.home), db_url or "", str(w), "100", str(artifact)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for w in range(8)
+    ]
+    for proc in workers:
+        out, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err.decode()[-2000:]
+    with ledger.db.read() as conn:
+        numbers = sorted(conn.execute(text("SELECT number FROM model_versions WHERE name = 'nightly'")).scalars())
+    assert numbers == list(range(1, 801))
+    check = audit.verify(ledger)
+    assert check.ok and check.checked == 800

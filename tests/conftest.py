@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from modelledger.config import Settings
+from modelledger.settings import Settings
 from modelledger.services.ledger import Ledger, init_ledger, open_ledger
 
 PG_URL = os.environ.get("MLEDGER_TEST_PG_URL", "postgresql+psycopg://postgres@localhost:5432/test")

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from modelledger.config import Settings
+from modelledger.settings import Settings
 from modelledger.domain.snapshot import Snapshot
 from modelledger.domain.version import CodeRef, DataRef, ModelVersion
 from modelledger.services import models

@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-from modelledger.config import Settings
+from modelledger.settings import Settings
 from modelledger.services.ledger import open_ledger
 from modelledger.services.register import RegisterRequest, register
 

@@ -14,7 +14,7 @@ import os
 import stat
 import tempfile
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -23,12 +23,53 @@ from modelledger.domain.errors import InvalidInput, NotFound
 from modelledger.domain.tree import Tree, TreeEntry
 
 CHUNK = 1 << 20
+# Above this size a file is stored in one streaming pass; below, a kernel copy plus a hash of the
+# copy (two reads, both from the page cache) is faster and lets the fsync run in the background.
+ONE_PASS_MIN = 64 << 20
+_SYNC_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mledger-fsync")
 
 
 @dataclass(frozen=True)
 class BlobInfo:
     sha256: str
     size: int
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A blob whose address is known and whose bytes may still be on their way to disk."""
+
+    info: BlobInfo
+    _pending: Future[None] | None
+
+    def wait(self) -> BlobInfo:
+        if self._pending is not None:
+            self._pending.result()
+        return self.info
+
+
+def _kernel_copy(src: IO[bytes], fd: int, size: int) -> None:
+    """copy_file_range where the kernel offers it (no bytes through Python), else a plain copy."""
+    infd, offset = src.fileno(), 0
+    try:
+        while offset < size:
+            n = os.copy_file_range(infd, fd, size - offset, offset, offset)
+            if n == 0:
+                break
+            offset += n
+        return
+    except OSError:
+        if offset:
+            raise
+    while chunk := src.read(CHUNK):
+        os.write(fd, chunk)
+
+
+def _sync_and_close(fd: int) -> None:
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class BlobStore:
@@ -40,8 +81,9 @@ class BlobStore:
         self.fs, root = fsspec.core.url_to_fs(url)
         self.root = root.rstrip("/")
         self.local = type(self.fs).__name__ == "LocalFileSystem"
+        self._tmp_dir = os.path.join(self.root, "sha256")
         if self.local:
-            os.makedirs(os.path.join(self.root, "sha256"), exist_ok=True)
+            os.makedirs(self._tmp_dir, exist_ok=True)
 
     # -- addressing -------------------------------------------------------------------------
     def path(self, sha256: str) -> str:
@@ -54,12 +96,28 @@ class BlobStore:
 
     # -- writing ----------------------------------------------------------------------------
     def put_bytes(self, data: bytes) -> BlobInfo:
+        sha = hashlib.sha256(data).hexdigest()
+        if self.has(sha):
+            return BlobInfo(sha, len(data))
         return self.put_stream(io.BytesIO(data))
 
     def put_file(self, path: str | os.PathLike[str]) -> BlobInfo:
+        """Store a file; durable when this returns."""
+        return self.stage_file(path).wait()
+
+    def stage_file(self, path: str | os.PathLike[str]) -> Staged:
+        """Store a file, returning as soon as its hash is known; ``wait()`` makes it durable.
+
+        Registration waits just before its database commit, so the fsync overlaps the SQL work
+        while a record still never commits ahead of the bytes it names.
+        """
         try:
+            size = os.stat(path).st_size
+            if not self.local or size > ONE_PASS_MIN:
+                with open(path, "rb") as src:
+                    return Staged(self.put_stream(src), None)
             with open(path, "rb") as src:
-                return self.put_stream(src)
+                return self._stage_local(src, size)
         except IsADirectoryError:
             raise InvalidInput(f"{path}: is a directory (use put_dir)") from None
         except PermissionError:
@@ -72,9 +130,51 @@ class BlobStore:
             return self._put_local(src)
         return self._put_remote(src)
 
+    def _stage_local(self, src: IO[bytes], size: int) -> Staged:
+        """Kernel-copy into a temp file; fsync it in a background thread while hashing the copy
+        here. Hashing the copy (not the source) guarantees the address matches the stored bytes
+        even if the source changes underneath."""
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self._tmp_dir)
+        try:
+            _kernel_copy(src, fd, size)
+        except BaseException:
+            os.close(fd)
+            os.unlink(tmp)
+            raise
+        syncing = _SYNC_POOL.submit(_sync_and_close, fd)
+        try:
+            with open(tmp, "rb") as copy:
+                sha = hashlib.file_digest(copy, "sha256").hexdigest()  # type: ignore[arg-type]
+                copied = os.fstat(copy.fileno()).st_size
+        except BaseException:
+            syncing.add_done_callback(lambda _: os.unlink(tmp))
+            raise
+        info = BlobInfo(sha, copied)
+        if self.has(sha):
+            syncing.add_done_callback(lambda _: os.unlink(tmp))
+            return Staged(info, None)
+        return Staged(info, _SYNC_POOL.submit(self._publish, syncing, tmp, sha))
+
+    def _publish(self, syncing: Future[None], tmp: str, sha: str) -> None:
+        syncing.result()
+        self._link_into_place(tmp, sha)
+
+    def _link_into_place(self, tmp: str, sha: str) -> None:
+        final = self.path(sha)
+        try:
+            if not os.path.exists(final):
+                os.makedirs(os.path.dirname(final), exist_ok=True)
+                os.chmod(tmp, 0o444)
+                try:
+                    os.link(tmp, final)  # unlike rename, a link never replaces an existing object
+                except FileExistsError:
+                    pass  # a concurrent writer stored the same bytes first
+        finally:
+            os.unlink(tmp)
+
     def _put_local(self, src: IO[bytes]) -> BlobInfo:
-        tmp_dir = os.path.join(self.root, "sha256")
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=tmp_dir)
+        """One pass for large files and streams: read, hash and write each chunk once."""
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self._tmp_dir)
         try:
             h, size = hashlib.sha256(), 0
             with os.fdopen(fd, "wb") as out:
@@ -84,20 +184,15 @@ class BlobStore:
                     size += len(chunk)
                 out.flush()
                 os.fsync(out.fileno())
-            sha = h.hexdigest()
-            final = self.path(sha)
-            if not os.path.exists(final):
-                os.makedirs(os.path.dirname(final), exist_ok=True)
-                os.chmod(tmp, 0o444)
-                try:
-                    os.link(tmp, final)
-                except FileExistsError:
-                    pass  # a concurrent writer stored the same bytes first
-            return BlobInfo(sha, size)
-        finally:
+        except BaseException:
             os.unlink(tmp)
+            raise
+        sha = h.hexdigest()
+        self._link_into_place(tmp, sha)
+        return BlobInfo(sha, size)
 
     def _put_remote(self, src: IO[bytes]) -> BlobInfo:
+        """Object stores: hash into a local spool, then upload only what is missing (PUT is atomic)."""
         with tempfile.SpooledTemporaryFile(max_size=64 * CHUNK) as spool:
             h, size = hashlib.sha256(), 0
             while chunk := src.read(CHUNK):

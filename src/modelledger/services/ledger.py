@@ -15,6 +15,7 @@ from modelledger.store.db import Database
 
 if TYPE_CHECKING:
     from modelledger.blobs.store import BlobStore
+    from modelledger.settings import Settings
 
 
 @dataclass
@@ -41,7 +42,7 @@ def now() -> str:
     return format_time(datetime.now(UTC))
 
 
-def open_ledger(settings: cfg.Settings | None = None, cwd: Path | None = None) -> Ledger:
+def open_ledger(settings: Settings | None = None, cwd: Path | None = None) -> Ledger:
     config = cfg.resolve(settings, cwd)
     db = Database(config.db_url)
     db.ensure_schema()

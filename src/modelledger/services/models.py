@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from modelledger.domain.cards import validate_card
 from modelledger.domain.errors import CheckFailed, InvalidInput, NotFound
 from modelledger.domain.version import ModelVersion
 from modelledger.services.ledger import Ledger, now
@@ -130,6 +129,8 @@ def card(ledger: Ledger, ref: str) -> tuple[ModelVersion, int, dict[str, Any]]:
 
 def amend_card(ledger: Ledger, ref: str, card_data: Any) -> tuple[ModelVersion, int]:
     """Append a new card revision (the version itself never changes) and log the amendment."""
+    from modelledger.domain.cards import validate_card  # pydantic: only when a card is written
+
     if card_data is None:
         raise InvalidInput("card: the file is empty")
     valid = validate_card(card_data)

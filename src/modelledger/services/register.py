@@ -139,12 +139,13 @@ def register(ledger: Ledger, req: RegisterRequest) -> RegisterResult:
         lock_bytes = frozen_environment()
 
     blobs = ledger.blobs
+    staged = None
     if req.artifact.is_dir():
         tree, info = blobs.put_dir(req.artifact)
         artifact = ArtifactRef("tree", info.sha256, tree.size)
     else:
-        info = blobs.put_file(req.artifact)
-        artifact = ArtifactRef("blob", info.sha256, info.size)
+        staged = blobs.stage_file(req.artifact)
+        artifact = ArtifactRef("blob", staged.info.sha256, staged.info.size)
     lock_sha = blobs.put_bytes(lock_bytes).sha256 if lock_bytes else None
 
     tuple_ = VersionTuple(
@@ -171,6 +172,8 @@ def register(ledger: Ledger, req: RegisterRequest) -> RegisterResult:
     with ledger.db.write() as conn:
         existing = versions.get(conn, version_id)
         if existing is not None:
+            if staged is not None:
+                staged.wait()
             return RegisterResult(existing, created=False)
         version = ModelVersion(
             id=version_id,
@@ -196,4 +199,6 @@ def register(ledger: Ledger, req: RegisterRequest) -> RegisterResult:
             events.append(
                 conn, "model.card", version.id, ledger.user, at, {"revision": 1, "card": card}
             )
+        if staged is not None:
+            staged.wait()  # the bytes are durable before the record naming them commits
     return RegisterResult(version, created=True)

@@ -27,8 +27,12 @@ def _to_event(row: Row[Any]) -> Event:
     )
 
 
+_HEAD = select(events).order_by(events.c.seq.desc()).limit(1)
+_INSERT = insert(events)
+
+
 def head(conn: Connection) -> Event | None:
-    row = conn.execute(select(events).order_by(events.c.seq.desc()).limit(1)).first()
+    row = conn.execute(_HEAD).first()
     return _to_event(row) if row else None
 
 
@@ -38,16 +42,17 @@ def append(
     """Append the next link. Callers hold the write lock (``Database.write``), so head is stable."""
     ev = new_event(head(conn), kind, subject, actor, at, payload)
     conn.execute(
-        insert(events).values(
-            seq=ev.seq,
-            kind=ev.kind,
-            subject=ev.subject,
-            actor=ev.actor,
-            at=ev.at,
-            payload_json=canonical_json(ev.payload).decode("utf-8"),
-            prev_hash=ev.prev_hash,
-            hash=ev.hash,
-        )
+        _INSERT,
+        {
+            "seq": ev.seq,
+            "kind": ev.kind,
+            "subject": ev.subject,
+            "actor": ev.actor,
+            "at": ev.at,
+            "payload_json": canonical_json(ev.payload).decode("utf-8"),
+            "prev_hash": ev.prev_hash,
+            "hash": ev.hash,
+        },
     )
     return ev
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.engine import Connection, Row
 
 from modelledger.domain.snapshot import Snapshot
@@ -28,9 +28,11 @@ def get(conn: Connection, snapshot_id: str) -> Snapshot | None:
     return _to_snapshot(row) if row else None
 
 
+_EXISTING = select(snapshots.c.id).where(snapshots.c.id.in_(bindparam("ids", expanding=True)))
+
+
 def existing(conn: Connection, snapshot_ids: list[str]) -> set[str]:
-    rows = conn.execute(select(snapshots.c.id).where(snapshots.c.id.in_(snapshot_ids)))
-    return set(rows.scalars())
+    return set(conn.execute(_EXISTING, {"ids": snapshot_ids}).scalars())
 
 
 def ids_with_prefix(conn: Connection, prefix: str, limit: int = 11) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.engine import Connection, Row
 
 from modelledger.domain.canonical import canonical_json
@@ -27,8 +27,16 @@ def _to_version(row: Row[Any]) -> ModelVersion:
     )
 
 
+# Statements on the registration path are built once: constructing them per call costs more
+# than executing them on SQLite.
+_GET = select(model_versions).where(model_versions.c.id == bindparam("id"))
+_MAX_NUMBER = select(func.max(model_versions.c.number)).where(model_versions.c.name == bindparam("name"))
+_INSERT = insert(model_versions)
+_INSERT_DATA = insert(version_data)
+
+
 def get(conn: Connection, version_id: str) -> ModelVersion | None:
-    row = conn.execute(select(model_versions).where(model_versions.c.id == version_id)).first()
+    row = conn.execute(_GET, {"id": version_id}).first()
     return _to_version(row) if row else None
 
 
@@ -51,31 +59,30 @@ def id_by_number(conn: Connection, name: str, number: int) -> str | None:
 
 
 def next_number(conn: Connection, name: str) -> int:
-    current = conn.execute(
-        select(func.max(model_versions.c.number)).where(model_versions.c.name == name)
-    ).scalar()
+    current = conn.execute(_MAX_NUMBER, {"name": name}).scalar()
     return int(current or 0) + 1
 
 
 def insert_version(conn: Connection, version: ModelVersion, created_at: str) -> None:
     conn.execute(
-        insert(model_versions).values(
-            id=version.id,
-            name=version.name,
-            number=version.number,
-            tuple_json=canonical_json(version.tuple.to_json()).decode("utf-8"),
-            artifact_sha256=version.tuple.artifact.sha256,
-            parent_id=version.tuple.parent,
-            created_at=created_at,
-            registered_by=version.registered_by,
-            loader=version.loader,
-            irreproducible_reason=version.irreproducible_reason,
-            manifest_json=canonical_json(version.manifest).decode("utf-8"),
-        )
+        _INSERT,
+        {
+            "id": version.id,
+            "name": version.name,
+            "number": version.number,
+            "tuple_json": canonical_json(version.tuple.to_json()).decode("utf-8"),
+            "artifact_sha256": version.tuple.artifact.sha256,
+            "parent_id": version.tuple.parent,
+            "created_at": created_at,
+            "registered_by": version.registered_by,
+            "loader": version.loader,
+            "irreproducible_reason": version.irreproducible_reason,
+            "manifest_json": canonical_json(version.manifest).decode("utf-8"),
+        },
     )
     if version.tuple.data:
         conn.execute(
-            insert(version_data),
+            _INSERT_DATA,
             [
                 {"version_id": version.id, "snapshot_id": d.snapshot_id, "role": d.role}
                 for d in sorted(set(version.tuple.data))

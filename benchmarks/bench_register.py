@@ -1,0 +1,126 @@
+"""Registration throughput and `model show` latency (issue: Registry core).
+
+Targets: registering a version with a 1 MiB artifact, 10 params and a data reference in
+≤ 2 ms per version in-process on SQLite; `mledger model show REF --json` as a whole process
+in ≤ 300 ms. When mlflow is importable, its equivalent (run + params + artifact + registered
+version) is timed in the same process and the ratio printed.
+
+    python benchmarks/bench_register.py [--n 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from modelledger import client as ml
+from modelledger.services.register import capture_code
+
+REGISTER_TARGET_MS = 2.0
+SHOW_TARGET_MS = 300.0
+
+
+def bench_register(home: Path, n: int) -> tuple[float, str]:
+    (home / "train.py").write_text("print('train')\n")
+    git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.com"]
+    subprocess.run([*git, "init", "-q"], cwd=home, check=True)
+    subprocess.run([*git, "add", "train.py"], cwd=home, check=True)
+    subprocess.run([*git, "commit", "-qm", "train"], cwd=home, check=True)
+    ledger = ml.init(home)
+    data_dir = home / "data"
+    data_dir.mkdir()
+    (data_dir / "train.csv").write_text("a,b\n1,2\n")
+    snap = ml.snapshot(data_dir, "train", ledger=ledger)
+    code, _ = capture_code(ledger, home, allow_dirty=False)  # once per run, as ml.run does
+    assert code is not None
+    artifacts = []
+    for i in range(n + 5):
+        p = home / f"model-{i}.bin"
+        p.write_bytes(os.urandom(1 << 20))  # distinct bytes: every version stores a new blob
+        artifacts.append(p)
+    os.sync()  # the sources were written long before registration; don't time their writeback
+    params = {f"p{j}": j * 0.1 for j in range(10)}
+
+    def one(i: int) -> str:
+        return ml.register_model(
+            "bench", artifacts[i], data=[snap.id], params={**params, "i": i}, seed=i,
+            code=code, ledger=ledger,
+        ).id
+
+    for i in range(5):  # warm-up: lock capture, hardware, statement caches
+        one(n + i)
+    t0 = time.perf_counter()
+    last = ""
+    for i in range(n):
+        last = one(i)
+    per = (time.perf_counter() - t0) / n * 1000
+    ledger.close()
+    return per, last
+
+
+def bench_show(home: Path, ref: str, runs: int = 15) -> float:
+    """Run from inside the project, as a person would: the ledger is found by walking up."""
+    exe = Path(sys.executable).with_name("mledger")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLEDGER_")}
+    cmd = [str(exe), "model", "show", ref, "--json"]
+    subprocess.run(cmd, env=env, cwd=home, check=True, capture_output=True)
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, env=env, cwd=home, check=True, capture_output=True)
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def bench_mlflow(tmp: Path, n: int) -> float | None:
+    try:
+        import mlflow
+    except ImportError:
+        return None
+    mlflow.set_tracking_uri(f"sqlite:///{tmp / 'mlflow.db'}")
+    mlflow.set_experiment("bench")
+    art = tmp / "mlflow-model.bin"
+    art.write_bytes(os.urandom(1 << 20))
+    params = {f"p{j}": j * 0.1 for j in range(10)}
+    t0 = time.perf_counter()
+    for i in range(n):
+        with mlflow.start_run():
+            mlflow.log_params({**params, "i": i})
+            mlflow.log_artifact(str(art))
+            run_id = mlflow.active_run().info.run_id
+        mlflow.register_model(f"runs:/{run_id}/mlflow-model.bin", "bench")
+    return (time.perf_counter() - t0) / n * 1000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=200, help="versions to register")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="mledger-bench-") as tmp:
+        home = Path(tmp) / "ledger"
+        home.mkdir()
+        per, last = bench_register(home, args.n)
+        show_ms = bench_show(home, last)
+        theirs = bench_mlflow(Path(tmp), min(args.n, 50))
+    ok_reg = per <= REGISTER_TARGET_MS
+    ok_show = show_ms <= SHOW_TARGET_MS
+    print(f"register (1 MiB artifact, 10 params, 1 data ref, SQLite): {per:.2f} ms/version "
+          f"over {args.n}  [target ≤ {REGISTER_TARGET_MS} ms: {'PASS' if ok_reg else 'FAIL'}]")
+    print(f"mledger model show REF --json (whole process, median of 15): {show_ms:.0f} ms  "
+          f"[target ≤ {SHOW_TARGET_MS:.0f} ms: {'PASS' if ok_show else 'FAIL'}]")
+    if theirs is None:
+        print("mlflow: not installed; peer comparison skipped")
+    else:
+        print(f"mlflow run+params+artifact+register_model: {theirs:.2f} ms/version  "
+              f"(mledger is {theirs / per:.1f}x faster)")
+    return 0 if ok_reg and ok_show else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -49,8 +49,13 @@ def bench_register(home: Path, n: int) -> tuple[float, str]:
 
     def one(i: int) -> str:
         return ml.register_model(
-            "bench", artifacts[i], data=[snap.id], params={**params, "i": i}, seed=i,
-            code=code, ledger=ledger,
+            "bench",
+            artifacts[i],
+            data=[snap.id],
+            params={**params, "i": i},
+            seed=i,
+            code=code,
+            ledger=ledger,
         ).id
 
     for i in range(5):  # warm-up: lock capture, hardware, statement caches
@@ -110,15 +115,21 @@ def main() -> int:
         theirs = bench_mlflow(Path(tmp), min(args.n, 50))
     ok_reg = per <= REGISTER_TARGET_MS
     ok_show = show_ms <= SHOW_TARGET_MS
-    print(f"register (1 MiB artifact, 10 params, 1 data ref, SQLite): {per:.2f} ms/version "
-          f"over {args.n}  [target ≤ {REGISTER_TARGET_MS} ms: {'PASS' if ok_reg else 'FAIL'}]")
-    print(f"mledger model show REF --json (whole process, median of 15): {show_ms:.0f} ms  "
-          f"[target ≤ {SHOW_TARGET_MS:.0f} ms: {'PASS' if ok_show else 'FAIL'}]")
+    print(
+        f"register (1 MiB artifact, 10 params, 1 data ref, SQLite): {per:.2f} ms/version "
+        f"over {args.n}  [target ≤ {REGISTER_TARGET_MS} ms: {'PASS' if ok_reg else 'FAIL'}]"
+    )
+    print(
+        f"mledger model show REF --json (whole process, median of 15): {show_ms:.0f} ms  "
+        f"[target ≤ {SHOW_TARGET_MS:.0f} ms: {'PASS' if ok_show else 'FAIL'}]"
+    )
     if theirs is None:
         print("mlflow: not installed; peer comparison skipped")
     else:
-        print(f"mlflow run+params+artifact+register_model: {theirs:.2f} ms/version  "
-              f"(mledger is {theirs / per:.1f}x faster)")
+        print(
+            f"mlflow run+params+artifact+register_model: {theirs:.2f} ms/version  "
+            f"(mledger is {theirs / per:.1f}x faster)"
+        )
     return 0 if ok_reg and ok_show else 1
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from modelledger.settings import Settings
 from modelledger.services.ledger import Ledger, init_ledger, open_ledger
+from modelledger.settings import Settings
 
 PG_URL = os.environ.get("MLEDGER_TEST_PG_URL", "postgresql+psycopg://postgres@localhost:5432/test")
 _pg_state: dict[str, object] = {}

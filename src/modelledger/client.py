@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from modelledger.settings import Settings
 from modelledger.domain.snapshot import Snapshot
 from modelledger.domain.version import CodeRef, DataRef, ModelVersion
 from modelledger.services import models
@@ -17,6 +16,7 @@ from modelledger.services import snapshot as snapshots
 from modelledger.services.ledger import Ledger, init_ledger, now
 from modelledger.services.ledger import open_ledger as _open
 from modelledger.services.register import RegisterRequest, capture_code, register
+from modelledger.settings import Settings
 
 _default: Ledger | None = None
 
@@ -192,5 +192,6 @@ def run(
     code, notes = capture_code(led, Path(code_dir) if code_dir else Path.cwd(), allow_dirty)
     chosen = seed if seed is not None else random.SystemRandom().randrange(2**31)
     _apply_seed(chosen)
-    yield Run(led, name, chosen, code, notes, list(data), dict(params or {}), Path(lock) if lock else None)
-
+    yield Run(
+        led, name, chosen, code, notes, list(data), dict(params or {}), Path(lock) if lock else None
+    )

@@ -8,7 +8,6 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from modelledger.domain.errors import InvalidInput, NoLedger
@@ -78,6 +77,16 @@ def current_user(settings: Settings | None) -> str:
         return "unknown"
 
 
+def _home_from_setting(given: Path) -> Path:
+    """MLEDGER_HOME may name the ``.mledger`` folder itself or the project folder holding it."""
+    home = given.expanduser().resolve()
+    if home.name != HOME_DIR and (home / HOME_DIR).is_dir():
+        home = home / HOME_DIR
+    if not home.is_dir():
+        raise NoLedger(f"MLEDGER_HOME={given} does not exist: run `mledger init`")
+    return home
+
+
 def resolve(settings: Settings | None = None, cwd: Path | None = None) -> LedgerConfig:
     """Environment first, then the home's config file, then the defaults inside the home."""
     settings = settings or load_settings()
@@ -85,11 +94,7 @@ def resolve(settings: Settings | None = None, cwd: Path | None = None) -> Ledger
     env_db = settings.db_url if settings else None
     env_blobs = settings.blob_url if settings else None
     if settings is not None and settings.home is not None:
-        home: Path | None = settings.home.expanduser().resolve()
-        if home.name != HOME_DIR and (home / HOME_DIR).is_dir():
-            home = home / HOME_DIR
-        if not home.is_dir():
-            raise NoLedger(f"MLEDGER_HOME={settings.home} does not exist: run `mledger init`")
+        home: Path | None = _home_from_setting(settings.home)
     else:
         home = find_home(cwd)
     stored = read_home_config(home) if home else {}

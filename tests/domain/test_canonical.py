@@ -17,7 +17,9 @@ scalars = (
 )
 json_values = st.recursive(
     scalars,
-    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(), children, max_size=5)
+    ),
     max_leaves=30,
 )
 
@@ -63,7 +65,10 @@ def test_unicode_is_utf8_not_escaped(s):
 
 
 def test_known_bytes():
-    assert canonical_json({"b": 1, "a": [1.5, "é", None, True]}) == '{"a":[1.5,"é",null,true],"b":1}'.encode()
+    assert (
+        canonical_json({"b": 1, "a": [1.5, "é", None, True]})
+        == '{"a":[1.5,"é",null,true],"b":1}'.encode()
+    )
     assert canonical_json(1.0) == b"1" == canonical_json(1)
     assert canonical_json(-0.0) == b"0"
     assert canonical_json(0.1) == b"0.1"

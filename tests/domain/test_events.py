@@ -1,3 +1,4 @@
+import itertools
 from dataclasses import replace
 
 from hypothesis import given
@@ -9,7 +10,14 @@ from modelledger.domain.events import GENESIS, new_event, verify_chain
 def chain(n):
     events, prev = [], None
     for i in range(n):
-        prev = new_event(prev, "model.registered", f"mv-{i}", "alice", f"2026-01-01T00:00:0{i % 10}.000000Z", {"i": i})
+        prev = new_event(
+            prev,
+            "model.registered",
+            f"mv-{i}",
+            "alice",
+            f"2026-01-01T00:00:0{i % 10}.000000Z",
+            {"i": i},
+        )
         events.append(prev)
     return events
 
@@ -17,7 +25,7 @@ def chain(n):
 def test_chain_links_and_verifies():
     events = chain(5)
     assert events[0].prev_hash == GENESIS and events[0].seq == 1
-    assert all(b.prev_hash == a.hash for a, b in zip(events, events[1:], strict=False))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(events))
     check = verify_chain(events)
     assert check.ok and check.checked == 5 and check.head == events[-1].hash
 
@@ -27,10 +35,19 @@ def test_empty_chain_is_ok():
     assert check.ok and check.checked == 0 and check.head == GENESIS
 
 
-@given(st.integers(min_value=0, max_value=9), st.sampled_from(["payload", "actor", "kind", "at", "subject"]))
+@given(
+    st.integers(min_value=0, max_value=9),
+    st.sampled_from(["payload", "actor", "kind", "at", "subject"]),
+)
 def test_any_tampered_field_names_that_event(index, field):
     events = chain(10)
-    value = {"payload": {"i": -1}, "actor": "mallory", "kind": "x", "at": "2020-01-01T00:00:00.000000Z", "subject": "s"}[field]
+    value = {
+        "payload": {"i": -1},
+        "actor": "mallory",
+        "kind": "x",
+        "at": "2020-01-01T00:00:00.000000Z",
+        "subject": "s",
+    }[field]
     events[index] = replace(events[index], **{field: value})
     check = verify_chain(events)
     assert check.broken is not None and check.broken.seq == index + 1

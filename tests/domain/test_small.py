@@ -12,15 +12,24 @@ def test_good_names(name):
     assert validate_name(name) == name
 
 
-@pytest.mark.parametrize("name", ["", "a/b", "..", "a..b", "a\nb", "a\x00", "a b", "a@1", "-a", "x" * 129])
+@pytest.mark.parametrize(
+    "name", ["", "a/b", "..", "a..b", "a\nb", "a\x00", "a b", "a@1", "-a", "x" * 129]
+)
 def test_bad_names(name):
     with pytest.raises(InvalidInput, match="invalid model name"):
         validate_name(name)
 
 
 def test_param_pairs_are_typed():
-    assert parse_pairs(["lr=0.1", "depth=6", "opt=adam", "flag=true", "layers=[1,2]", "empty="]) == {
-        "lr": 0.1, "depth": 6, "opt": "adam", "flag": True, "layers": [1, 2], "empty": "",
+    assert parse_pairs(
+        ["lr=0.1", "depth=6", "opt=adam", "flag=true", "layers=[1,2]", "empty="]
+    ) == {
+        "lr": 0.1,
+        "depth": 6,
+        "opt": "adam",
+        "flag": True,
+        "layers": [1, 2],
+        "empty": "",
     }
     assert parse_pairs(["expr=a=b"]) == {"expr": "a=b"}
 
@@ -53,7 +62,7 @@ def test_refs():
 def test_card_validation_names_the_field():
     ok = validate_card({"method": {"type": "lora", "r": 16, "alpha": 32}, "intended_use": "delays"})
     assert ok["method"]["r"] == 16
-    with pytest.raises(InvalidInput, match="'method.r'"):
+    with pytest.raises(InvalidInput, match=r"'method\.r'"):
         validate_card({"method": {"type": "lora", "r": 0}})
     with pytest.raises(InvalidInput, match="'intnded_use'"):
         validate_card({"intnded_use": "typo"})

@@ -36,7 +36,9 @@ def base_tuple(**kw):
 
 def test_same_tuple_same_id_regardless_of_order():
     a = base_tuple()
-    b = base_tuple(data=(DataRef(DS2, "val"), DataRef(DS1, "train")), params={"depth": 6, "lr": 0.1})
+    b = base_tuple(
+        data=(DataRef(DS2, "val"), DataRef(DS1, "train")), params={"depth": 6, "lr": 0.1}
+    )
     assert a.id == b.id
     assert a.id.startswith("mv-") and len(a.id) == 67
 
@@ -48,7 +50,15 @@ def test_same_tuple_same_id_regardless_of_order():
         {"artifact": ArtifactRef("blob", B, 10)},
         {"artifact": ArtifactRef("tree", A, 10)},
         {"code": CodeRef(kind="git", repo="https://example.com/r.git", commit="d" * 40)},
-        {"code": CodeRef(kind="git", repo="https://example.com/r.git", commit="c" * 40, dirty=True, diff_sha256=A)},
+        {
+            "code": CodeRef(
+                kind="git",
+                repo="https://example.com/r.git",
+                commit="c" * 40,
+                dirty=True,
+                diff_sha256=A,
+            )
+        },
         {"code": None},
         {"data": (DataRef(DS1, "train"),)},
         {"data": (DataRef(DS1, "finetune"), DataRef(DS2, "val"))},
@@ -68,7 +78,13 @@ def test_artifact_size_is_recorded_but_not_identity():
     assert base_tuple(artifact=ArtifactRef("blob", A, 999)).id == base_tuple().id
 
 
-@given(st.dictionaries(st.text(min_size=1), st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(), max_size=8))
+@given(
+    st.dictionaries(
+        st.text(min_size=1),
+        st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+        max_size=8,
+    )
+)
 def test_json_round_trip_keeps_identity(params):
     t = base_tuple(params=params)
     assert VersionTuple.from_json(t.to_json()).id == t.id

@@ -12,11 +12,22 @@ from modelledger.services.register import RegisterRequest, register
 from modelledger.services.snapshot import snapshot
 from tests.conftest import write
 
-GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x"}
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@x",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@x",
+}
 
 
 def git(cwd, *args):
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, env={**os.environ, **GIT_ENV}).stdout.decode().strip()
+    return (
+        subprocess.run(
+            ["git", *args], cwd=cwd, check=True, capture_output=True, env={**os.environ, **GIT_ENV}
+        )
+        .stdout.decode()
+        .strip()
+    )
 
 
 @pytest.fixture
@@ -32,9 +43,7 @@ def counts(ledger):
     with ledger.db.read() as conn:
         v = conn.execute(text("SELECT count(*) FROM model_versions")).scalar()
         e = conn.execute(text("SELECT count(*) FROM events")).scalar()
-    blobs_dir = ledger.config.home / "blobs" / "sha256"
-    b = sum(len(files) for _, _, files in os.walk(blobs_dir))
-    return v, e, b
+    return v, e, len(list(ledger.blobs.iter_shas()))
 
 
 def req(project, **kw):
@@ -110,7 +119,9 @@ def test_non_git_directory_is_allowed_but_not_reproducible(ledger, project):
 
 
 def test_irreproducible_history_is_marked_and_frozen(ledger, repo):
-    v = register(ledger, req(repo, name="legacy", irreproducible="training data overwritten")).version
+    v = register(
+        ledger, req(repo, name="legacy", irreproducible="training data overwritten")
+    ).version
     assert v.reproducibility.status == "irreproducible"
     assert v.irreproducible_reason == "training data overwritten"
     assert v.tuple.code is None and v.tuple.lock_sha256 is None  # no reconstructed lineage
@@ -123,20 +134,42 @@ def test_decomposed_finetune(ledger, repo):
     write(adapter / "adapter_config.json", '{"r": 16}')
     write(adapter / "adapter_model.bin", b"\x01" * 100)
     base = "llama-3-8b@rev-5f0b#" + "e" * 64
-    card = {"base_model": {"name": "llama-3-8b", "version": "rev-5f0b", "hash": "e" * 64}, "method": {"type": "lora", "r": 16, "alpha": 32}}
-    v = register(ledger, req(repo, name="support-bot", artifact=adapter, base_model=base, data=[f"{ft.id}:finetune"], card=card)).version
+    card = {
+        "base_model": {"name": "llama-3-8b", "version": "rev-5f0b", "hash": "e" * 64},
+        "method": {"type": "lora", "r": 16, "alpha": 32},
+    }
+    v = register(
+        ledger,
+        req(
+            repo,
+            name="support-bot",
+            artifact=adapter,
+            base_model=base,
+            data=[f"{ft.id}:finetune"],
+            card=card,
+        ),
+    ).version
     assert v.tuple.artifact.kind == "tree" and v.tuple.base_model == base
-    child = register(ledger, req(repo, name="support-bot", artifact=adapter, base_model=v.label, parent=v.id, seed=3)).version
+    child = register(
+        ledger,
+        req(repo, name="support-bot", artifact=adapter, base_model=v.label, parent=v.id, seed=3),
+    ).version
     lineage = models.lineage(ledger, child.label)
     relations = {(a["relation"], a["id"]) for a in lineage["ancestors"]}
-    assert ("parent", v.id) in relations and ("base", v.id) in relations and ("base", base) in relations
+    assert (
+        ("parent", v.id) in relations
+        and ("base", v.id) in relations
+        and ("base", base) in relations
+    )
     assert models.lineage(ledger, v.id)["children"] == [{"id": child.id, "label": child.label}]
     assert models.lineage(ledger, v.id)["data"][0]["role"] == "finetune"
 
 
 def test_card_revisions_are_appended_and_logged(ledger, repo):
     v = register(ledger, req(repo, card={"intended_use": "ETA"})).version
-    _, revision = models.amend_card(ledger, v.label, {"intended_use": "ETA", "known_limitations": ["snow"]})
+    _, revision = models.amend_card(
+        ledger, v.label, {"intended_use": "ETA", "known_limitations": ["snow"]}
+    )
     assert revision == 2
     _, rev, card = models.card(ledger, v.id)
     assert rev == 2 and card["known_limitations"] == ["snow"]
@@ -180,7 +213,21 @@ def test_ambiguous_prefix_lists_candidates(ledger, repo):
                     "created_at, registered_by, manifest_json) VALUES "
                     "(:id, :name, :number, :tuple_json, :artifact_sha256, :created_at, :registered_by, :manifest_json)"
                 ),
-                {**{k: row[k] for k in ("name", "tuple_json", "artifact_sha256", "created_at", "registered_by", "manifest_json")}, "id": fake, "number": n},
+                {
+                    **{
+                        k: row[k]
+                        for k in (
+                            "name",
+                            "tuple_json",
+                            "artifact_sha256",
+                            "created_at",
+                            "registered_by",
+                            "manifest_json",
+                        )
+                    },
+                    "id": fake,
+                    "number": n,
+                },
             )
     with pytest.raises(AmbiguousReference) as exc:
         models.get_version(ledger, "mv-abcd")

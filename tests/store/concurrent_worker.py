@@ -3,9 +3,9 @@
 import sys
 from pathlib import Path
 
-from modelledger.settings import Settings
 from modelledger.services.ledger import open_ledger
 from modelledger.services.register import RegisterRequest, register
+from modelledger.settings import Settings
 
 
 def main(home: str, db_url: str, worker: int, count: int, artifact: str) -> None:

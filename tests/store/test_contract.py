@@ -27,7 +27,9 @@ def test_schema_head_constant_matches_the_newest_migration():
 
 def _register(ledger, project, **kw):
     artifact = write(project / "model.bin", kw.pop("content", b"weights"))
-    req = RegisterRequest(name=kw.pop("name", "delay"), artifact=artifact, code_ref="train@abc", **kw)
+    req = RegisterRequest(
+        name=kw.pop("name", "delay"), artifact=artifact, code_ref="train@abc", **kw
+    )
     return register(ledger, req).version
 
 
@@ -64,7 +66,9 @@ def test_tampering_behind_the_triggers_back_is_caught_by_verify(ledger, project)
             conn.execute(text("DROP TRIGGER events_no_update"))
         else:
             conn.execute(text("ALTER TABLE events DISABLE TRIGGER events_immutable"))
-        conn.execute(text("UPDATE events SET payload_json = :p WHERE seq = 3"), {"p": '{"forged":true}'})
+        conn.execute(
+            text("UPDATE events SET payload_json = :p WHERE seq = 3"), {"p": '{"forged":true}'}
+        )
     check = audit.verify(ledger)
     assert not check.ok
     assert check.broken.seq == 3 and check.checked == 2
@@ -83,7 +87,16 @@ def test_concurrent_registration_numbers_without_gaps(ledger, project, db_url):
     artifact = write(project / "shared.bin", b"same bytes, different params")
     workers = [
         subprocess.Popen(
-            [sys.executable, "-m", "tests.store.concurrent_worker", str(ledger.config.home), db_url or "", str(w), "100", str(artifact)],
+            [
+                sys.executable,
+                "-m",
+                "tests.store.concurrent_worker",
+                str(ledger.config.home),
+                db_url or "",
+                str(w),
+                "100",
+                str(artifact),
+            ],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -91,10 +104,12 @@ def test_concurrent_registration_numbers_without_gaps(ledger, project, db_url):
         for w in range(8)
     ]
     for proc in workers:
-        out, err = proc.communicate(timeout=600)
+        _out, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, err.decode()[-2000:]
     with ledger.db.read() as conn:
-        numbers = sorted(conn.execute(text("SELECT number FROM model_versions WHERE name = 'nightly'")).scalars())
+        numbers = sorted(
+            conn.execute(text("SELECT number FROM model_versions WHERE name = 'nightly'")).scalars()
+        )
     assert numbers == list(range(1, 801))
     check = audit.verify(ledger)
     assert check.ok and check.checked == 800

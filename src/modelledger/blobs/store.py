@@ -8,6 +8,7 @@ what is missing; their object PUTs are atomic.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -144,7 +145,7 @@ class BlobStore:
         syncing = _SYNC_POOL.submit(_sync_and_close, fd)
         try:
             with open(tmp, "rb") as copy:
-                sha = hashlib.file_digest(copy, "sha256").hexdigest()  # type: ignore[arg-type]
+                sha = hashlib.file_digest(copy, "sha256").hexdigest()
                 copied = os.fstat(copy.fileno()).st_size
         except BaseException:
             syncing.add_done_callback(lambda _: os.unlink(tmp))
@@ -165,10 +166,10 @@ class BlobStore:
             if not os.path.exists(final):
                 os.makedirs(os.path.dirname(final), exist_ok=True)
                 os.chmod(tmp, 0o444)
-                try:
-                    os.link(tmp, final)  # unlike rename, a link never replaces an existing object
-                except FileExistsError:
-                    pass  # a concurrent writer stored the same bytes first
+                # unlike rename, a link never replaces an existing object; FileExistsError means a
+                # concurrent writer stored the same bytes first
+                with contextlib.suppress(FileExistsError):
+                    os.link(tmp, final)
         finally:
             os.unlink(tmp)
 
@@ -267,12 +268,17 @@ def walk_dir(root: Path) -> Iterator[tuple[str, Path, int]]:
     real_root = root.resolve()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames.sort()
-        for name in [*sorted(filenames), *[d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]]:
+        for name in [
+            *sorted(filenames),
+            *[d for d in dirnames if os.path.islink(os.path.join(dirpath, d))],
+        ]:
             full = Path(dirpath) / name
             if full.is_symlink():
                 target = full.resolve()
                 if not target.is_relative_to(real_root):
-                    raise InvalidInput(f"{full}: symlink points outside the artifact directory ({target})")
+                    raise InvalidInput(
+                        f"{full}: symlink points outside the artifact directory ({target})"
+                    )
                 if target.is_dir():
                     raise InvalidInput(f"{full}: symlinks to directories are not supported")
             st = full.stat()

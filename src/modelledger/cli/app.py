@@ -42,8 +42,10 @@ app.add_typer(audit.app, name="audit")
 def init(
     path: Path = typer.Argument(Path("."), help="Folder to create .mledger/ in."),
     db: str | None = typer.Option(
-        None, "--db", help="Metadata database URL, e.g. postgresql+psycopg://user@host/db "
-        "(default: SQLite in .mledger/ledger.db)."
+        None,
+        "--db",
+        help="Metadata database URL, e.g. postgresql+psycopg://user@host/db "
+        "(default: SQLite in .mledger/ledger.db).",
     ),
     blobs: str | None = typer.Option(
         None, "--blobs", help="Blob store URL, e.g. s3://bucket/prefix (default: .mledger/blobs)."

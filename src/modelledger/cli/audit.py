@@ -12,7 +12,9 @@ app = typer.Typer(help="Read and verify the hash-chained event ledger.", no_args
 @app.command()
 def log(
     subject: str | None = typer.Option(None, "--subject", help="Only events about this id."),
-    kind: str | None = typer.Option(None, "--kind", help="Only events of this kind, e.g. model.registered."),
+    kind: str | None = typer.Option(
+        None, "--kind", help="Only events of this kind, e.g. model.registered."
+    ),
     limit: int = typer.Option(50, "--limit", min=1, help="The newest N events."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
@@ -20,7 +22,8 @@ def log(
     from modelledger.services.audit import log as read_log
     from modelledger.services.ledger import open_ledger
 
-    found = read_log(open_ledger(), subject=subject, kind=kind, limit=limit)
+    with open_ledger() as ledger:
+        found = read_log(ledger, subject=subject, kind=kind, limit=limit)
     if as_json:
         emit_json([e.to_json() for e in found])
         return
@@ -39,7 +42,8 @@ def verify(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> Non
     from modelledger.services.audit import verify as verify_chain
     from modelledger.services.ledger import open_ledger
 
-    check = verify_chain(open_ledger())
+    with open_ledger() as ledger:
+        check = verify_chain(ledger)
     if as_json:
         broken = {"seq": check.broken.seq, "reason": check.broken.reason} if check.broken else None
         emit_json({"ok": check.ok, "checked": check.checked, "head": check.head, "broken": broken})

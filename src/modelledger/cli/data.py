@@ -8,7 +8,9 @@ import typer
 
 from modelledger.cli.output import JSON_HELP, console, emit_json, kv_table, table
 
-app = typer.Typer(help="Snapshot datasets as immutable, content-addressed versions.", no_args_is_help=True)
+app = typer.Typer(
+    help="Snapshot datasets as immutable, content-addressed versions.", no_args_is_help=True
+)
 
 
 @app.command()
@@ -21,7 +23,8 @@ def snapshot(
     from modelledger.services.ledger import open_ledger
     from modelledger.services.snapshot import snapshot as take
 
-    snap, created = take(open_ledger(), paths, name)
+    with open_ledger() as ledger:
+        snap, created = take(ledger, paths, name)
     if as_json:
         emit_json({**snap.to_json(), "created": created})
         return
@@ -38,7 +41,8 @@ def show(
     from modelledger.services.ledger import open_ledger
     from modelledger.services.snapshot import get_snapshot
 
-    snap = get_snapshot(open_ledger(), ref)
+    with open_ledger() as ledger:
+        snap = get_snapshot(ledger, ref)
     if as_json:
         emit_json(snap.to_json())
         return
@@ -54,7 +58,8 @@ def list_(
     from modelledger.services.ledger import open_ledger
     from modelledger.services.snapshot import list_snapshots
 
-    found = list_snapshots(open_ledger(), name)
+    with open_ledger() as ledger:
+        found = list_snapshots(ledger, name)
     if as_json:
         emit_json([s.to_json() for s in found])
         return

@@ -41,7 +41,16 @@ def run_demo(directory: Path | None, keep: bool) -> None:
         (base / "train.py").write_text("# trains the delay model\n")
         _git(base, "init", "-q")
         _git(base, "-c", "user.name=demo", "-c", "user.email=demo@example.com", "add", "train.py")
-        _git(base, "-c", "user.name=demo", "-c", "user.email=demo@example.com", "commit", "-qm", "train")
+        _git(
+            base,
+            "-c",
+            "user.name=demo",
+            "-c",
+            "user.email=demo@example.com",
+            "commit",
+            "-qm",
+            "train",
+        )
         _run("init")
 
         _say("Night 1: the training data is snapshotted (content-addressed, immutable).")
@@ -56,16 +65,52 @@ def run_demo(directory: Path | None, keep: bool) -> None:
 
         _say("The run registers its model: code commit, data, lock, params, seed, hardware.")
         (base / "model.pkl").write_bytes(pickle.dumps({"weights": [0.1, 0.2], "night": 1}))
-        _run("model", "register", "delay", "--artifact", "model.pkl", "--data", f"{ds}:train",
-             "--param", "lr=0.1", "--param", "depth=6", "--seed", "7")
+        _run(
+            "model",
+            "register",
+            "delay",
+            "--artifact",
+            "model.pkl",
+            "--data",
+            f"{ds}:train",
+            "--param",
+            "lr=0.1",
+            "--param",
+            "depth=6",
+            "--seed",
+            "7",
+        )
         _say("Registering the same tuple again is not a duplicate: it is the same version.")
-        _run("model", "register", "delay", "--artifact", "model.pkl", "--data", f"{ds}:train",
-             "--param", "depth=6", "--param", "lr=0.1", "--seed", "7")
+        _run(
+            "model",
+            "register",
+            "delay",
+            "--artifact",
+            "model.pkl",
+            "--data",
+            f"{ds}:train",
+            "--param",
+            "depth=6",
+            "--param",
+            "lr=0.1",
+            "--seed",
+            "7",
+        )
 
-        _say("An old model whose training data was overwritten: frozen as irreproducible, not guessed.")
+        _say(
+            "An old model whose training data was overwritten: frozen as irreproducible, not guessed."
+        )
         (base / "delay_model_2024_03_final_v2.pkl").write_bytes(pickle.dumps({"legacy": True}))
-        _run("model", "register", "delay-legacy", "--artifact", "delay_model_2024_03_final_v2.pkl",
-             "--irreproducible", "--reason", "training table overwritten in place")
+        _run(
+            "model",
+            "register",
+            "delay-legacy",
+            "--artifact",
+            "delay_model_2024_03_final_v2.pkl",
+            "--irreproducible",
+            "--reason",
+            "training table overwritten in place",
+        )
 
         _say("Read it back, verify the artifact, and check the ledger has not been tampered with.")
         _run("model", "show", "delay@1")

@@ -19,25 +19,46 @@ def register(
     name: str = typer.Argument(..., help="Model name, e.g. delay (letters, digits, . _ -)."),
     artifact: Path = typer.Option(..., "--artifact", "-a", help="Model file or directory."),
     data: list[str] = typer.Option(
-        [], "--data", "-d", help="Snapshot used, as ds-…[:role] (role: train, val, test, finetune, eval)."
+        [],
+        "--data",
+        "-d",
+        help="Snapshot used, as ds-…[:role] (role: train, val, test, finetune, eval).",
     ),
-    param: list[str] = typer.Option([], "--param", "-p", help="Hyperparameter KEY=VALUE (repeatable)."),
-    params_file: Path | None = typer.Option(None, "--params-file", help="JSON or YAML mapping of hyperparameters."),
+    param: list[str] = typer.Option(
+        [], "--param", "-p", help="Hyperparameter KEY=VALUE (repeatable)."
+    ),
+    params_file: Path | None = typer.Option(
+        None, "--params-file", help="JSON or YAML mapping of hyperparameters."
+    ),
     seed: int | None = typer.Option(None, "--seed", help="Random seed of the run."),
-    parent: str | None = typer.Option(None, "--parent", help="Version this one was derived from (REF)."),
+    parent: str | None = typer.Option(
+        None, "--parent", help="Version this one was derived from (REF)."
+    ),
     base_model: str | None = typer.Option(
         None, "--base-model", help="Pinned base: a version REF or an external name@revision#sha256."
     ),
     lock: Path | None = typer.Option(
-        None, "--lock", help="Dependency lock (uv.lock, poetry.lock, requirements); default: this interpreter's packages."
+        None,
+        "--lock",
+        help="Dependency lock (uv.lock, poetry.lock, requirements); default: this interpreter's packages.",
     ),
-    loader: str | None = typer.Option(None, "--loader", help="How to load it: joblib, pickle or python:pkg.mod:factory."),
+    loader: str | None = typer.Option(
+        None, "--loader", help="How to load it: joblib, pickle or python:pkg.mod:factory."
+    ),
     card: Path | None = typer.Option(None, "--card", help="Model card, YAML or JSON."),
-    allow_dirty: bool = typer.Option(False, "--allow-dirty", help="Record uncommitted changes and mark the version dirty."),
-    code_ref: str | None = typer.Option(None, "--code-ref", help="Code reference when not in a git repository."),
-    preprocessing: str | None = typer.Option(None, "--preprocessing", help="Preprocessing code reference or hash."),
+    allow_dirty: bool = typer.Option(
+        False, "--allow-dirty", help="Record uncommitted changes and mark the version dirty."
+    ),
+    code_ref: str | None = typer.Option(
+        None, "--code-ref", help="Code reference when not in a git repository."
+    ),
+    preprocessing: str | None = typer.Option(
+        None, "--preprocessing", help="Preprocessing code reference or hash."
+    ),
     irreproducible: bool = typer.Option(
-        False, "--irreproducible", help="Register an existing artifact whose lineage is unknown (needs --reason)."
+        False,
+        "--irreproducible",
+        help="Register an existing artifact whose lineage is unknown (needs --reason).",
     ),
     reason: str | None = typer.Option(None, "--reason", help="Why the version is irreproducible."),
     as_json: bool = JsonOpt,
@@ -52,8 +73,11 @@ def register(
     if reason is not None and not irreproducible:
         raise InvalidInput("--reason goes with --irreproducible")
     if irreproducible and not (reason and reason.strip()):
-        raise InvalidInput("--irreproducible needs --reason \"…\" saying why the lineage is unknown")
-    params = {**(load_mapping(params_file, "--params-file") if params_file else {}), **parse_pairs(param)}
+        raise InvalidInput('--irreproducible needs --reason "…" saying why the lineage is unknown')
+    params = {
+        **(load_mapping(params_file, "--params-file") if params_file else {}),
+        **parse_pairs(param),
+    }
     request = RegisterRequest(
         name=name,
         artifact=artifact,
@@ -71,7 +95,8 @@ def register(
         preprocessing=preprocessing,
         manifest={"command": "mledger model register"},
     )
-    result = register(open_ledger(), request)
+    with open_ledger() as ledger:
+        result = register(ledger, request)
     v = result.version
     if as_json:
         emit_json({**v.to_json(), "created": result.created})
@@ -101,8 +126,14 @@ def _version_rows(v: dict[str, Any]) -> list[tuple[str, Any]]:
         ("id", v["id"]),
         ("version", v["label"]),
         ("registered", f"{v['created_at']} by {v['registered_by']}"),
-        ("reproducibility", repro["status"] + (f" — {'; '.join(repro['reasons'])}" if repro["reasons"] else "")),
-        ("artifact", f"{t['artifact']['kind']} sha256:{t['artifact']['sha256']} ({t['artifact']['size']:,} bytes)"),
+        (
+            "reproducibility",
+            repro["status"] + (f" — {'; '.join(repro['reasons'])}" if repro["reasons"] else ""),
+        ),
+        (
+            "artifact",
+            f"{t['artifact']['kind']} sha256:{t['artifact']['sha256']} ({t['artifact']['size']:,} bytes)",
+        ),
         ("code", code_text),
         ("data", ", ".join(f"{d['id']} ({d['role']})" for d in t["data"])),
         ("params", ", ".join(f"{k}={val}" for k, val in t["params"].items())),
@@ -126,7 +157,8 @@ def show(
     from modelledger.services.ledger import open_ledger
     from modelledger.services.models import show as show_version
 
-    data = show_version(open_ledger(), ref)
+    with open_ledger() as ledger:
+        data = show_version(ledger, ref)
     if as_json:
         emit_json(data)
         return
@@ -143,16 +175,25 @@ def list_(
     from modelledger.services.ledger import open_ledger
     from modelledger.services.models import list_versions
 
-    found = list_versions(open_ledger(), name, limit)
+    with open_ledger() as ledger:
+        found = list_versions(ledger, name, limit)
     if as_json:
         emit_json([v.to_json() for v in found])
         return
     if not found:
-        typer.echo("no versions" + (f" of {name}" if name else "") + " yet: `mledger model register`")
+        typer.echo(
+            "no versions" + (f" of {name}" if name else "") + " yet: `mledger model register`"
+        )
         return
     t = table("version", "id", "registered", "by", "reproducibility")
     for v in found:
-        t.add_row(v.label, v.id[:15], v.created_at.strftime("%Y-%m-%d %H:%M"), v.registered_by, v.reproducibility.status)
+        t.add_row(
+            v.label,
+            v.id[:15],
+            v.created_at.strftime("%Y-%m-%d %H:%M"),
+            v.registered_by,
+            v.reproducibility.status,
+        )
     console().print(t)
 
 
@@ -167,7 +208,8 @@ def lineage(
     from modelledger.services.ledger import open_ledger
     from modelledger.services.models import lineage as build
 
-    info = build(open_ledger(), ref)
+    with open_ledger() as ledger:
+        info = build(ledger, ref)
     if as_json:
         emit_json(info)
         return
@@ -176,7 +218,7 @@ def lineage(
     if code:
         root.add(f"code: {code.get('repo') or code.get('ref')} {code.get('commit') or ''}".rstrip())
     for d in info["data"]:
-        root.add(f"data ({d['role']}): {d['id']}  {d['name'] or ''}")
+        root.add(f"data ({d['role']}): {d['name'] or '?'}  {d['id']}")
     nodes = {info["id"]: root}
     for a in info["ancestors"]:
         label = a.get("label") or "external checkpoint"
@@ -197,21 +239,36 @@ def verify(
     from modelledger.services.models import require_verified
     from modelledger.services.models import verify as run_verify
 
-    report = run_verify(open_ledger(), ref)
+    with open_ledger() as ledger:
+        report = run_verify(ledger, ref)
     if as_json:
-        emit_json({"id": report.version.id, "label": report.version.label, "ok": report.ok, "checked": report.checked, "problems": report.bad})
+        emit_json(
+            {
+                "id": report.version.id,
+                "label": report.version.label,
+                "ok": report.ok,
+                "checked": report.checked,
+                "problems": report.bad,
+            }
+        )
         if not report.ok:
             raise typer.Exit(1)
         return
     require_verified(report)
-    typer.echo(f"ok: {report.version.label} artifact matches sha256:{report.version.tuple.artifact.sha256} ({report.checked} object(s) checked)")
+    art = report.version.tuple.artifact
+    typer.echo(
+        f"ok: {report.version.label} artifact matches sha256:{art.sha256} "
+        f"({report.checked} object(s) checked)"
+    )
 
 
 @app.command()
 def card(
     ref: str = typer.Argument(..., help="Version: full id, unique prefix, or NAME@N."),
     fmt: str = typer.Option("yaml", "--format", help="yaml or markdown."),
-    set_file: Path | None = typer.Option(None, "--set", help="Amend: store this card (YAML/JSON) as a new revision."),
+    set_file: Path | None = typer.Option(
+        None, "--set", help="Amend: store this card (YAML/JSON) as a new revision."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Show a version's model card, or amend it with --set (each amendment is a logged revision)."""
@@ -225,12 +282,12 @@ def card(
 
     if fmt not in ("yaml", "markdown"):
         raise InvalidInput(f"--format {fmt!r}: choose yaml or markdown")
-    ledger = open_ledger()
-    if set_file is not None:
-        version, revision = models.amend_card(ledger, ref, load_mapping(set_file, "--set"))
-        if not as_json:
-            typer.echo(f"{version.label}: card revision {revision} stored")
-    version, revision, data = models.card(ledger, ref)
+    with open_ledger() as ledger:
+        if set_file is not None:
+            version, revision = models.amend_card(ledger, ref, load_mapping(set_file, "--set"))
+            if not as_json:
+                typer.echo(f"{version.label}: card revision {revision} stored")
+        version, revision, data = models.card(ledger, ref)
     if as_json:
         emit_json({"id": version.id, "label": version.label, "revision": revision, "card": data})
     elif set_file is None:

@@ -1,15 +1,15 @@
 """Exceptions raised across modelledger.
 
-    MledgerError                 exit 2 unless said otherwise: bad usage or input
-    ├── InvalidInput             a value the user gave is malformed (names the field)
-    ├── NotFound                 a reference resolves to nothing
-    ├── AmbiguousReference       a prefix matches several ids (lists them)
-    ├── NoLedger                 no .mledger/ found and no MLEDGER_DB_URL set
-    ├── DirtyWorkingTree         uncommitted changes and no --allow-dirty
-    ├── ImmutableRecord          something tried to change a record that is append-only
-    ├── Conflict                 a write lost to a concurrent one or broke a constraint
-    ├── StoreUnavailable         the database or blob store cannot be reached
-    └── CheckFailed              exit 1: a check ran and its answer is "no" (verify, gate)
+MledgerError                 exit 2 unless said otherwise: bad usage or input
+├── InvalidInput             a value the user gave is malformed (names the field)
+├── NotFound                 a reference resolves to nothing
+├── AmbiguousReference       a prefix matches several ids (lists them)
+├── NoLedger                 no .mledger/ found and no MLEDGER_DB_URL set
+├── DirtyWorkingTree         uncommitted changes and no --allow-dirty
+├── ImmutableRecord          something tried to change a record that is append-only
+├── Conflict                 a write lost to a concurrent one or broke a constraint
+├── StoreUnavailable         the database or blob store cannot be reached
+└── CheckFailed              exit 1: a check ran and its answer is "no" (verify, gate)
 """
 
 from __future__ import annotations

@@ -37,6 +37,12 @@ class Ledger:
     def close(self) -> None:
         self.db.dispose()
 
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
 
 def now() -> str:
     return format_time(datetime.now(UTC))

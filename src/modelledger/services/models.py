@@ -52,7 +52,10 @@ def lineage(ledger: Ledger, ref: str, max_depth: int = 50) -> dict[str, Any]:
         seen = {start.id}
         while frontier:
             current, depth = frontier.pop(0)
-            for relation, target in (("parent", current.tuple.parent), ("base", current.tuple.base_model)):
+            for relation, target in (
+                ("parent", current.tuple.parent),
+                ("base", current.tuple.base_model),
+            ):
                 if not target:
                     continue
                 node: dict[str, Any] = {"of": current.id, "relation": relation, "depth": depth + 1}
@@ -123,7 +126,9 @@ def card(ledger: Ledger, ref: str) -> tuple[ModelVersion, int, dict[str, Any]]:
         assert version is not None
         found = versions.latest_card(conn, version.id)
     if found is None:
-        raise NotFound(f"{version.label} has no model card: attach one with `mledger model card {version.label} --set FILE`")
+        raise NotFound(
+            f"{version.label} has no model card: attach one with `mledger model card {version.label} --set FILE`"
+        )
     return version, found[0], found[1]
 
 

@@ -113,15 +113,20 @@ def _code_for(ledger: Ledger, req: RegisterRequest) -> tuple[CodeRef | None, dic
     return capture_code(ledger, req.code_dir or Path.cwd(), req.allow_dirty)
 
 
-def _resolve_refs(ledger: Ledger, req: RegisterRequest, data: list[DataRef]) -> tuple[str | None, str | None]:
+def _resolve_refs(
+    ledger: Ledger, req: RegisterRequest, data: list[DataRef]
+) -> tuple[str | None, str | None]:
     with ledger.db.read() as conn:
         parent = resolve_version(conn, req.parent) if req.parent else None
         base = None
         if req.base_model:
-            looks_external = "#" in req.base_model
-            base = validate_base_model(
-                req.base_model if looks_external else resolve_version(conn, req.base_model)
-            )
+            if "#" in req.base_model:
+                base = validate_base_model(req.base_model)
+            else:
+                try:
+                    base = resolve_version(conn, req.base_model)
+                except InvalidInput:
+                    base = validate_base_model(req.base_model)  # explains how to pin it
         wanted = sorted({d.snapshot_id for d in data})
         missing = set(wanted) - snapshots.existing(conn, wanted) if wanted else set()
         if missing:

@@ -76,5 +76,3 @@ def get_snapshot(ledger: Ledger, ref: str) -> Snapshot:
 def list_snapshots(ledger: Ledger, name: str | None = None) -> list[Snapshot]:
     with ledger.db.read() as conn:
         return snapshots.listing(conn, name)
-
-

@@ -62,7 +62,9 @@ class Database:
                 with conn.begin():
                     if write and self.dialect == "postgresql":
                         conn.execute(
-                            text("SELECT pg_advisory_xact_lock(hashtext('mledger:' || current_schema()))")
+                            text(
+                                "SELECT pg_advisory_xact_lock(hashtext('mledger:' || current_schema()))"
+                            )
                         )
                     yield conn
         except DBAPIError as exc:
@@ -79,7 +81,8 @@ class Database:
         """The applied migration, or None for an empty database."""
         try:
             with self.read() as conn:
-                return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+                found = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+                return str(found) if found is not None else None
         except StoreUnavailable as exc:
             if "alembic_version" in str(exc):
                 return None
@@ -89,7 +92,9 @@ class Database:
         """Fail clearly on an uninitialised database; bring an older one up to date."""
         revision = self.schema_revision()
         if revision is None:
-            raise NoLedger(f"the database at {safe_url(self.url)} holds no ledger: run `mledger init`")
+            raise NoLedger(
+                f"the database at {safe_url(self.url)} holds no ledger: run `mledger init`"
+            )
         if revision != SCHEMA_HEAD:
             self.migrate()
 

@@ -30,7 +30,9 @@ def _to_version(row: Row[Any]) -> ModelVersion:
 # Statements on the registration path are built once: constructing them per call costs more
 # than executing them on SQLite.
 _GET = select(model_versions).where(model_versions.c.id == bindparam("id"))
-_MAX_NUMBER = select(func.max(model_versions.c.number)).where(model_versions.c.name == bindparam("name"))
+_MAX_NUMBER = select(func.max(model_versions.c.number)).where(
+    model_versions.c.name == bindparam("name")
+)
 _INSERT = insert(model_versions)
 _INSERT_DATA = insert(version_data)
 

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench lint lock clean
+.PHONY: demo test bench lint lock docs clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -34,6 +34,9 @@ lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
+
+docs: $(VENV)/.stamp-run
+	$(BIN)/python -m modelledger.cli.reference > docs/cli.md
 
 # Regenerate the hash-pinned lock files after changing dependencies in pyproject.toml.
 lock: $(BIN)/python

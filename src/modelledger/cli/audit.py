@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from modelledger.cli.output import JSON_HELP, console, emit_json, table
+from modelledger.domain.ids import short
 
 app = typer.Typer(help="Read and verify the hash-chained event ledger.", no_args_is_help=True)
 
@@ -32,7 +33,7 @@ def log(
         return
     t = table("seq", "at", "kind", "subject", "actor", "hash")
     for e in found:
-        t.add_row(str(e.seq), e.at, e.kind, e.subject, e.actor, e.hash[:12])
+        t.add_row(str(e.seq), e.at[:19].replace("T", " "), e.kind, short(e.subject), e.actor, e.hash[:8])
     console().print(t)
 
 

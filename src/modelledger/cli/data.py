@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from modelledger.cli.output import JSON_HELP, console, emit_json, kv_table, table
+from modelledger.domain.ids import short
 
 app = typer.Typer(
     help="Snapshot datasets as immutable, content-addressed versions.", no_args_is_help=True
@@ -68,5 +69,5 @@ def list_(
         return
     t = table("name", "id", "files", "bytes", "created")
     for s in found:
-        t.add_row(s.name, s.id[:15], str(s.file_count), f"{s.size:,}", s.created_at)
+        t.add_row(s.name, short(s.id), str(s.file_count), f"{s.size:,}", s.created_at)
     console().print(t)

@@ -118,10 +118,11 @@ def run_demo(directory: Path | None, keep: bool) -> None:
         _run("model", "verify", "delay@1")
         _run("audit", "log")
         _run("audit", "verify")
-        typer.secho(f"\nThe ledger is in {base / '.mledger'}. Explore it:", bold=True)
-        typer.echo(f"  cd {base}\n  mledger model lineage delay@1\n  mledger audit log --json")
     finally:
         os.chdir(old_cwd)
-        if not keep and directory is None:
-            shutil.rmtree(base, ignore_errors=True)
-            typer.echo("(demo folder removed; pass --keep to keep it)")
+    if keep or directory is not None:
+        typer.secho(f"\nThe ledger is in {base / '.mledger'}. Explore it:", bold=True)
+        typer.echo(f"  cd {base}\n  mledger model lineage delay@1\n  mledger audit log --json")
+    else:
+        shutil.rmtree(base, ignore_errors=True)
+        typer.echo("\n(demo folder removed; run `mledger demo --keep` to explore the ledger afterwards)")

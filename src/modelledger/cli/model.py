@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from modelledger.cli.output import JSON_HELP, console, emit_json, kv_table, table
+from modelledger.domain.ids import short
 
 app = typer.Typer(help="Register model versions and read them back.", no_args_is_help=True)
 
@@ -189,7 +190,7 @@ def list_(
     for v in found:
         t.add_row(
             v.label,
-            v.id[:15],
+            short(v.id),
             v.created_at.strftime("%Y-%m-%d %H:%M"),
             v.registered_by,
             v.reproducibility.status,

@@ -24,7 +24,7 @@ def table(*columns: str, title: str | None = None) -> Any:
 
     t = Table(title=title, show_edge=False, header_style="bold")
     for c in columns:
-        t.add_column(c, overflow="fold")
+        t.add_column(c, no_wrap=True, overflow="ellipsis")
     return t
 
 

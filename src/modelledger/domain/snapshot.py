@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from modelledger.domain import ids
@@ -24,12 +24,4 @@ class Snapshot:
     created_by: str
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "tree_sha256": self.tree_sha256,
-            "size": self.size,
-            "file_count": self.file_count,
-            "created_at": self.created_at,
-            "created_by": self.created_by,
-        }
+        return asdict(self)

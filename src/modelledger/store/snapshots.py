@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select
@@ -12,15 +13,7 @@ from modelledger.store.schema import snapshots
 
 
 def _to_snapshot(row: Row[Any]) -> Snapshot:
-    return Snapshot(
-        id=row.id,
-        name=row.name,
-        tree_sha256=row.tree_sha256,
-        size=row.size,
-        file_count=row.file_count,
-        created_at=row.created_at,
-        created_by=row.created_by,
-    )
+    return Snapshot(**row._mapping)
 
 
 def get(conn: Connection, snapshot_id: str) -> Snapshot | None:
@@ -41,17 +34,7 @@ def ids_with_prefix(conn: Connection, prefix: str, limit: int = 11) -> list[str]
 
 
 def insert_snapshot(conn: Connection, snap: Snapshot) -> None:
-    conn.execute(
-        insert(snapshots).values(
-            id=snap.id,
-            name=snap.name,
-            tree_sha256=snap.tree_sha256,
-            size=snap.size,
-            file_count=snap.file_count,
-            created_at=snap.created_at,
-            created_by=snap.created_by,
-        )
-    )
+    conn.execute(insert(snapshots).values(**asdict(snap)))
 
 
 def listing(conn: Connection, name: str | None = None, limit: int = 100) -> list[Snapshot]:

@@ -104,3 +104,14 @@ def write(path: Path, content: bytes | str = b"x") -> Path:
         content = content.encode()
     path.write_bytes(content)
     return path
+
+
+@pytest.fixture(autouse=True)
+def _close_cached_ledgers() -> Iterator[None]:
+    """The Python API keeps ledgers open per process; tests close them so no connection leaks."""
+    yield
+    from modelledger import client
+
+    for led in client._open_ledgers.values():
+        led.close()
+    client._open_ledgers.clear()

@@ -14,24 +14,25 @@ from modelledger.domain.version import CodeRef, DataRef, ModelVersion
 from modelledger.services import models
 from modelledger.services import snapshot as snapshots
 from modelledger.services.ledger import Ledger, init_ledger, now
+from modelledger.services.ledger import open_config as _open_config
 from modelledger.services.ledger import open_ledger as _open
 from modelledger.services.register import RegisterRequest, capture_code, register
+from modelledger.config import LedgerConfig, resolve
 from modelledger.settings import Settings
 
-_default: Ledger | None = None
+_open_ledgers: dict[LedgerConfig, Ledger] = {}
 
 
 def open_ledger(home: str | Path | None = None) -> Ledger:
     """The ledger at ``home`` (a folder holding ``.mledger/``), or the one found from the cwd.
 
-    The default ledger is opened once per process and reused, so repeated calls are free.
+    Ledgers stay open for the life of the process, one per configuration, so repeated calls are
+    free (registration in a loop must not reconnect each time).
     """
-    global _default
-    if home is not None:
-        return _open(Settings(home=Path(home)))
-    if _default is None:
-        _default = _open()
-    return _default
+    config = resolve(Settings(home=Path(home)) if home is not None else None)
+    if config not in _open_ledgers:
+        _open_ledgers[config] = _open_config(config)
+    return _open_ledgers[config]
 
 
 def init(path: str | Path = ".", db_url: str | None = None, blob_url: str | None = None) -> Ledger:

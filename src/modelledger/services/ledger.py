@@ -49,7 +49,10 @@ def now() -> str:
 
 
 def open_ledger(settings: Settings | None = None, cwd: Path | None = None) -> Ledger:
-    config = cfg.resolve(settings, cwd)
+    return open_config(cfg.resolve(settings, cwd))
+
+
+def open_config(config: cfg.LedgerConfig) -> Ledger:
     db = Database(config.db_url)
     db.ensure_schema()
     return Ledger(config, db)

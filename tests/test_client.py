@@ -1,0 +1,55 @@
+"""The public Python API, as a training script uses it."""
+
+import random
+
+import pytest
+
+import modelledger as ml
+from modelledger.domain.errors import DirtyWorkingTree
+from tests.conftest import write
+from tests.services.test_register import git
+
+
+@pytest.fixture
+def repo(ledger, project):
+    write(project / "train.py", "print('train')\n")
+    git(project, "init", "-q")
+    git(project, "add", "train.py")
+    git(project, "commit", "-qm", "init")
+    return project
+
+
+def test_run_captures_everything_and_registers_on_log_model(ledger, repo):
+    snap = ml.snapshot(write(repo / "data" / "train.csv", "a\n1\n"), "train", ledger=ledger)
+    with ml.run(name="delay", seed=7, data=[snap.id], params={"lr": 0.1}, ledger=ledger) as run:
+        assert random.random() == random.Random(7).random()  # the recorded seed is the real one
+        run.log_param("depth", 6)
+        version = run.log_model(write(repo / "model.pkl", b"weights"), params={"epochs": 3})
+    assert version.label == "delay@1"
+    t = version.tuple
+    assert t.seed == 7 and t.params == {"lr": 0.1, "depth": 6, "epochs": 3}
+    assert t.code.commit == git(repo, "rev-parse", "HEAD") and not t.code.dirty
+    assert [d.snapshot_id for d in t.data] == [snap.id]
+    assert version.reproducibility.status == "reproducible"
+    assert version.manifest["run_started_at"] <= version.manifest["run_logged_at"]
+    assert ml.get_version("delay@1", ledger=ledger).id == version.id
+    assert [v.id for v in ml.list_versions("delay", ledger=ledger)] == [version.id]
+
+
+def test_run_without_seed_records_the_seed_it_drew(ledger, repo):
+    with ml.run(name="m", ledger=ledger) as run:
+        v = run.log_model(write(repo / "m.bin", b"w"))
+    assert isinstance(v.tuple.seed, int) and v.tuple.seed == run.seed
+
+
+def test_dirty_tree_is_refused_before_training_starts(ledger, repo):
+    write(repo / "train.py", "print('edited')\n")
+    trained = []
+    with pytest.raises(DirtyWorkingTree), ml.run(name="m", ledger=ledger):
+        trained.append(True)
+    assert trained == []
+
+
+def test_register_model_and_default_ledger(ledger, project):
+    v = ml.register_model("m", write(project / "m.bin", b"w"), params={"a": 1}, code_ref="x@1")
+    assert ml.get_version(v.id[:10]).label == "m@1"

@@ -11,8 +11,17 @@ def test_cli_reference_is_up_to_date():
 
 def test_every_command_is_documented_with_json():
     text = DOC.read_text(encoding="utf-8")
-    for command in ("mledger init", "mledger model register", "mledger model show", "mledger model list",
-                    "mledger model lineage", "mledger model verify", "mledger model card",
-                    "mledger data snapshot", "mledger audit log", "mledger audit verify"):
+    for command in (
+        "mledger init",
+        "mledger model register",
+        "mledger model show",
+        "mledger model list",
+        "mledger model lineage",
+        "mledger model verify",
+        "mledger model card",
+        "mledger data snapshot",
+        "mledger audit log",
+        "mledger audit verify",
+    ):
         section = text.split(f"## `{command}`", 1)[1].split("## `", 1)[0]
         assert "--json" in section, command

@@ -33,7 +33,9 @@ def log(
         return
     t = table("seq", "at", "kind", "subject", "actor", "hash")
     for e in found:
-        t.add_row(str(e.seq), e.at[:19].replace("T", " "), e.kind, short(e.subject), e.actor, e.hash[:8])
+        t.add_row(
+            str(e.seq), e.at[:19].replace("T", " "), e.kind, short(e.subject), e.actor, e.hash[:8]
+        )
     console().print(t)
 
 

@@ -125,4 +125,6 @@ def run_demo(directory: Path | None, keep: bool) -> None:
         typer.echo(f"  cd {base}\n  mledger model lineage delay@1\n  mledger audit log --json")
     else:
         shutil.rmtree(base, ignore_errors=True)
-        typer.echo("\n(demo folder removed; run `mledger demo --keep` to explore the ledger afterwards)")
+        typer.echo(
+            "\n(demo folder removed; run `mledger demo --keep` to explore the ledger afterwards)"
+        )

@@ -1,9 +1,9 @@
 """Canonical JSON: the one serialisation every identity in modelledger is computed from.
 
 UTF-8, sorted keys, no insignificant whitespace, no NaN/Infinity. JSON has a single number type,
-so numbers are canonicalised by value: an integral float within the exactly-representable range
-is written as an integer (``1.0`` and ``1`` are the same hyperparameter), ``-0.0`` as ``0``, and
-other floats in Python's shortest round-trip repr. Equal values therefore give equal bytes.
+so numbers are canonicalised by value: an integral float is written as the integer it equals
+(``1.0`` and ``1`` are the same hyperparameter; ``-0.0`` is ``0``), other floats in Python's
+shortest round-trip repr. Equal values therefore give equal bytes.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from typing import Any
 
 from modelledger.domain.errors import InvalidInput
 
-_MAX_EXACT = 2**53
-
 
 def _normalise(value: Any, path: str) -> Any:
     if value is None or isinstance(value, bool | str):
@@ -27,7 +25,7 @@ def _normalise(value: Any, path: str) -> Any:
     if isinstance(value, float):
         if not math.isfinite(value):
             raise InvalidInput(f"{path or 'value'}: NaN and Infinity have no canonical JSON form")
-        if value.is_integer() and abs(value) <= _MAX_EXACT:
+        if value.is_integer():
             return int(value)
         return value
     if isinstance(value, Mapping):

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from modelledger.config import LedgerConfig, resolve
 from modelledger.domain.snapshot import Snapshot
 from modelledger.domain.version import CodeRef, DataRef, ModelVersion
 from modelledger.services import models
@@ -17,7 +18,6 @@ from modelledger.services.ledger import Ledger, init_ledger, now
 from modelledger.services.ledger import open_config as _open_config
 from modelledger.services.ledger import open_ledger as _open
 from modelledger.services.register import RegisterRequest, capture_code, register
-from modelledger.config import LedgerConfig, resolve
 from modelledger.settings import Settings
 
 _open_ledgers: dict[LedgerConfig, Ledger] = {}

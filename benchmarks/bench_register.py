@@ -60,12 +60,16 @@ def bench_register(home: Path, n: int) -> tuple[float, str]:
 
     for i in range(5):  # warm-up: lock capture, hardware, statement caches
         one(n + i)
+    last, each = "", []
     t0 = time.perf_counter()
-    last = ""
     for i in range(n):
+        t = time.perf_counter()
         last = one(i)
+        each.append((time.perf_counter() - t) * 1000)
     per = (time.perf_counter() - t0) / n * 1000
     ledger.close()
+    print(f"  per registration: median {statistics.median(each):.2f} ms, "
+          f"p90 {statistics.quantiles(each, n=10)[-1]:.2f} ms, mean {per:.2f} ms")
     return per, last
 
 

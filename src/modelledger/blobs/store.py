@@ -14,8 +14,8 @@ import io
 import os
 import stat
 import tempfile
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -36,17 +36,34 @@ class BlobInfo:
     size: int
 
 
-@dataclass(frozen=True)
 class Staged:
-    """A blob whose address is known and whose bytes may still be on their way to disk."""
+    """A blob whose address is known but which is not in the store yet.
 
-    info: BlobInfo
-    _pending: Future[None] | None
+    ``commit()`` makes it durable and visible under its address; ``discard()`` drops it, so a
+    registration that fails after hashing leaves nothing behind. Either may be called safely
+    after the other.
+    """
 
-    def wait(self) -> BlobInfo:
-        if self._pending is not None:
-            self._pending.result()
+    def __init__(
+        self,
+        info: BlobInfo,
+        publish: Callable[[], None] | None = None,
+        discard: Callable[[], None] | None = None,
+    ) -> None:
+        self.info = info
+        self._publish = publish
+        self._discard = discard
+
+    def commit(self) -> BlobInfo:
+        publish, self._publish, self._discard = self._publish, None, None
+        if publish is not None:
+            publish()
         return self.info
+
+    def discard(self) -> None:
+        drop, self._publish, self._discard = self._discard, None, None
+        if drop is not None:
+            drop()
 
 
 def _kernel_copy(src: IO[bytes], fd: int, size: int) -> None:
@@ -104,19 +121,30 @@ class BlobStore:
 
     def put_file(self, path: str | os.PathLike[str]) -> BlobInfo:
         """Store a file; durable when this returns."""
-        return self.stage_file(path).wait()
+        return self.stage_file(path).commit()
+
+    def stage_bytes(self, data: bytes) -> Staged:
+        sha = hashlib.sha256(data).hexdigest()
+        info = BlobInfo(sha, len(data))
+        if self.has(sha):
+            return Staged(info)
+
+        def publish() -> None:
+            self.put_bytes(data)
+
+        return Staged(info, publish=publish)
 
     def stage_file(self, path: str | os.PathLike[str]) -> Staged:
-        """Store a file, returning as soon as its hash is known; ``wait()`` makes it durable.
-
-        Registration waits just before its database commit, so the fsync overlaps the SQL work
-        while a record still never commits ahead of the bytes it names.
+        """Copy and hash a file, returning once its address is known; its fsync runs on in the
+        background. Registration commits the staged blob just before its database commit, so the
+        fsync overlaps the SQL work while a record never commits ahead of the bytes it names.
+        (Files above ONE_PASS_MIN, and remote stores, are stored outright.)
         """
         try:
             size = os.stat(path).st_size
             if not self.local or size > ONE_PASS_MIN:
                 with open(path, "rb") as src:
-                    return Staged(self.put_stream(src), None)
+                    return Staged(self.put_stream(src))
             with open(path, "rb") as src:
                 return self._stage_local(src, size)
         except IsADirectoryError:
@@ -151,14 +179,19 @@ class BlobStore:
             syncing.add_done_callback(lambda _: os.unlink(tmp))
             raise
         info = BlobInfo(sha, copied)
-        if self.has(sha):
-            syncing.add_done_callback(lambda _: os.unlink(tmp))
-            return Staged(info, None)
-        return Staged(info, _SYNC_POOL.submit(self._publish, syncing, tmp, sha))
 
-    def _publish(self, syncing: Future[None], tmp: str, sha: str) -> None:
-        syncing.result()
-        self._link_into_place(tmp, sha)
+        def drop() -> None:
+            syncing.add_done_callback(lambda _: os.unlink(tmp))
+
+        if self.has(sha):
+            drop()
+            return Staged(info)
+
+        def publish() -> None:
+            syncing.result()
+            self._link_into_place(tmp, sha)
+
+        return Staged(info, publish=publish, discard=drop)
 
     def _link_into_place(self, tmp: str, sha: str) -> None:
         final = self.path(sha)

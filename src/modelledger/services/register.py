@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
+from modelledger.blobs.store import Staged
 from modelledger.capture.git import capture_git
 from modelledger.capture.hardware import capture_hardware
 from modelledger.capture.lock import frozen_environment, read_lock_file
@@ -114,57 +117,83 @@ def _code_for(ledger: Ledger, req: RegisterRequest) -> tuple[CodeRef | None, dic
 
 
 def _resolve_refs(
-    ledger: Ledger, req: RegisterRequest, data: list[DataRef]
+    conn: Connection, req: RegisterRequest, data: list[DataRef]
 ) -> tuple[str | None, str | None]:
-    with ledger.db.read() as conn:
-        parent = resolve_version(conn, req.parent) if req.parent else None
-        base = None
-        if req.base_model:
-            if "#" in req.base_model:
-                base = validate_base_model(req.base_model)
-            else:
-                try:
-                    base = resolve_version(conn, req.base_model)
-                except InvalidInput:
-                    base = validate_base_model(req.base_model)  # explains how to pin it
-        wanted = sorted({d.snapshot_id for d in data})
-        missing = set(wanted) - snapshots.existing(conn, wanted) if wanted else set()
-        if missing:
-            raise NotFound(f"--data: unknown snapshot(s) {', '.join(sorted(missing))}")
+    parent = resolve_version(conn, req.parent) if req.parent else None
+    base = None
+    if req.base_model:
+        if "#" in req.base_model:
+            base = validate_base_model(req.base_model)
+        else:
+            try:
+                base = resolve_version(conn, req.base_model)
+            except InvalidInput:
+                base = validate_base_model(req.base_model)  # explains how to pin it
+    wanted = sorted({d.snapshot_id for d in data})
+    missing = set(wanted) - snapshots.existing(conn, wanted) if wanted else set()
+    if missing:
+        raise NotFound(f"--data: unknown snapshot(s) {', '.join(sorted(missing))}")
     return parent, base
 
 
 def register(ledger: Ledger, req: RegisterRequest) -> RegisterResult:
     data, params = _check_request(req)
     card = validate_card(req.card) if req.card is not None else None
-    parent, base = _resolve_refs(ledger, req, data)
     code, code_notes = _code_for(ledger, req)
     lock_bytes = read_lock_file(req.lock) if req.lock else None
     if lock_bytes is None and req.irreproducible is None:
         lock_bytes = frozen_environment()
 
+    # Blobs are staged (copied and hashed, not yet visible) and committed inside the transaction,
+    # so a reference that fails to resolve leaves nothing behind. Directories are stored outright.
     blobs = ledger.blobs
-    staged = None
-    if req.artifact.is_dir():
-        tree, info = blobs.put_dir(req.artifact)
-        artifact = ArtifactRef("tree", info.sha256, tree.size)
-    else:
-        staged = blobs.stage_file(req.artifact)
-        artifact = ArtifactRef("blob", staged.info.sha256, staged.info.size)
-    lock_sha = blobs.put_bytes(lock_bytes).sha256 if lock_bytes else None
+    staged: list[Staged] = []
+    try:
+        if req.artifact.is_dir():
+            tree, info = blobs.put_dir(req.artifact)
+            artifact = ArtifactRef("tree", info.sha256, tree.size)
+        else:
+            staged.append(blobs.stage_file(req.artifact))
+            artifact = ArtifactRef("blob", staged[-1].info.sha256, staged[-1].info.size)
+        lock_sha = None
+        if lock_bytes:
+            staged.append(blobs.stage_bytes(lock_bytes))
+            lock_sha = staged[-1].info.sha256
+        with ledger.db.write() as conn:
+            parent, base = _resolve_refs(conn, req, data)
+            tuple_ = VersionTuple(
+                name=req.name,
+                artifact=artifact,
+                code=code,
+                data=tuple(sorted(set(data))),
+                lock_sha256=lock_sha,
+                params=params,
+                seed=req.seed,
+                preprocessing=req.preprocessing,
+                base_model=base,
+                parent=parent,
+            )
+            existing = versions.get(conn, tuple_.id)
+            if existing is None:
+                version = _insert(ledger, conn, req, tuple_, code_notes, card)
+            for blob in staged:
+                blob.commit()  # durable before the record naming it commits
+    finally:
+        for blob in staged:
+            blob.discard()  # a no-op for blobs already committed
+    if existing is not None:
+        return RegisterResult(existing, created=False)
+    return RegisterResult(version, created=True)
 
-    tuple_ = VersionTuple(
-        name=req.name,
-        artifact=artifact,
-        code=code,
-        data=tuple(sorted(set(data))),
-        lock_sha256=lock_sha,
-        params=params,
-        seed=req.seed,
-        preprocessing=req.preprocessing,
-        base_model=base,
-        parent=parent,
-    )
+
+def _insert(
+    ledger: Ledger,
+    conn: Connection,
+    req: RegisterRequest,
+    tuple_: VersionTuple,
+    code_notes: dict[str, Any],
+    card: dict[str, Any] | None,
+) -> ModelVersion:
     at = now()
     manifest = {
         "registered_at": at,
@@ -173,37 +202,28 @@ def register(ledger: Ledger, req: RegisterRequest) -> RegisterResult:
         **code_notes,
         **req.manifest,
     }
-    version_id = tuple_.id
-    with ledger.db.write() as conn:
-        existing = versions.get(conn, version_id)
-        if existing is not None:
-            if staged is not None:
-                staged.wait()
-            return RegisterResult(existing, created=False)
-        version = ModelVersion(
-            id=version_id,
-            number=versions.next_number(conn, req.name),
-            tuple=tuple_,
-            created_at=parse_time(at),
-            registered_by=ledger.user,
-            manifest=manifest,
-            loader=req.loader,
-            irreproducible_reason=req.irreproducible,
+    version = ModelVersion(
+        id=tuple_.id,
+        number=versions.next_number(conn, req.name),
+        tuple=tuple_,
+        created_at=parse_time(at),
+        registered_by=ledger.user,
+        manifest=manifest,
+        loader=req.loader,
+        irreproducible_reason=req.irreproducible,
+    )
+    versions.insert_version(conn, version, at)
+    payload: dict[str, Any] = {
+        "id": version.id,
+        "name": version.name,
+        "number": version.number,
+        "artifact": ids.blob_ref(tuple_.artifact.sha256),
+        "reproducibility": version.reproducibility.status,
+    }
+    events.append(conn, "model.registered", version.id, ledger.user, at, payload)
+    if card is not None:
+        versions.add_card_revision(conn, version.id, card, at, ledger.user)
+        events.append(
+            conn, "model.card", version.id, ledger.user, at, {"revision": 1, "card": card}
         )
-        versions.insert_version(conn, version, at)
-        payload: dict[str, Any] = {
-            "id": version.id,
-            "name": version.name,
-            "number": version.number,
-            "artifact": ids.blob_ref(artifact.sha256),
-            "reproducibility": version.reproducibility.status,
-        }
-        events.append(conn, "model.registered", version.id, ledger.user, at, payload)
-        if card is not None:
-            versions.add_card_revision(conn, version.id, card, at, ledger.user)
-            events.append(
-                conn, "model.card", version.id, ledger.user, at, {"revision": 1, "card": card}
-            )
-        if staged is not None:
-            staged.wait()  # the bytes are durable before the record naming them commits
-    return RegisterResult(version, created=True)
+    return version

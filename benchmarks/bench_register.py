@@ -68,8 +68,10 @@ def bench_register(home: Path, n: int) -> tuple[float, str]:
         each.append((time.perf_counter() - t) * 1000)
     per = (time.perf_counter() - t0) / n * 1000
     ledger.close()
-    print(f"  per registration: median {statistics.median(each):.2f} ms, "
-          f"p90 {statistics.quantiles(each, n=10)[-1]:.2f} ms, mean {per:.2f} ms")
+    print(
+        f"  per registration: median {statistics.median(each):.2f} ms, "
+        f"p90 {statistics.quantiles(each, n=10)[-1]:.2f} ms, mean {per:.2f} ms"
+    )
     return per, last
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -19,7 +20,7 @@ def _say(text: str) -> None:
 def _run(*args: str) -> None:
     from modelledger.cli.app import app
 
-    typer.secho("$ mledger " + " ".join(args), fg="green")
+    typer.secho("$ " + shlex.join(["mledger", *args]), fg="green")
     try:
         app(list(args), prog_name="mledger", standalone_mode=False)
     except SystemExit as exc:  # a command that exits non-zero on purpose (a failed check)

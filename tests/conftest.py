@@ -115,3 +115,22 @@ def _close_cached_ledgers() -> Iterator[None]:
     for led in client._open_ledgers.values():
         led.close()
     client._open_ledgers.clear()
+
+
+@pytest.fixture
+def deny_read(monkeypatch: pytest.MonkeyPatch):
+    """Make the blob store's ``open`` refuse one path: root reads every file whatever its mode
+    bits, so an unreadable file is simulated at the OS seam."""
+    import builtins
+
+    from modelledger.blobs import store as store_module
+
+    def deny(path: Path) -> None:
+        def denied(target, *args, **kwargs):  # type: ignore[no-untyped-def]
+            if str(target) == str(path):
+                raise PermissionError(13, "Permission denied", str(target))
+            return builtins.open(target, *args, **kwargs)
+
+        monkeypatch.setattr(store_module, "open", denied, raising=False)
+
+    return deny

@@ -98,19 +98,8 @@ def test_symlink_inside_directory_is_stored_as_its_content(store, tmp_path):
     assert {e.path: e.sha256 for e in tree.entries}["alias.bin"] == hashlib.sha256(b"a").hexdigest()
 
 
-def test_unreadable_file(store, tmp_path, monkeypatch):
-    import builtins
-
-    from modelledger.blobs import store as store_module
-
+def test_unreadable_file(store, tmp_path, deny_read):
     p = write(tmp_path / "x", b"x")
-
-    def denied(path, *args, **kwargs):
-        if str(path) == str(p):
-            raise PermissionError(13, "Permission denied", str(path))
-        return builtins.open(path, *args, **kwargs)
-
-    # root reads every file regardless of mode bits, so the refusal is simulated at the OS seam
-    monkeypatch.setattr(store_module, "open", denied, raising=False)
+    deny_read(p)
     with pytest.raises(InvalidInput, match="permission denied"):
         store.put_file(p)

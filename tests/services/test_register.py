@@ -273,20 +273,9 @@ def test_artifact_directory_with_escaping_symlink_writes_nothing(ledger, repo):
     assert counts(ledger) == before
 
 
-def test_unreadable_artifact_writes_nothing(ledger, repo, monkeypatch):
-    import builtins
-
-    from modelledger.blobs import store as store_module
-
+def test_unreadable_artifact_writes_nothing(ledger, repo, deny_read):
     artifact = write(repo / "locked.bin", b"secret weights")
-
-    def denied(path, *args, **kwargs):
-        if str(path) == str(artifact):
-            raise PermissionError(13, "Permission denied", str(path))
-        return builtins.open(path, *args, **kwargs)
-
-    # root reads every file whatever its mode, so the refusal is simulated at the OS seam
-    monkeypatch.setattr(store_module, "open", denied, raising=False)
+    deny_read(artifact)
     before = counts(ledger)
     with pytest.raises(InvalidInput, match="permission denied"):
         register(ledger, req(repo, artifact=artifact))

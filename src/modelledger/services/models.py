@@ -35,13 +35,6 @@ def list_versions(ledger: Ledger, name: str | None = None, limit: int = 100) -> 
         return versions.listing(conn, name, limit)
 
 
-@dataclass(frozen=True)
-class LineageNode:
-    version: ModelVersion
-    relation: str  # "self", "parent", "base", …
-    depth: int
-
-
 def lineage(ledger: Ledger, ref: str, max_depth: int = 50) -> dict[str, Any]:
     """Ancestry through parent and base-model links, the data each used, and direct children."""
     with ledger.db.read() as conn:

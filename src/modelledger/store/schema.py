@@ -79,5 +79,3 @@ events = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
 )
-
-APPEND_ONLY = ("snapshots", "model_versions", "version_data", "card_revisions", "events")

@@ -42,11 +42,6 @@ def get(conn: Connection, version_id: str) -> ModelVersion | None:
     return _to_version(row) if row else None
 
 
-def get_many(conn: Connection, version_ids: list[str]) -> dict[str, ModelVersion]:
-    rows = conn.execute(select(model_versions).where(model_versions.c.id.in_(version_ids))).all()
-    return {r.id: _to_version(r) for r in rows}
-
-
 def ids_with_prefix(conn: Connection, prefix: str, limit: int = 11) -> list[str]:
     q = select(model_versions.c.id).where(model_versions.c.id.startswith(prefix, autoescape=True))
     return list(conn.execute(q.order_by(model_versions.c.id).limit(limit)).scalars())
@@ -104,16 +99,6 @@ def listing(conn: Connection, name: str | None = None, limit: int = 100) -> list
 def children(conn: Connection, version_id: str) -> list[ModelVersion]:
     rows = conn.execute(select(model_versions).where(model_versions.c.parent_id == version_id))
     return [_to_version(r) for r in rows]
-
-
-def trained_on(conn: Connection, snapshot_id: str) -> list[tuple[str, str]]:
-    """(version id, role) pairs of the versions that used a snapshot."""
-    rows = conn.execute(
-        select(version_data.c.version_id, version_data.c.role).where(
-            version_data.c.snapshot_id == snapshot_id
-        )
-    )
-    return [(r.version_id, r.role) for r in rows]
 
 
 def latest_card(conn: Connection, version_id: str) -> tuple[int, dict[str, Any]] | None:

@@ -66,7 +66,7 @@ def register(
 ) -> None:
     """Register a model version: the whole reproducible tuple, captured automatically."""
     from modelledger.domain.errors import InvalidInput
-    from modelledger.domain.params import parse_pairs
+    from modelledger.domain.params import merge_params, parse_pairs
     from modelledger.services.files import load_mapping
     from modelledger.services.ledger import open_ledger
     from modelledger.services.register import RegisterRequest, register
@@ -75,10 +75,8 @@ def register(
         raise InvalidInput("--reason goes with --irreproducible")
     if irreproducible and not (reason and reason.strip()):
         raise InvalidInput('--irreproducible needs --reason "…" saying why the lineage is unknown')
-    params = {
-        **(load_mapping(params_file, "--params-file") if params_file else {}),
-        **parse_pairs(param),
-    }
+    from_file = load_mapping(params_file, "--params-file") if params_file else {}
+    params = merge_params(from_file, parse_pairs(param))
     request = RegisterRequest(
         name=name,
         artifact=artifact,

@@ -1,7 +1,9 @@
 """Registering a model version: capture the tuple, store the bytes, append the record and its event.
 
-Everything that can be checked is checked before anything is written; the only writes that can
-precede a failure are content-addressed blobs, which are harmless duplicates of bytes by design.
+Everything is checked before anything becomes visible: the artifact file and the lock are staged
+(copied and hashed) and committed inside the transaction that records the version, so a failure
+leaves nothing behind. Two exceptions, both unreferenced content-addressed bytes: the files of a
+directory artifact (stored before the transaction) and the diff of a dirty tree.
 """
 
 from __future__ import annotations

@@ -71,8 +71,7 @@ def test_register_show_list_lineage_verify(ledger_cli, project):
     assert snap["id"].startswith("ds-") and snap["created"]
     write(project / "params.yaml", "lr: 0.1\nlayers: [64, 32]\n")
     write(project / "model.pkl", b"weights")
-    v = jrun(
-        cli,
+    register = (
         "model",
         "register",
         "delay",
@@ -89,25 +88,10 @@ def test_register_show_list_lineage_verify(ledger_cli, project):
         "--code-ref",
         "train@abc",
     )
+    v = jrun(cli, *register)
     assert v["label"] == "delay@1" and v["created"]
     assert v["tuple"]["params"] == {"lr": 0.05, "layers": [64, 32]}
-    again = cli(
-        "model",
-        "register",
-        "delay",
-        "--artifact",
-        "model.pkl",
-        "--data",
-        f"{snap['id']}:train",
-        "--params-file",
-        "params.yaml",
-        "--param",
-        "lr=0.05",
-        "--seed",
-        "7",
-        "--code-ref",
-        "train@abc",
-    ).stdout
+    again = cli(*register).stdout
     assert "already registered as delay@1" in again
     shown = jrun(cli, "model", "show", "delay@1")
     assert shown["id"] == v["id"] and shown["registered_by"] == "carol"

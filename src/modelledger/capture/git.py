@@ -50,7 +50,7 @@ def capture_git(path: Path) -> GitState | None:
     if head.returncode != 0:
         raise InvalidInput(f"git repository {root} has no commits yet: commit your code first")
     remote = _git(path, "config", "--get", "remote.origin.url").stdout.decode().strip()
-    status = _git(path, "status", "--porcelain", "--untracked-files=all").stdout.decode()
+    status = _git(path, "status", "--porcelain", "--untracked-files=normal").stdout.decode()
     tracked, untracked = [], 0
     for line in status.splitlines():
         if line.startswith("??"):

@@ -62,11 +62,12 @@ def run_demo(directory: Path | None, keep: bool) -> None:
         from modelledger.services.ledger import open_ledger
         from modelledger.services.snapshot import list_snapshots
 
-        ds = list_snapshots(open_ledger())[0].id
+        with open_ledger() as ledger:
+            ds = list_snapshots(ledger)[0].id
 
         _say("The run registers its model: code commit, data, lock, params, seed, hardware.")
         (base / "model.pkl").write_bytes(pickle.dumps({"weights": [0.1, 0.2], "night": 1}))
-        _run(
+        register = (
             "model",
             "register",
             "delay",
@@ -74,29 +75,10 @@ def run_demo(directory: Path | None, keep: bool) -> None:
             "model.pkl",
             "--data",
             f"{ds}:train",
-            "--param",
-            "lr=0.1",
-            "--param",
-            "depth=6",
-            "--seed",
-            "7",
         )
+        _run(*register, "--param", "lr=0.1", "--param", "depth=6", "--seed", "7")
         _say("Registering the same tuple again is not a duplicate: it is the same version.")
-        _run(
-            "model",
-            "register",
-            "delay",
-            "--artifact",
-            "model.pkl",
-            "--data",
-            f"{ds}:train",
-            "--param",
-            "depth=6",
-            "--param",
-            "lr=0.1",
-            "--seed",
-            "7",
-        )
+        _run(*register, "--param", "depth=6", "--param", "lr=0.1", "--seed", "7")
 
         _say(
             "An old model whose training data was overwritten: frozen as irreproducible, not guessed."

@@ -92,11 +92,23 @@ def list_versions(name: str | None = None, ledger: Ledger | None = None) -> list
 
 
 def snapshot(
-    paths: str | Path | Iterable[str | Path], name: str, ledger: Ledger | None = None
+    paths: str | Path | Iterable[str | Path],
+    name: str,
+    *,
+    card: dict[str, Any] | None = None,
+    derived_from: Iterable[str] = (),
+    step: str | None = None,
+    code: str | None = None,
+    params: dict[str, Any] | None = None,
+    ledger: Ledger | None = None,
 ) -> Snapshot:
-    """Snapshot files or a folder as an immutable, content-addressed dataset."""
+    """Snapshot files or a folder as an immutable, content-addressed dataset; with
+    ``derived_from`` and ``step``, also record the transformation that produced it."""
     items = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
-    return snapshots.snapshot(ledger or open_ledger(), items, name)[0]
+    req = snapshots.SnapshotRequest(
+        items, name, card, list(derived_from), step, code, dict(params or {})
+    )
+    return snapshots.snapshot(ledger or open_ledger(), req).snapshot
 
 
 class Run:

@@ -1,8 +1,9 @@
-"""``mledger data …``: content-addressed dataset snapshots."""
+"""``mledger data …``: content-addressed dataset snapshots, their lineage, cards and diffs."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -10,27 +11,60 @@ from modelledger.cli.output import JSON_HELP, console, emit_json, kv_table, tabl
 from modelledger.domain.ids import short
 
 app = typer.Typer(
-    help="Snapshot datasets as immutable, content-addressed versions.", no_args_is_help=True
+    help="Snapshot datasets as immutable, content-addressed versions; diff, trace and audit them.",
+    no_args_is_help=True,
 )
 
 
 @app.command()
 def snapshot(
     paths: list[Path] = typer.Argument(..., help="Files and/or folders to snapshot."),
-    name: str = typer.Option(..., "--name", "-n", help="Dataset name, e.g. shipments."),
+    name: str = typer.Option(..., "--name", "-n", help="Dataset name, e.g. interactions."),
+    card: Path | None = typer.Option(None, "--card", help="Dataset card, YAML or JSON."),
+    derived_from: list[str] = typer.Option(
+        [], "--from", help="Input snapshot this one was derived from (repeatable)."
+    ),
+    step: str | None = typer.Option(
+        None, "--step", help='What the transformation did, e.g. "dedupe+pii-redact".'
+    ),
+    code: str | None = typer.Option(
+        None, "--code", help="The script that ran (hashed, with its git commit), or a reference."
+    ),
+    param: list[str] = typer.Option([], "--param", help="Transformation parameter k=v."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Snapshot files or folders; prints the ds- id (same bytes, same id)."""
+    from modelledger.cli.progress import LazyProgress
+    from modelledger.domain.params import parse_pairs
+    from modelledger.services.files import load_mapping
     from modelledger.services.ledger import open_ledger
+    from modelledger.services.snapshot import Progress, SnapshotRequest
     from modelledger.services.snapshot import snapshot as take
 
-    with open_ledger() as ledger:
-        snap, created = take(ledger, paths, name)
+    req = SnapshotRequest(
+        paths=paths,
+        name=name,
+        card=load_mapping(card, "--card") if card else None,
+        inputs=derived_from,
+        step=step,
+        code=code,
+        params=parse_pairs(param, "--param"),
+    )
+    with open_ledger() as ledger, LazyProgress("hashing", enabled=not as_json) as bar:
+        result = take(ledger, req, Progress(bar.total, bar.advance))
     if as_json:
-        emit_json({**snap.to_json(), "created": created})
+        emit_json(result.to_json())
         return
-    verb = "snapshot" if created else "already snapshotted (same bytes)"
+    snap = result.snapshot
+    verb = "snapshot" if result.created else "already snapshotted (same bytes)"
     typer.echo(f"{verb} {snap.name}: {snap.id}  ({snap.file_count} files, {snap.size:,} bytes)")
+    if result.transform:
+        typer.echo(
+            f"  derived by {short(result.transform.id)} ({result.transform.step}) from "
+            + ", ".join(short(i) for i in result.transform.inputs)
+        )
+    if result.card_revision:
+        typer.echo(f"  dataset card revision {result.card_revision} stored")
 
 
 @app.command()
@@ -38,16 +72,32 @@ def show(
     ref: str = typer.Argument(..., help="Snapshot id or unique prefix."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Show one snapshot."""
+    """Show one snapshot: its files, card and the transformation that produced it."""
     from modelledger.services.ledger import open_ledger
-    from modelledger.services.snapshot import get_snapshot
+    from modelledger.services.snapshot import show as load
 
     with open_ledger() as ledger:
-        snap = get_snapshot(ledger, ref)
+        snap = load(ledger, ref)
     if as_json:
-        emit_json(snap.to_json())
+        emit_json(snap)
         return
-    console().print(kv_table(list(snap.to_json().items())))
+    out = console()
+    rows = [
+        (k, snap[k])
+        for k in ("id", "name", "tree_sha256", "size", "file_count", "created_at", "created_by")
+    ]
+    rows.append(("card", f"revision {snap['card']['revision']}" if snap["card"] else None))
+    for tf in snap["derived_by"]:
+        rows.append(
+            ("derived by", f"{tf['step']} from " + ", ".join(short(i) for i in tf["inputs"]))
+        )
+    out.print(kv_table(rows))
+    t = table("path", "bytes", "sha256")
+    for f in snap["files"][:50]:
+        t.add_row(f["path"], f"{f['size']:,}", f["sha256"][:12])
+    out.print(t)
+    if len(snap["files"]) > 50:
+        out.print(f"… and {len(snap['files']) - 50} more files (--json lists all)")
 
 
 @app.command("list")
@@ -71,3 +121,116 @@ def list_(
     for s in found:
         t.add_row(s.name, short(s.id), str(s.file_count), f"{s.size:,}", s.created_at)
     console().print(t)
+
+
+@app.command()
+def checkout(
+    ref: str = typer.Argument(..., help="Snapshot id or unique prefix."),
+    directory: Path = typer.Argument(..., help="Folder to materialise the files into."),
+    force: bool = typer.Option(False, "--force", help="Write into a non-empty folder."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Write a snapshot's files into a folder, verifying every file's hash."""
+    from modelledger.cli.progress import LazyProgress
+    from modelledger.services.checkout import checkout as materialise
+    from modelledger.services.ledger import open_ledger
+
+    with open_ledger() as ledger, LazyProgress("checking out", enabled=not as_json) as bar:
+        result = materialise(ledger, ref, directory, force, bar.advance)
+    info = {
+        "id": result.snapshot_id,
+        "directory": str(result.directory),
+        "files": result.files,
+        "bytes": result.bytes,
+    }
+    if as_json:
+        emit_json(info)
+        return
+    typer.echo(
+        f"checked out {short(result.snapshot_id)} into {result.directory} "
+        f"({result.files} files, {result.bytes:,} bytes, all hashes verified)"
+    )
+
+
+@app.command()
+def lineage(
+    ref: str = typer.Argument(..., help="Snapshot id or unique prefix."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Where a snapshot came from, what was derived from it, and which models trained on it."""
+    from modelledger.services.ledger import open_ledger
+    from modelledger.services.lineage import data_lineage
+
+    with open_ledger() as ledger:
+        graph = data_lineage(ledger, ref)
+    if as_json:
+        emit_json(graph)
+        return
+    from rich.tree import Tree
+
+    snap = graph["snapshot"]
+    root = Tree(f"[bold]{snap['name']}[/] {snap['id']}")
+    up = root.add("upstream (sources)")
+    for tf in graph["upstream"]:
+        ins = ", ".join(
+            f"{n} {short(i)}" for n, i in zip(tf["input_names"], tf["inputs"], strict=True)
+        )
+        up.add(f"{tf['output_name']} {short(tf['output'])} ← [cyan]{tf['step']}[/] ← {ins}")
+    down = root.add("downstream (derived)")
+    for tf in graph["downstream"]:
+        ins = ", ".join(short(i) for i in tf["inputs"])
+        down.add(f"{ins} → [cyan]{tf['step']}[/] → {tf['output_name']} {short(tf['output'])}")
+    models = root.add("model versions trained or evaluated on these")
+    for m in graph["models"]:
+        models.add(f"{m['label']} {short(m['version'])} ({m['role']} on {short(m['snapshot'])})")
+    console().print(root)
+
+
+@app.command()
+def card(
+    ref: str = typer.Argument(..., help="Snapshot id or unique prefix."),
+    fmt: str = typer.Option("yaml", "--format", help="yaml or markdown."),
+    set_file: Path | None = typer.Option(
+        None, "--set", help="Amend: store this card (YAML/JSON) as a new revision."
+    ),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Show a snapshot's dataset card, or amend it with --set (each amendment is logged)."""
+    from modelledger.domain.errors import InvalidInput
+    from modelledger.services import dataset_cards
+    from modelledger.services.files import load_mapping
+    from modelledger.services.ledger import open_ledger
+
+    if fmt not in ("yaml", "markdown"):
+        raise InvalidInput(f"--format {fmt!r}: expected yaml or markdown")
+    with open_ledger() as ledger:
+        if set_file is not None:
+            snap, revision = dataset_cards.amend(ledger, ref, load_mapping(set_file, "--set"))
+            if not as_json:
+                typer.echo(
+                    f"{short(snap.id)}: "
+                    + (
+                        f"card revision {revision} stored"
+                        if revision
+                        else "card unchanged (same as the current revision)"
+                    )
+                )
+        snap, revision, data = dataset_cards.card(ledger, ref)
+    if as_json:
+        emit_json({"id": snap.id, "name": snap.name, "revision": revision, "card": data})
+        return
+    if set_file is not None:
+        return
+    _print_card(data, revision, fmt)
+
+
+def _print_card(data: dict[str, Any], revision: int, fmt: str) -> None:
+    if fmt == "markdown":
+        from modelledger.domain.dataset_card import dataset_card_markdown
+
+        typer.echo(dataset_card_markdown(data))
+        return
+    import yaml
+
+    typer.echo(f"# dataset card revision {revision}")
+    typer.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True).rstrip())

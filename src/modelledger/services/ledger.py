@@ -14,6 +14,7 @@ from modelledger.domain.clock import format_time
 from modelledger.store.db import Database
 
 if TYPE_CHECKING:
+    from modelledger.blobs.hashcache import HashCache
     from modelledger.blobs.store import BlobStore
     from modelledger.settings import Settings
 
@@ -29,6 +30,14 @@ class Ledger:
         from modelledger.blobs.store import BlobStore
 
         return BlobStore(self.config.blob_url)
+
+    def hash_cache(self) -> HashCache | None:
+        """The local file-hash cache, when the ledger has a home folder to keep it in."""
+        if self.config.home is None:
+            return None
+        from modelledger.blobs.hashcache import HashCache, cache_path
+
+        return HashCache(cache_path(self.config.home), self.config.blob_url)
 
     @property
     def user(self) -> str:

@@ -9,7 +9,7 @@ from modelledger.domain.errors import CheckFailed, InvalidInput, NotFound
 from modelledger.domain.version import ModelVersion
 from modelledger.services.ledger import Ledger, now
 from modelledger.services.resolve import resolve_version
-from modelledger.store import events, snapshots, versions
+from modelledger.store import cards, events, snapshots, versions
 
 
 def get_version(ledger: Ledger, ref: str) -> ModelVersion:
@@ -24,7 +24,7 @@ def show(ledger: Ledger, ref: str) -> dict[str, Any]:
     with ledger.db.read() as conn:
         version = versions.get(conn, resolve_version(conn, ref))
         assert version is not None
-        card = versions.latest_card(conn, version.id)
+        card = cards.latest(conn, "model", version.id)
     out = version.to_json()
     out["card"] = {"revision": card[0], **card[1]} if card else None
     return out
@@ -117,7 +117,7 @@ def card(ledger: Ledger, ref: str) -> tuple[ModelVersion, int, dict[str, Any]]:
     with ledger.db.read() as conn:
         version = versions.get(conn, resolve_version(conn, ref))
         assert version is not None
-        found = versions.latest_card(conn, version.id)
+        found = cards.latest(conn, "model", version.id)
     if found is None:
         raise NotFound(
             f"{version.label} has no model card: attach one with `mledger model card {version.label} --set FILE`"
@@ -136,7 +136,7 @@ def amend_card(ledger: Ledger, ref: str, card_data: Any) -> tuple[ModelVersion, 
         version = versions.get(conn, resolve_version(conn, ref))
         assert version is not None
         at = now()
-        revision = versions.add_card_revision(conn, version.id, valid, at, ledger.user)
+        revision = cards.add_revision(conn, "model", version.id, valid, at, ledger.user)
         events.append(
             conn, "model.card", version.id, ledger.user, at, {"revision": revision, "card": valid}
         )

@@ -36,7 +36,7 @@ from modelledger.domain.version import (
 )
 from modelledger.services.ledger import Ledger, now
 from modelledger.services.resolve import resolve_version
-from modelledger.store import events, snapshots, versions
+from modelledger.store import cards, events, snapshots, versions
 
 _LOADER = re.compile(r"^(joblib|pickle|python:[A-Za-z_][\w.]*:[A-Za-z_]\w*)$")
 
@@ -224,7 +224,7 @@ def _insert(
     }
     events.append(conn, "model.registered", version.id, ledger.user, at, payload)
     if card is not None:
-        versions.add_card_revision(conn, version.id, card, at, ledger.user)
+        cards.add_revision(conn, "model", version.id, card, at, ledger.user)
         events.append(
             conn, "model.card", version.id, ledger.user, at, {"revision": 1, "card": card}
         )

@@ -79,3 +79,31 @@ events = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
 )
+
+transforms = Table(
+    "transforms",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("output_id", ID, ForeignKey("snapshots.id"), nullable=False, index=True),
+    Column("step", Text, nullable=False),
+    Column("record_json", Text, nullable=False),  # the canonical record the tf- id hashes
+    Column("created_at", TIME, nullable=False),
+    Column("created_by", String(256), nullable=False),
+)
+
+transform_inputs = Table(
+    "transform_inputs",
+    metadata,
+    Column("transform_id", ID, ForeignKey("transforms.id"), primary_key=True),
+    Column("input_id", ID, ForeignKey("snapshots.id"), primary_key=True, index=True),
+)
+
+dataset_cards = Table(
+    "dataset_cards",
+    metadata,
+    Column("snapshot_id", ID, ForeignKey("snapshots.id"), primary_key=True),
+    Column("revision", Integer, primary_key=True),
+    Column("card_json", Text, nullable=False),
+    Column("created_at", TIME, nullable=False),
+    Column("author", String(256), nullable=False),
+)

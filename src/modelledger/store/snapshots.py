@@ -21,6 +21,13 @@ def get(conn: Connection, snapshot_id: str) -> Snapshot | None:
     return _to_snapshot(row) if row else None
 
 
+def get_many(conn: Connection, snapshot_ids: set[str]) -> list[Snapshot]:
+    if not snapshot_ids:
+        return []
+    rows = conn.execute(select(snapshots).where(snapshots.c.id.in_(sorted(snapshot_ids))))
+    return [_to_snapshot(r) for r in rows]
+
+
 _EXISTING = select(snapshots.c.id).where(snapshots.c.id.in_(bindparam("ids", expanding=True)))
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection, Row
 from modelledger.domain.canonical import canonical_json
 from modelledger.domain.clock import parse_time
 from modelledger.domain.version import ModelVersion, VersionTuple
-from modelledger.store.schema import card_revisions, model_versions, version_data
+from modelledger.store.schema import model_versions, version_data
 
 
 def _to_version(row: Row[Any]) -> ModelVersion:
@@ -40,6 +40,31 @@ _INSERT_DATA = insert(version_data)
 def get(conn: Connection, version_id: str) -> ModelVersion | None:
     row = conn.execute(_GET, {"id": version_id}).first()
     return _to_version(row) if row else None
+
+
+def get_many(conn: Connection, version_ids: set[str]) -> list[ModelVersion]:
+    if not version_ids:
+        return []
+    rows = conn.execute(select(model_versions).where(model_versions.c.id.in_(sorted(version_ids))))
+    return [_to_version(r) for r in rows]
+
+
+def descendants(conn: Connection, version_ids: set[str]) -> set[str]:
+    """Versions whose parent or base model is one of these, transitively (retrains, fine-tunes)."""
+    children: dict[str, set[str]] = {}
+    for vid, parent, tuple_json in conn.execute(
+        select(model_versions.c.id, model_versions.c.parent_id, model_versions.c.tuple_json)
+    ):
+        base = json.loads(tuple_json).get("base_model")
+        for up in (parent, base):
+            if up:
+                children.setdefault(up, set()).add(vid)
+    found: set[str] = set()
+    frontier = set(version_ids)
+    while frontier:
+        frontier = {c for v in frontier for c in children.get(v, ())} - found
+        found |= frontier
+    return found
 
 
 def ids_with_prefix(conn: Connection, prefix: str, limit: int = 11) -> list[str]:
@@ -99,32 +124,3 @@ def listing(conn: Connection, name: str | None = None, limit: int = 100) -> list
 def children(conn: Connection, version_id: str) -> list[ModelVersion]:
     rows = conn.execute(select(model_versions).where(model_versions.c.parent_id == version_id))
     return [_to_version(r) for r in rows]
-
-
-def latest_card(conn: Connection, version_id: str) -> tuple[int, dict[str, Any]] | None:
-    row = conn.execute(
-        select(card_revisions)
-        .where(card_revisions.c.version_id == version_id)
-        .order_by(card_revisions.c.revision.desc())
-        .limit(1)
-    ).first()
-    return (row.revision, json.loads(row.card_json)) if row else None
-
-
-def add_card_revision(
-    conn: Connection, version_id: str, card: dict[str, Any], at: str, author: str
-) -> int:
-    current = conn.execute(
-        select(func.max(card_revisions.c.revision)).where(card_revisions.c.version_id == version_id)
-    ).scalar()
-    revision = int(current or 0) + 1
-    conn.execute(
-        insert(card_revisions).values(
-            version_id=version_id,
-            revision=revision,
-            card_json=canonical_json(card).decode("utf-8"),
-            created_at=at,
-            author=author,
-        )
-    )
-    return revision

@@ -11,16 +11,15 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 # A file modified again within the filesystem's timestamp granularity keeps its mtime; like git's
 # "racily clean" rule, entries this young when hashed are not trusted later.
 RACY_NS = 100_000_000
 
 
-@dataclass(frozen=True)
-class FileKey:
+class FileKey(NamedTuple):  # a tuple: 20,000 of these are built on every re-snapshot
     path: str  # absolute
     ino: int
     size: int

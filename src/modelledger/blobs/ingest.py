@@ -12,8 +12,8 @@ import os
 import stat
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from modelledger.blobs.hashcache import FileKey, HashCache
 from modelledger.blobs.store import BlobStore, Staged
@@ -26,8 +26,7 @@ SMALL = 4 << 20
 _BATCH = 64  # files per task: a task per 1 KiB file would cost more than the file
 
 
-@dataclass(frozen=True)
-class SourceFile:
+class SourceFile(NamedTuple):
     rel: str  # POSIX path inside the snapshot
     key: FileKey
     mode: int  # 0o644 or 0o755
@@ -76,7 +75,7 @@ def _source(path: Path, rel: str, root: Path | None) -> SourceFile:
 
 def _walk(root: Path, prefix: str) -> Iterator[SourceFile]:
     real_root = root.resolve()
-    stack = [(str(root), prefix)]
+    stack = [(os.path.abspath(root), prefix)]  # absolute, so every entry.path is too
     while stack:
         directory, rel_dir = stack.pop()
         with os.scandir(directory) as it:
@@ -93,7 +92,7 @@ def _walk(root: Path, prefix: str) -> Iterator[SourceFile]:
                 st = entry.stat(follow_symlinks=False)
                 if not stat.S_ISREG(st.st_mode):
                     raise InvalidInput(f"{entry.path}: not a regular file")
-                key = FileKey(os.path.abspath(entry.path), st.st_ino, st.st_size, st.st_mtime_ns)
+                key = FileKey(entry.path, st.st_ino, st.st_size, st.st_mtime_ns)
                 yield SourceFile(rel, key, 0o755 if st.st_mode & stat.S_IXUSR else 0o644)
 
 

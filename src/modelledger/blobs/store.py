@@ -134,16 +134,26 @@ def _libc() -> Any:
 
 class BlobStore:
     def __init__(self, url: str) -> None:
-        import fsspec
-
         self.url = url
-        self.fs: Any
-        self.fs, root = fsspec.core.url_to_fs(url)
-        self.root = root.rstrip("/")
-        self.local = type(self.fs).__name__ == "LocalFileSystem"
+        self.local = "://" not in url or url.startswith("file://")
+        if self.local:
+            # local paths need no fsspec on the hot path (its import alone costs ~40 ms a command)
+            self.root = os.path.abspath(url.removeprefix("file://")).rstrip("/")
+        else:
+            self.root = self.fs_and_root[1].rstrip("/")
         self._tmp_dir = os.path.join(self.root, "sha256")
         if self.local:
             os.makedirs(self._tmp_dir, exist_ok=True)
+
+    @functools.cached_property
+    def fs_and_root(self) -> tuple[Any, str]:
+        import fsspec
+
+        return fsspec.core.url_to_fs(self.url)  # type: ignore[no-any-return]
+
+    @property
+    def fs(self) -> Any:
+        return self.fs_and_root[0]
 
     # -- addressing -------------------------------------------------------------------------
     def path(self, sha256: str) -> str:
@@ -220,12 +230,14 @@ class BlobStore:
                 sha = hashlib.file_digest(copy, "sha256").hexdigest()
                 copied = os.fstat(copy.fileno()).st_size
         except BaseException:
-            syncing.add_done_callback(lambda _: os.unlink(tmp))
+            os.unlink(tmp)
             raise
         info = BlobInfo(sha, copied)
 
         def drop() -> None:
-            syncing.add_done_callback(lambda _: os.unlink(tmp))
+            # unlinking now is safe: the fsync thread holds its own descriptor
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
 
         if self.has(sha):
             drop()

@@ -97,8 +97,10 @@ def register(
     with open_ledger() as ledger:
         result = register(ledger, request)
     v = result.version
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     if as_json:
-        emit_json({**v.to_json(), "created": result.created})
+        emit_json({**v.to_json(), "created": result.created, "warnings": list(result.warnings)})
         return
     out = console()
     if result.created:

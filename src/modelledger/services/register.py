@@ -23,7 +23,7 @@ from modelledger.capture.lock import frozen_environment, read_lock_file
 from modelledger.domain import ids
 from modelledger.domain.cards import validate_card
 from modelledger.domain.clock import parse_time
-from modelledger.domain.errors import DirtyWorkingTree, InvalidInput, NotFound
+from modelledger.domain.errors import DirtyWorkingTree, InvalidInput, MledgerError, NotFound
 from modelledger.domain.names import validate_name
 from modelledger.domain.params import merge_params
 from modelledger.domain.version import (
@@ -66,6 +66,7 @@ class RegisterRequest:
 class RegisterResult:
     version: ModelVersion
     created: bool  # False: the same tuple was registered before, and this is that version
+    warnings: tuple[str, ...] = ()
 
 
 def _check_request(req: RegisterRequest) -> tuple[list[DataRef], dict[str, Any]]:
@@ -185,7 +186,31 @@ def register(ledger: Ledger, req: RegisterRequest) -> RegisterResult:
             blob.discard()  # a no-op for blobs already committed
     if existing is not None:
         return RegisterResult(existing, created=False)
-    return RegisterResult(version, created=True)
+    return RegisterResult(version, created=True, warnings=tuple(leakage_warnings(ledger, data)))
+
+
+def leakage_warnings(ledger: Ledger, data: list[DataRef]) -> list[str]:
+    """Held-out snapshots (eval, test, val) whose rows also appear in the training snapshots.
+    A warning, not a refusal: the version records what happened either way."""
+    train = sorted({d.snapshot_id for d in data if d.role in ("train", "finetune")})
+    held = sorted({(d.snapshot_id, d.role) for d in data if d.role in ("eval", "test", "val")})
+    if not train or not held:
+        return []
+    from modelledger.services.leakage import leakage
+
+    out = []
+    for snapshot_id, role in held:
+        try:
+            found = leakage(ledger, snapshot_id, train, sample=0)
+        except MledgerError:
+            continue  # nothing tabular to compare, or no columns in common
+        if found["leak"]:
+            out.append(
+                f"{role} snapshot {snapshot_id} overlaps the training data: "
+                f"{found['overlapping_rows']:,} of {found['eval_rows']:,} rows also appear in "
+                f"training (see `mledger data leakage --eval {snapshot_id} --train …`)"
+            )
+    return out
 
 
 def _insert(

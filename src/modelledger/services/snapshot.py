@@ -17,7 +17,6 @@ from sqlalchemy.engine import Connection
 
 from modelledger.blobs.ingest import Ingest, scan
 from modelledger.domain.canonical import canonical_json
-from modelledger.domain.dataset_card import validate_dataset_card
 from modelledger.domain.errors import InvalidInput
 from modelledger.domain.names import validate_name
 from modelledger.domain.params import merge_params
@@ -88,9 +87,11 @@ def snapshot(
     try:
         tree = Tree.of(ingest.run(files))
         snap_id = snapshot_id(tree.sha256)
-        card = (
-            validate_dataset_card(req.card, snap_id, tree.sha256) if req.card is not None else None
-        )
+        card = None
+        if req.card is not None:
+            from modelledger.domain.dataset_card import validate_dataset_card  # pydantic: ~60 ms
+
+            card = validate_dataset_card(req.card, snap_id, tree.sha256)
         tf = Transform.of(snap_id, inputs, req.step or "", code, params) if inputs else None
         ingest.commit()
         tree_bytes = tree.canonical()

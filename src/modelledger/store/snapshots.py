@@ -44,7 +44,7 @@ def insert_snapshot(conn: Connection, snap: Snapshot) -> None:
     conn.execute(insert(snapshots).values(**asdict(snap)))
 
 
-def listing(conn: Connection, name: str | None = None, limit: int = 100) -> list[Snapshot]:
+def listing(conn: Connection, name: str | None = None, limit: int | None = 100) -> list[Snapshot]:
     q = select(snapshots)
     if name:
         q = q.where(snapshots.c.name == name)

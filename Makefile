@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench lint lock docs clean
+.PHONY: demo test bench bench-peers lint lock docs clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -30,6 +30,13 @@ test: $(VENV)/.stamp-dev
 bench: $(VENV)/.stamp-dev
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS) || [ $$? -eq 5 ]
 	@status=0; for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || status=1; done; exit $$status
+
+# Peers the benchmarks compare against, each in its own virtualenv under .peers/ so it cannot
+# disturb .venv; benchmarks find .peers/dvc/bin/dvc (or $$MLEDGER_BENCH_DVC) and skip it if absent.
+bench-peers:
+	@test -x .peers/dvc/bin/dvc || { $(PY) -m venv .peers/dvc \
+		&& .peers/dvc/bin/pip install -q --upgrade "pip>=24" && .peers/dvc/bin/pip install -q dvc; }
+	.peers/dvc/bin/dvc --version
 
 lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff format --check src tests benchmarks

@@ -53,7 +53,9 @@ def req(project, **kw):
 
 
 def test_register_in_git_repo_captures_the_tuple(ledger, repo):
-    snap = snapshot(ledger, SnapshotRequest([write(repo / "data" / "train.csv", "a\n1\n")], "shipments")).snapshot
+    snap = snapshot(
+        ledger, SnapshotRequest([write(repo / "data" / "train.csv", "a\n1\n")], "shipments")
+    ).snapshot
     result = register(ledger, req(repo, data=[f"{snap.id}:train"], params={"lr": 0.1}, seed=7))
     v = result.version
     assert result.created and v.label == "delay@1" and v.id.startswith("mv-")
@@ -129,7 +131,9 @@ def test_irreproducible_history_is_marked_and_frozen(ledger, repo):
 
 
 def test_decomposed_finetune(ledger, repo):
-    ft = snapshot(ledger, SnapshotRequest([write(repo / "ft" / "pairs.jsonl", '{"q":1}\n')], "ft-pairs")).snapshot
+    ft = snapshot(
+        ledger, SnapshotRequest([write(repo / "ft" / "pairs.jsonl", '{"q":1}\n')], "ft-pairs")
+    ).snapshot
     adapter = repo / "adapter"
     write(adapter / "adapter_config.json", '{"r": 16}')
     write(adapter / "adapter_model.bin", b"\x01" * 100)

@@ -48,7 +48,9 @@ def _register(ledger, project, **kw):
 def test_append_only_rows_refuse_raw_update_and_delete(ledger, project, statement):
     from modelledger.services.snapshot import SnapshotRequest, snapshot
 
-    snap = snapshot(ledger, SnapshotRequest([write(project / "train.csv", "a,b\n1,2\n")], "train")).snapshot
+    snap = snapshot(
+        ledger, SnapshotRequest([write(project / "train.csv", "a,b\n1,2\n")], "train")
+    ).snapshot
     _register(ledger, project, card={"intended_use": "x"}, data=[snap.id])
     with pytest.raises(ImmutableRecord, match="immutable"), ledger.db.write() as conn:
         conn.execute(text(statement))

@@ -234,3 +234,116 @@ def _print_card(data: dict[str, Any], revision: int, fmt: str) -> None:
 
     typer.echo(f"# dataset card revision {revision}")
     typer.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True).rstrip())
+
+
+def _columns(value: str | None) -> list[str] | None:
+    return [c.strip() for c in value.split(",") if c.strip()] if value else None
+
+
+@app.command()
+def diff(
+    a: str = typer.Argument(..., help="The earlier snapshot (id or prefix)."),
+    b: str = typer.Argument(..., help="The later snapshot (id or prefix)."),
+    key: str | None = typer.Option(None, "--key", help="Key column(s), COL[,COL]: row-level diff."),
+    by: list[str] = typer.Option(
+        [], "--by", help="Compare categories of this column (repeatable)."
+    ),
+    table_path: list[str] = typer.Option(
+        [], "--table", help="Pair these files: once for both sides, or twice (A's path, B's path)."
+    ),
+    sample: int = typer.Option(5, "--sample", min=0, help="Example rows per kind of change."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """What changed between two snapshots: files, and inside tables rows, schema, nulls,
+    distributions and categories — a vanished category first."""
+    from modelledger.services.diff import diff as compare
+    from modelledger.services.ledger import open_ledger
+
+    with open_ledger() as ledger:
+        result = compare(ledger, a, b, tables=table_path, key=_columns(key), by=by, sample=sample)
+    if as_json:
+        emit_json(result)
+        return
+    from modelledger.cli.diff_view import print_diff
+
+    print_diff(console(), result)
+
+
+@app.command()
+def leakage(
+    eval_ref: str = typer.Option(..., "--eval", help="The eval snapshot."),
+    train: list[str] = typer.Option(..., "--train", help="A training snapshot (repeatable)."),
+    key: str | None = typer.Option(None, "--key", help="Compare these key column(s) only."),
+    columns: str | None = typer.Option(
+        None, "--columns", help="Compare these columns (default: the columns all tables share)."
+    ),
+    sample: int = typer.Option(5, "--sample", min=0, help="Overlapping rows to show."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Prove an eval set never leaked into training: exit 1 when any row (or key) overlaps."""
+    from modelledger.services.leakage import leakage as check
+    from modelledger.services.ledger import open_ledger
+
+    with open_ledger() as ledger:
+        result = check(
+            ledger, eval_ref, train, key=_columns(key), columns=_columns(columns), sample=sample
+        )
+    if as_json:
+        emit_json(result)
+    else:
+        out = console()
+        used = ", ".join(result["columns"])
+        if result["leak"]:
+            out.print(
+                f"[bold red]LEAK[/]: {result['overlapping_rows']:,} of {result['eval_rows']:,} eval "
+                f"rows ({result['overlapping_distinct']:,} distinct) also appear in training "
+                f"(compared on {used})"
+            )
+            t = table(*result["columns"], title="sample of overlapping eval rows")
+            for row in result["sample"]:
+                t.add_row(*(str(row.get(c)) for c in result["columns"]))
+            out.print(t)
+        else:
+            out.print(
+                f"no overlap: none of {result['eval_rows']:,} eval rows appears in "
+                f"{result['train_rows']:,} training rows (compared on {used})"
+            )
+    if result["leak"]:
+        raise typer.Exit(1)
+
+
+@app.command()
+def affected(
+    source: str | None = typer.Option(None, "--source", help="A source named in dataset cards."),
+    record: str | None = typer.Option(
+        None, "--record", help="COLUMN=VALUE: a person's record, found by scanning tables."
+    ),
+    within: list[str] = typer.Option([], "--in", help="Only scan these snapshots (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Deletion impact: which snapshots hold a source or record, and which models to retrain."""
+    from modelledger.services.affected import affected as trace
+    from modelledger.services.ledger import open_ledger
+
+    with open_ledger() as ledger:
+        result = trace(ledger, source=source, record=record, within=within)
+    if as_json:
+        emit_json(result)
+        return
+    out = console()
+    what = f"source {source!r}" if source is not None else f"record {record}"
+    if not result["snapshots"]:
+        out.print(f"no snapshot holds {what}")
+    else:
+        t = table("snapshot", "name", "why", title=f"snapshots holding {what}")
+        for s in result["snapshots"]:
+            t.add_row(short(s["id"]), s["name"], s["why"])
+        out.print(t)
+    if result["models"]:
+        t = table("version", "id", "via", "role", title="model versions to retrain")
+        for m in result["models"]:
+            via = m["via"] if m["via"].startswith("parent") else short(m["via"])
+            t.add_row(m["label"] or "?", short(m["id"]), via, m["role"])
+        out.print(t)
+    for v in result["violations"]:
+        out.print(f"[bold red]violation[/]: {v['message']}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -43,16 +44,20 @@ class Tree:
         return cls.of(TreeEntry(p, s, int(n), int(m)) for p, s, n, m in data["entries"])
 
     def canonical(self) -> bytes:
+        return self._canonical
+
+    @functools.cached_property
+    def _canonical(self) -> bytes:
         """Equal to ``canonical_json(self.to_json())`` (property-tested), without its per-value
         walk: entries hold only strings and ints, and a 20,000-file tree is hashed on every
-        re-snapshot."""
+        re-snapshot. Cached: the tree is immutable."""
         return json.dumps(
             self.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
         ).encode("utf-8")
 
-    @property
+    @functools.cached_property
     def sha256(self) -> str:
-        return sha256_hex(self.canonical())
+        return sha256_hex(self._canonical)
 
     @property
     def size(self) -> int:

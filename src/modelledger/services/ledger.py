@@ -7,22 +7,43 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from modelledger import config as cfg
 from modelledger.domain.clock import format_time
-from modelledger.store.db import Database
 
 if TYPE_CHECKING:
     from modelledger.blobs.hashcache import HashCache
     from modelledger.blobs.store import BlobStore
     from modelledger.settings import Settings
+    from modelledger.store.db import Database
 
 
 @dataclass
 class Ledger:
     config: cfg.LedgerConfig
-    db: Database
+
+    @functools.cached_property
+    def db(self) -> Database:
+        # Opened on first use: SQLAlchemy's import alone costs ~120 ms, and a re-snapshot of
+        # unchanged files answers from the hash cache and a stdlib-sqlite3 lookup without it.
+        from modelledger.store.db import Database
+
+        db = Database(self.config.db_url)
+        try:
+            db.ensure_schema()
+        except BaseException:
+            db.dispose()
+            raise
+        return db
+
+    def known_snapshot(self, snapshot_id: str) -> dict[str, Any] | None:
+        """The snapshot's row when a quick read-only lookup finds it; None means "look properly"."""
+        if "db" in self.__dict__:
+            return None  # already connected: the normal path is as cheap
+        from modelledger.store.quick import sqlite_row
+
+        return sqlite_row(self.config.db_url, "snapshots", snapshot_id)
 
     @functools.cached_property
     def blobs(self) -> BlobStore:
@@ -44,7 +65,8 @@ class Ledger:
         return self.config.user
 
     def close(self) -> None:
-        self.db.dispose()
+        if "db" in self.__dict__:
+            self.db.dispose()
 
     def __enter__(self) -> Ledger:
         return self
@@ -62,9 +84,7 @@ def open_ledger(settings: Settings | None = None, cwd: Path | None = None) -> Le
 
 
 def open_config(config: cfg.LedgerConfig) -> Ledger:
-    db = Database(config.db_url)
-    db.ensure_schema()
-    return Ledger(config, db)
+    return Ledger(config)
 
 
 @dataclass(frozen=True)
@@ -82,6 +102,8 @@ def init_ledger(path: Path, db_url: str | None = None, blob_url: str | None = No
     stored = cfg.read_home_config(home) if not created else {}
     db_url = db_url or stored.get("db_url") or cfg.default_db_url(home)
     blob_url = blob_url or stored.get("blob_url") or cfg.default_blob_url(home)
+    from modelledger.store.db import Database
+
     database = Database(db_url)
     home.mkdir(parents=True, exist_ok=True)
     try:

@@ -11,9 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy.engine import Connection
+from typing import TYPE_CHECKING, Any
 
 from modelledger.blobs.ingest import Ingest, scan
 from modelledger.domain.canonical import canonical_json
@@ -24,8 +22,12 @@ from modelledger.domain.snapshot import Snapshot, snapshot_id
 from modelledger.domain.transform import Transform
 from modelledger.domain.tree import Tree
 from modelledger.services.ledger import Ledger, now
-from modelledger.services.resolve import resolve_snapshot
-from modelledger.store import cards, events, snapshots, transforms
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+# The store modules (and SQLAlchemy with them) are imported where used: re-snapshotting an
+# unchanged tree is answered without them (see Ledger.known_snapshot).
 
 
 @dataclass
@@ -74,6 +76,8 @@ def snapshot(
     params = merge_params({}, req.params)
     progress = progress or Progress()
     if req.inputs:
+        from modelledger.services.resolve import resolve_snapshot
+
         with ledger.db.read() as conn:  # fail on a bad --from before reading any bytes
             inputs = sorted({resolve_snapshot(conn, ref) for ref in req.inputs})
     else:
@@ -101,6 +105,10 @@ def snapshot(
         ingest.discard()
         if cache is not None:
             cache.close()
+    if tf is None and card is None:
+        known = ledger.known_snapshot(snapshot_id(tree.sha256))
+        if known is not None:
+            return SnapshotResult(Snapshot(**known), created=False)
     with ledger.db.write() as conn:
         return _record(ledger, conn, req.name, tree, tf, card)
 
@@ -113,6 +121,8 @@ def _record(
     tf: Transform | None,
     card: dict[str, Any] | None,
 ) -> SnapshotResult:
+    from modelledger.store import events, snapshots, transforms
+
     at, user = now(), ledger.user
     snap = snapshots.get(conn, snapshot_id(tree.sha256))
     created = snap is None
@@ -142,6 +152,8 @@ def add_card(
     ledger: Ledger, conn: Connection, snapshot_id_: str, card: dict[str, Any], at: str
 ) -> int | None:
     """Append a card revision (and its event) unless the card says what the newest one says."""
+    from modelledger.store import cards, events
+
     current = cards.latest(conn, "dataset", snapshot_id_)
     if current is not None and current[1] == card:
         return None
@@ -173,6 +185,9 @@ def _code_record(ledger: Ledger, code: str) -> dict[str, Any]:
 
 
 def get_snapshot(ledger: Ledger, ref: str) -> Snapshot:
+    from modelledger.services.resolve import resolve_snapshot
+    from modelledger.store import snapshots
+
     with ledger.db.read() as conn:
         found = snapshots.get(conn, resolve_snapshot(conn, ref))
     assert found is not None
@@ -181,6 +196,9 @@ def get_snapshot(ledger: Ledger, ref: str) -> Snapshot:
 
 def show(ledger: Ledger, ref: str) -> dict[str, Any]:
     """The snapshot with its files, current card and the transforms that produced it."""
+    from modelledger.services.resolve import resolve_snapshot
+    from modelledger.store import cards, snapshots, transforms
+
     with ledger.db.read() as conn:
         snap = snapshots.get(conn, resolve_snapshot(conn, ref))
         assert snap is not None
@@ -196,5 +214,7 @@ def show(ledger: Ledger, ref: str) -> dict[str, Any]:
 
 
 def list_snapshots(ledger: Ledger, name: str | None = None) -> list[Snapshot]:
+    from modelledger.store import snapshots
+
     with ledger.db.read() as conn:
         return snapshots.listing(conn, name)

@@ -256,3 +256,18 @@ def test_checkout_names_a_corrupt_blob(ledger, night, tmp_path):
     with pytest.raises(CheckFailed, match="corrupt"):
         checkout(ledger, snap.id, tmp_path / "out")
     assert not (tmp_path / "out" / "events.csv").exists()
+
+
+def test_re_snapshot_of_known_bytes_needs_no_database_connection(ledger, night, backend):
+    from modelledger.services.ledger import open_config
+
+    folder = night("a")
+    first = take(ledger, folder).snapshot
+    fresh = open_config(ledger.config)
+    try:
+        again = take(fresh, folder)
+        assert again.snapshot == first and not again.created
+        # SQLite answers through the read-only quick lookup; PostgreSQL takes the full path
+        assert ("db" in fresh.__dict__) == (backend == "postgres")
+    finally:
+        fresh.close()

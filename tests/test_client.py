@@ -53,3 +53,27 @@ def test_dirty_tree_is_refused_before_training_starts(ledger, repo):
 def test_register_model_and_default_ledger(ledger, project):
     v = ml.register_model("m", write(project / "m.bin", b"w"), params={"a": 1}, code_ref="x@1")
     assert ml.get_version(v.id[:10]).label == "m@1"
+
+
+def test_data_api_snapshot_lineage_diff_leakage_affected(ledger, project):
+    header = "user_id,event_type\n"
+    n1 = ml.snapshot(
+        write(project / "n1" / "ev.csv", header + "1,click\n2,cart\n"), "ev", ledger=ledger
+    )
+    card = {"sources": [{"name": "clickstream"}]}
+    n2 = ml.snapshot(
+        write(project / "n2" / "ev.csv", header + "1,click\n3,view\n"),
+        "ev",
+        card=card,
+        derived_from=[n1.id],
+        step="filter",
+        ledger=ledger,
+    )
+    found = ml.diff_data(n1.id, n2.id, ledger=ledger)
+    assert found["findings"][0]["kind"] == "category_vanished"
+    assert ml.leakage(n2.id, [n1.id], ledger=ledger)["overlapping_rows"] == 1
+    assert [s["id"] for s in ml.affected(source="clickstream", ledger=ledger)["snapshots"]] == [
+        n2.id
+    ]
+    out = ml.checkout(n2.id, project / "co", ledger=ledger)
+    assert (out / "ev.csv").read_text().startswith(header)

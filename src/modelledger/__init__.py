@@ -16,8 +16,12 @@ from typing import Any
 __version__ = "0.1.0"
 __all__ = [
     "Run",
+    "affected",
+    "checkout",
+    "diff_data",
     "get_version",
     "init",
+    "leakage",
     "list_versions",
     "open_ledger",
     "register_model",

@@ -111,6 +111,59 @@ def snapshot(
     return snapshots.snapshot(ledger or open_ledger(), req).snapshot
 
 
+def diff_data(
+    a: str,
+    b: str,
+    *,
+    key: list[str] | None = None,
+    by: list[str] | None = None,
+    tables: list[str] | None = None,
+    ledger: Ledger | None = None,
+) -> dict[str, Any]:
+    """What changed between two snapshots (``mledger data diff --json``): findings first."""
+    from modelledger.services.diff import diff
+
+    return diff(ledger or open_ledger(), a, b, tables=tables, key=key, by=by)
+
+
+def leakage(
+    eval_ref: str,
+    train: Iterable[str],
+    *,
+    key: list[str] | None = None,
+    columns: list[str] | None = None,
+    ledger: Ledger | None = None,
+) -> dict[str, Any]:
+    """Rows (or keys) of an eval snapshot that also appear in training snapshots; ``leak`` is
+    True when any do."""
+    from modelledger.services.leakage import leakage as check
+
+    return check(ledger or open_ledger(), eval_ref, list(train), key=key, columns=columns)
+
+
+def affected(
+    *,
+    source: str | None = None,
+    record: str | None = None,
+    within: Iterable[str] = (),
+    ledger: Ledger | None = None,
+) -> dict[str, Any]:
+    """Deletion impact: snapshots holding a source or a ``COLUMN=VALUE`` record, and the model
+    versions to retrain."""
+    from modelledger.services.affected import affected as trace
+
+    return trace(ledger or open_ledger(), source=source, record=record, within=list(within))
+
+
+def checkout(
+    ref: str, directory: str | Path, force: bool = False, ledger: Ledger | None = None
+) -> Path:
+    """Materialise a snapshot into ``directory``, verifying every file's hash."""
+    from modelledger.services.checkout import checkout as materialise
+
+    return materialise(ledger or open_ledger(), ref, Path(directory), force).directory
+
+
 class Run:
     """One training run. Code state, dependency lock, hardware and seed are captured when it starts;
     every ``log_model`` registers a version carrying them (scenario S2)."""

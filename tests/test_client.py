@@ -58,11 +58,13 @@ def test_register_model_and_default_ledger(ledger, project):
 def test_data_api_snapshot_lineage_diff_leakage_affected(ledger, project):
     header = "user_id,event_type\n"
     n1 = ml.snapshot(
-        write(project / "n1" / "ev.csv", header + "1,click\n2,cart\n"), "ev", ledger=ledger
+        write(project / "n1" / "ev.csv", header + "1,click\n2,cart\n4,click\n5,cart\n6,click\n"),
+        "ev",
+        ledger=ledger,
     )
     card = {"sources": [{"name": "clickstream"}]}
     n2 = ml.snapshot(
-        write(project / "n2" / "ev.csv", header + "1,click\n3,view\n"),
+        write(project / "n2" / "ev.csv", header + "1,click\n3,view\n4,click\n7,view\n6,click\n"),
         "ev",
         card=card,
         derived_from=[n1.id],
@@ -71,7 +73,7 @@ def test_data_api_snapshot_lineage_diff_leakage_affected(ledger, project):
     )
     found = ml.diff_data(n1.id, n2.id, ledger=ledger)
     assert found["findings"][0]["kind"] == "category_vanished"
-    assert ml.leakage(n2.id, [n1.id], ledger=ledger)["overlapping_rows"] == 1
+    assert ml.leakage(n2.id, [n1.id], ledger=ledger)["overlapping_rows"] == 3
     assert [s["id"] for s in ml.affected(source="clickstream", ledger=ledger)["snapshots"]] == [
         n2.id
     ]

@@ -4,17 +4,18 @@ Objects live at ``<root>/sha256/ab/cdef…``. Local writes stream to a temp file
 hashing (one pass), fsync, then hard-link into place: a link never replaces an existing object, so
 nothing is ever overwritten. Remote stores (s3://, gs://, memory://) hash first and upload only
 what is missing; their object PUTs are atomic.
+
+A local store may also hold objects in pack files (``<root>/packs``, see packs.py), written by
+snapshots of many small files; reads cover both, and a loose object wins over a packed one.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import functools
 import hashlib
 import io
-import itertools
 import os
 import stat
 import tempfile
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from modelledger.blobs.packs import LooseBatch, PackIndex, PackWriter
 from modelledger.domain.errors import InvalidInput, NotFound
 from modelledger.domain.tree import Tree, TreeEntry
 
@@ -99,39 +101,6 @@ def _sync_and_close(fd: int) -> None:
         os.close(fd)
 
 
-_TEMP_NAMES = itertools.count()
-
-
-def _sync_files(paths: list[str], directory: str) -> None:
-    """fsync each file, or one syncfs(2) of the store's filesystem when there are many: a
-    thousand fsyncs cost a thousand journal commits, one syncfs costs one."""
-    syncfs = getattr(_libc(), "syncfs", None) if len(paths) > 8 else None
-    if syncfs is not None:
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            if syncfs(fd) == 0:
-                return
-        finally:
-            os.close(fd)
-
-    def one(path: str) -> None:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-    list(_SYNC_POOL.map(one, paths))
-
-
-@functools.cache
-def _libc() -> Any:
-    try:
-        return ctypes.CDLL(None, use_errno=True)
-    except OSError:
-        return None
-
-
 class BlobStore:
     def __init__(self, url: str) -> None:
         self.url = url
@@ -142,6 +111,7 @@ class BlobStore:
         else:
             self.root = self.fs_and_root[1].rstrip("/")
         self._tmp_dir = os.path.join(self.root, "sha256")
+        self._packs = PackIndex(os.path.join(self.root, "packs"))
         if self.local:
             os.makedirs(self._tmp_dir, exist_ok=True)
 
@@ -159,9 +129,13 @@ class BlobStore:
     def path(self, sha256: str) -> str:
         return f"{self.root}/sha256/{sha256[:2]}/{sha256[2:]}"
 
-    def has(self, sha256: str) -> bool:
+    def has(self, sha256: str, recheck: bool = True) -> bool:
+        """``recheck=False`` skips looking for packs committed by others since the last look: a
+        check before writing can afford a rare false "no" (it costs a duplicate copy)."""
         if self.local:
-            return os.path.exists(self.path(sha256))
+            if os.path.exists(self.path(sha256)):
+                return True
+            return self._packs.find(sha256, recheck) is not None
         return bool(self.fs.exists(self.path(sha256)))
 
     # -- writing ----------------------------------------------------------------------------
@@ -249,47 +223,16 @@ class BlobStore:
 
         return Staged(info, publish=publish, discard=drop)
 
-    # -- many small files: write all, one filesystem sync, then link ----------------------------
-    def write_temp(self, data: bytes) -> str:
-        """Write bytes to a temp file in a local store, not yet durable nor visible; pass it to
-        ``publish_temps``. Batching the fsync is what makes 20,000 small files cheap."""
-        tmp = os.path.join(self._tmp_dir, f".tmp-{os.getpid()}-{next(_TEMP_NAMES)}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-        except BaseException:
-            os.close(fd)
-            os.unlink(tmp)
-            raise
-        os.close(fd)
-        return tmp
+    # -- many small files: a pack, or loose files with one filesystem sync ----------------------
+    def pack_writer(self) -> PackWriter:
+        """A pack for many small objects of a local store; readers see them once it commits."""
+        assert self.local, "remote stores keep small objects loose"
+        return PackWriter(self._packs.directory)
 
-    def publish_temps(self, temps: list[tuple[str, str]]) -> None:
-        """Make (temp path, sha256) pairs durable, then link each into place."""
-        if not temps:
-            return
-        _sync_files([t for t, _ in temps], self._tmp_dir)
-        made: set[str] = set()
-        for tmp, sha in temps:
-            fan = sha[:2]
-            if fan not in made:
-                os.makedirs(os.path.join(self.root, "sha256", fan), exist_ok=True)
-                made.add(fan)
-            final = self.path(sha)
-            try:
-                os.link(tmp, final)
-            except FileExistsError:
-                pass  # the same bytes are already there
-            finally:
-                os.unlink(tmp)
-
-    @staticmethod
-    def drop_temps(temps: list[tuple[str, str]]) -> None:
-        for tmp, _ in temps:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+    def loose_batch(self) -> LooseBatch:
+        """Loose objects of a local store, made durable together when the batch commits."""
+        assert self.local, "remote stores write objects one by one"
+        return LooseBatch(self._tmp_dir)
 
     def _link_into_place(self, tmp: str, sha: str) -> None:
         final = self.path(sha)
@@ -360,12 +303,16 @@ class BlobStore:
 
     # -- reading ----------------------------------------------------------------------------
     def open(self, sha256: str) -> IO[bytes]:
+        """The stored bytes, not re-hashed: ``verify`` and checkout check what they read."""
         try:
             if self.local:
                 return open(self.path(sha256), "rb")
             return self.fs.open(self.path(sha256), "rb")  # type: ignore[no-any-return]
         except FileNotFoundError:
-            raise NotFound(f"blob sha256:{sha256} is not in the store {self.url}") from None
+            packed = self._packs.read(sha256) if self.local else None
+            if packed is None:
+                raise NotFound(f"blob sha256:{sha256} is not in the store {self.url}") from None
+            return io.BytesIO(packed)
 
     def get(self, sha256: str) -> bytes:
         with self.open(sha256) as f:
@@ -385,11 +332,19 @@ class BlobStore:
         return h.hexdigest() == sha256
 
     def iter_shas(self) -> Iterator[str]:
-        base = f"{self.root}/sha256"
-        for path in self.fs.find(base):
-            parts = path.rstrip("/").split("/")
-            if len(parts[-2]) == 2 and not parts[-1].startswith(".tmp-"):
-                yield parts[-2] + parts[-1]
+        """Each stored object once, loose or packed."""
+        if not self.local:
+            for path in self.fs.find(f"{self.root}/sha256"):
+                parts = path.rstrip("/").split("/")
+                if len(parts[-2]) == 2 and not parts[-1].startswith(".tmp-"):
+                    yield parts[-2] + parts[-1]
+            return
+        loose: set[str] = set()
+        for fan in sorted(os.listdir(self._tmp_dir)):
+            if len(fan) == 2:
+                loose.update(fan + name for name in os.listdir(os.path.join(self._tmp_dir, fan)))
+        yield from sorted(loose)
+        yield from (sha for sha in self._packs if sha not in loose)
 
 
 def walk_dir(root: Path) -> Iterator[tuple[str, Path, int]]:

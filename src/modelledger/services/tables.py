@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -43,8 +44,8 @@ class LocalTables:
 
     def path(self, sha256: str) -> str:
         blobs = self.ledger.blobs
-        if blobs.local:
-            return blobs.path(sha256)
+        if blobs.local and os.path.exists(loose := blobs.path(sha256)):
+            return loose  # packed objects (small files) are copied out below
         if self._tmp is None:
             self._tmp = Path(self._stack.enter_context(tempfile.TemporaryDirectory()))
         target = self._tmp / sha256

@@ -100,11 +100,12 @@ def test_register_warns_when_eval_data_overlaps_training(ledger, tmp_path):
         RegisterRequest(
             name="recsys",
             artifact=write(tmp_path / "m.bin", "w"),
-            data=[f"{train.id}:train", f"{ev.id}:eval"],
+            data=[f"{train.id[:10]}:train", f"{ev.id}:eval"],  # prefixes resolve
             code_ref="train@1",
         ),
     )
     assert result.created and len(result.warnings) == 1
+    assert {d.snapshot_id for d in result.version.tuple.data} == {train.id, ev.id}
     assert "overlaps the training data: 1 of 2 rows" in result.warnings[0]
 
 

@@ -75,7 +75,14 @@ def _print_table(out: Any, t: dict[str, Any]) -> None:
             _num(q.get("b")),
         )
     out.print(cols)
-    for cat in t["categories"]:
+    # a column is worth a table when something vanished, appeared or moved by a point or more
+    telling = [
+        c
+        for c in t["categories"]
+        if c["vanished"] or c["appeared"] or any(abs(v["delta"]) >= 0.01 for v in c["moved"])
+    ]
+    telling.sort(key=lambda c: (not c["vanished"], not c["appeared"]))
+    for cat in telling:
         moved = table("value", "count A", "count B", "share A", "share B", title=cat["column"])
         gone = {v["value"] for v in cat["vanished"]}
         for v in cat["vanished"]:

@@ -35,7 +35,7 @@ from modelledger.domain.version import (
     validate_base_model,
 )
 from modelledger.services.ledger import Ledger, now
-from modelledger.services.resolve import resolve_version
+from modelledger.services.resolve import resolve_snapshot, resolve_version
 from modelledger.store import cards, events, snapshots, versions
 
 _LOADER = re.compile(r"^(joblib|pickle|python:[A-Za-z_][\w.]*:[A-Za-z_]\w*)$")
@@ -121,7 +121,7 @@ def _code_for(ledger: Ledger, req: RegisterRequest) -> tuple[CodeRef | None, dic
 
 def _resolve_refs(
     conn: Connection, req: RegisterRequest, data: list[DataRef]
-) -> tuple[str | None, str | None]:
+) -> tuple[str | None, str | None, list[DataRef]]:
     parent = resolve_version(conn, req.parent) if req.parent else None
     base = None
     if req.base_model:
@@ -132,11 +132,16 @@ def _resolve_refs(
                 base = resolve_version(conn, req.base_model)
             except InvalidInput:
                 base = validate_base_model(req.base_model)  # explains how to pin it
+    # unique prefixes work as everywhere else; full ids are checked in one query
+    data = [
+        d if ids.is_id(d.snapshot_id) else DataRef(resolve_snapshot(conn, d.snapshot_id), d.role)
+        for d in data
+    ]
     wanted = sorted({d.snapshot_id for d in data})
     missing = set(wanted) - snapshots.existing(conn, wanted) if wanted else set()
     if missing:
         raise NotFound(f"--data: unknown snapshot(s) {', '.join(sorted(missing))}")
-    return parent, base
+    return parent, base, data
 
 
 def register(ledger: Ledger, req: RegisterRequest) -> RegisterResult:
@@ -163,7 +168,7 @@ def register(ledger: Ledger, req: RegisterRequest) -> RegisterResult:
             staged.append(blobs.stage_bytes(lock_bytes))
             lock_sha = staged[-1].info.sha256
         with ledger.db.write() as conn:
-            parent, base = _resolve_refs(conn, req, data)
+            parent, base, data = _resolve_refs(conn, req, data)
             tuple_ = VersionTuple(
                 name=req.name,
                 artifact=artifact,

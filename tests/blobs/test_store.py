@@ -4,8 +4,10 @@ import uuid
 
 import pytest
 
+from modelledger.blobs.ingest import Ingest, scan
 from modelledger.blobs.store import BlobStore
 from modelledger.domain.errors import InvalidInput, NotFound
+from modelledger.domain.tree import Tree
 from tests.conftest import write
 
 
@@ -61,13 +63,20 @@ def test_corruption_is_detected(tmp_path):
     assert not store.verify(info.sha256)
 
 
+def put_dir(store, folder):
+    files = Ingest(store)
+    tree = Tree.of(files.run(scan([folder])))
+    files.commit()
+    return tree, store.put_bytes(tree.canonical())
+
+
 def test_directory_tree(store, tmp_path):
     d = tmp_path / "adapter"
     write(d / "config.json", "{}")
     write(d / "weights" / "a.bin", b"\x00" * 10)
     run = write(d / "run.sh", "#!/bin/sh")
     run.chmod(0o755)
-    tree, info = store.put_dir(d)
+    tree, info = put_dir(store, d)
     assert [e.path for e in tree.entries] == ["config.json", "run.sh", "weights/a.bin"]
     assert {e.path: e.mode for e in tree.entries}["run.sh"] == 0o755
     assert info.sha256 == tree.sha256
@@ -77,7 +86,7 @@ def test_directory_tree(store, tmp_path):
     for e in tree.entries:
         write(other / e.path, store.get(e.sha256))
     (other / "run.sh").chmod(0o755)
-    assert store.put_dir(other)[0].sha256 == tree.sha256
+    assert put_dir(store, other)[0].sha256 == tree.sha256
 
 
 def test_symlink_outside_directory_is_refused_before_anything_is_stored(store, tmp_path):
@@ -86,7 +95,7 @@ def test_symlink_outside_directory_is_refused_before_anything_is_stored(store, t
     secret = write(tmp_path / "secret.txt", "s")
     (d / "link").symlink_to(secret)
     with pytest.raises(InvalidInput, match="symlink points outside"):
-        store.put_dir(d)
+        put_dir(store, d)
     assert list(store.iter_shas()) == []
 
 
@@ -94,7 +103,7 @@ def test_symlink_inside_directory_is_stored_as_its_content(store, tmp_path):
     d = tmp_path / "art"
     write(d / "a.bin", b"a")
     (d / "alias.bin").symlink_to(d / "a.bin")
-    tree, _ = store.put_dir(d)
+    tree, _ = put_dir(store, d)
     assert {e.path: e.sha256 for e in tree.entries}["alias.bin"] == hashlib.sha256(b"a").hexdigest()
 
 

@@ -277,6 +277,19 @@ def test_artifact_directory_with_escaping_symlink_writes_nothing(ledger, repo):
     assert counts(ledger) == before
 
 
+def test_artifact_directory_with_a_bad_reference_leaves_no_blobs(ledger, repo):
+    art = repo / "adapter"
+    write(art / "adapter.bin", b"lora")
+    write(art / "config.json", "{}")
+    before = counts(ledger)
+    with pytest.raises(NotFound):
+        register(ledger, req(repo, artifact=art, parent="delay@9"))
+    assert counts(ledger) == before  # the folder's files were staged, never published
+    version = register(ledger, req(repo, artifact=art)).version
+    assert version.tuple.artifact.kind == "tree"
+    assert models.verify(ledger, version.id).ok
+
+
 def test_unreadable_artifact_writes_nothing(ledger, repo, deny_read):
     artifact = write(repo / "locked.bin", b"secret weights")
     deny_read(artifact)

@@ -17,17 +17,15 @@ import functools
 import hashlib
 import io
 import os
-import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO, Any
 
 from modelledger.blobs.packs import LooseBatch, PackIndex, PackWriter
 from modelledger.domain.errors import InvalidInput, NotFound
-from modelledger.domain.tree import Tree, TreeEntry
+from modelledger.domain.tree import Tree
 
 CHUNK = 1 << 20
 _FICLONE: int | None = 0x40049409 if os.uname().sysname == "Linux" else None
@@ -176,7 +174,9 @@ class BlobStore:
             with open(path, "rb") as src:
                 return self._stage_local(src, size)
         except IsADirectoryError:
-            raise InvalidInput(f"{path}: is a directory (use put_dir)") from None
+            raise InvalidInput(
+                f"{path}: is a directory (store its files with blobs.ingest)"
+            ) from None
         except PermissionError:
             raise InvalidInput(f"{path}: permission denied") from None
         except FileNotFoundError:
@@ -284,23 +284,6 @@ class BlobStore:
                         out.write(chunk)
             return BlobInfo(sha, size)
 
-    def put_dir(self, path: str | os.PathLike[str], workers: int = 8) -> tuple[Tree, BlobInfo]:
-        """Store every file under ``path`` and the tree listing them; returns the tree and its blob."""
-        files = list(walk_dir(Path(path)))
-
-        def store(item: tuple[str, Path, int]) -> TreeEntry:
-            rel, full, mode = item
-            info = self.put_file(full)
-            return TreeEntry(rel, info.sha256, info.size, mode)
-
-        if len(files) > 1:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                entries = list(pool.map(store, files))
-        else:
-            entries = [store(f) for f in files]
-        tree = Tree.of(entries)
-        return tree, self.put_bytes(tree.canonical())
-
     # -- reading ----------------------------------------------------------------------------
     def open(self, sha256: str) -> IO[bytes]:
         """The stored bytes, not re-hashed: ``verify`` and checkout check what they read."""
@@ -345,32 +328,3 @@ class BlobStore:
                 loose.update(fan + name for name in os.listdir(os.path.join(self._tmp_dir, fan)))
         yield from sorted(loose)
         yield from (sha for sha in self._packs if sha not in loose)
-
-
-def walk_dir(root: Path) -> Iterator[tuple[str, Path, int]]:
-    """(relative posix path, absolute path, mode) for each file; refuses links that leave ``root``."""
-    if not root.is_dir():
-        raise InvalidInput(f"{root}: not a directory")
-    real_root = root.resolve()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames.sort()
-        for name in [
-            *sorted(filenames),
-            *[d for d in dirnames if os.path.islink(os.path.join(dirpath, d))],
-        ]:
-            full = Path(dirpath) / name
-            if full.is_symlink():
-                target = full.resolve()
-                if not target.is_relative_to(real_root):
-                    raise InvalidInput(
-                        f"{full}: symlink points outside the artifact directory ({target})"
-                    )
-                if target.is_dir():
-                    raise InvalidInput(f"{full}: symlinks to directories are not supported")
-            st = full.stat()
-            if not stat.S_ISREG(st.st_mode):
-                raise InvalidInput(f"{full}: not a regular file")
-            if not os.access(full, os.R_OK):
-                raise InvalidInput(f"{full}: permission denied")
-            mode = 0o755 if st.st_mode & stat.S_IXUSR else 0o644
-            yield full.relative_to(root).as_posix(), full, mode

@@ -1,9 +1,9 @@
 """Registering a model version: capture the tuple, store the bytes, append the record and its event.
 
-Everything is checked before anything becomes visible: the artifact file and the lock are staged
-(copied and hashed) and committed inside the transaction that records the version, so a failure
-leaves nothing behind. Two exceptions, both unreferenced content-addressed bytes: the files of a
-directory artifact (stored before the transaction) and the diff of a dirty tree.
+Everything is checked before anything becomes visible: the artifact (a file, or a folder's files
+and their tree) and the lock are staged (copied and hashed) and committed inside the transaction
+that records the version, so a failure leaves nothing behind — except the diff of a dirty tree,
+stored when the code is captured: unreferenced content-addressed bytes.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from modelledger.blobs.ingest import Ingest, scan
 from modelledger.blobs.store import Staged
 from modelledger.capture.git import capture_git
 from modelledger.capture.hardware import capture_hardware
@@ -26,6 +27,7 @@ from modelledger.domain.clock import parse_time
 from modelledger.domain.errors import DirtyWorkingTree, InvalidInput, MledgerError, NotFound
 from modelledger.domain.names import validate_name
 from modelledger.domain.params import merge_params
+from modelledger.domain.tree import Tree
 from modelledger.domain.version import (
     ArtifactRef,
     CodeRef,
@@ -153,20 +155,25 @@ def register(ledger: Ledger, req: RegisterRequest) -> RegisterResult:
         lock_bytes = frozen_environment()
 
     # Blobs are staged (copied and hashed, not yet visible) and committed inside the transaction,
-    # so a reference that fails to resolve leaves nothing behind. Directories are stored outright.
+    # so a reference that fails to resolve leaves nothing behind.
     blobs = ledger.blobs
-    staged: list[Staged] = []
+    staged: list[Staged | Ingest] = []
     try:
         if req.artifact.is_dir():
-            tree, info = blobs.put_dir(req.artifact)
-            artifact = ArtifactRef("tree", info.sha256, tree.size)
+            files = Ingest(blobs)
+            staged.append(files)
+            tree = Tree.of(files.run(scan([req.artifact])))
+            staged.append(blobs.stage_bytes(tree.canonical()))
+            artifact = ArtifactRef("tree", tree.sha256, tree.size)
         else:
-            staged.append(blobs.stage_file(req.artifact))
-            artifact = ArtifactRef("blob", staged[-1].info.sha256, staged[-1].info.size)
+            blob = blobs.stage_file(req.artifact)
+            staged.append(blob)
+            artifact = ArtifactRef("blob", blob.info.sha256, blob.info.size)
         lock_sha = None
         if lock_bytes:
-            staged.append(blobs.stage_bytes(lock_bytes))
-            lock_sha = staged[-1].info.sha256
+            lock = blobs.stage_bytes(lock_bytes)
+            staged.append(lock)
+            lock_sha = lock.info.sha256
         with ledger.db.write() as conn:
             parent, base, data = _resolve_refs(conn, req, data)
             tuple_ = VersionTuple(
@@ -184,11 +191,11 @@ def register(ledger: Ledger, req: RegisterRequest) -> RegisterResult:
             existing = versions.get(conn, tuple_.id)
             if existing is None:
                 version = _insert(ledger, conn, req, tuple_, code_notes, card)
-            for blob in staged:
-                blob.commit()  # durable before the record naming it commits
+            for pending in staged:
+                pending.commit()  # durable before the record naming it commits
     finally:
-        for blob in staged:
-            blob.discard()  # a no-op for blobs already committed
+        for pending in staged:
+            pending.discard()  # a no-op for what was committed
     if existing is not None:
         return RegisterResult(existing, created=False)
     return RegisterResult(version, created=True, warnings=tuple(leakage_warnings(ledger, data)))

@@ -139,7 +139,7 @@ class BlobStore:
     # -- writing ----------------------------------------------------------------------------
     def put_bytes(self, data: bytes) -> BlobInfo:
         sha = hashlib.sha256(data).hexdigest()
-        if self.has(sha):
+        if self.has(sha, recheck=False):
             return BlobInfo(sha, len(data))
         return self.put_stream(io.BytesIO(data))
 
@@ -150,7 +150,7 @@ class BlobStore:
     def stage_bytes(self, data: bytes) -> Staged:
         sha = hashlib.sha256(data).hexdigest()
         info = BlobInfo(sha, len(data))
-        if self.has(sha):
+        if self.has(sha, recheck=False):
             return Staged(info)
 
         def publish() -> None:
@@ -213,7 +213,7 @@ class BlobStore:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
 
-        if self.has(sha):
+        if self.has(sha, recheck=False):
             drop()
             return Staged(info)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -120,8 +121,9 @@ class VersionTuple:
             "parent": self.parent,
         }
 
-    @property
+    @functools.cached_property
     def id(self) -> str:
+        # cached: the tuple is immutable, and hashing it is a tenth of a registration's time
         return ids.make_id(ids.MODEL_VERSION, self.identity())
 
     def to_json(self) -> dict[str, Any]:

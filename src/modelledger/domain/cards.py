@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from modelledger.domain.errors import InvalidInput
+
+_M = TypeVar("_M", bound=BaseModel)
 
 
 class _Strict(BaseModel):
@@ -45,17 +47,21 @@ class ModelCard(_Strict):
     rollback_target: str | None = None
 
 
-def validate_card(data: Any) -> dict[str, Any]:
-    """The card as canonical data, or InvalidInput naming the first offending field."""
+def parse_card(schema: type[_M], data: Any, what: str) -> _M:
+    """``data`` validated against a card schema, or InvalidInput naming the first bad field."""
     if not isinstance(data, dict):
-        raise InvalidInput("card: expected a mapping of fields")
+        raise InvalidInput(f"{what}: expected a mapping of fields")
     try:
-        card = ModelCard.model_validate(data)
+        return schema.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "card"
-        raise InvalidInput(f"card field {where!r}: {err['msg']}") from None
-    return card.model_dump(mode="json", exclude_none=True)
+        raise InvalidInput(f"{what} field {where!r}: {err['msg']}") from None
+
+
+def validate_card(data: Any) -> dict[str, Any]:
+    """The card as canonical data, or InvalidInput naming the first offending field."""
+    return parse_card(ModelCard, data, "card").model_dump(mode="json", exclude_none=True)
 
 
 def card_markdown(title: str, card: dict[str, Any]) -> str:

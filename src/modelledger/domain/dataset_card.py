@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
+from modelledger.domain.cards import parse_card
 from modelledger.domain.errors import InvalidInput
 
 
@@ -46,14 +47,7 @@ class DatasetCard(_Strict):
 def validate_dataset_card(data: Any, snapshot_id: str, tree_sha256: str) -> dict[str, Any]:
     """The card as canonical data, with ``id`` and ``hash`` filled in; InvalidInput when a field
     is malformed or the card describes different bytes than the snapshot holds."""
-    if not isinstance(data, dict):
-        raise InvalidInput("dataset card: expected a mapping of fields")
-    try:
-        card = DatasetCard.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "card"
-        raise InvalidInput(f"dataset card field {where!r}: {err['msg']}") from None
+    card = parse_card(DatasetCard, data, "dataset card")
     content_hash = f"sha256:{tree_sha256}"
     if card.hash is not None and card.hash.removeprefix("sha256:") != tree_sha256:
         raise InvalidInput(

@@ -71,8 +71,9 @@ def _write_chunks(fd: int, chunks: list[bytes], offset: int) -> None:
         offset += size
 
 
-def _fsync_dir(directory: str) -> None:
-    fd = os.open(directory, os.O_RDONLY)
+def _fsync(path: str) -> None:
+    """fsync a file or a directory (a directory's fsync makes its new entries durable)."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
@@ -159,12 +160,12 @@ class PackWriter:
                 final = os.path.join(self.directory, name)
                 _place(self._tmp, final + ".pack")
                 self._tmp = None
-                _fsync_dir(self.directory)  # the pack's name is durable before its idx exists
+                _fsync(self.directory)  # the pack's name is durable before its idx exists
                 _place(idx_tmp, final + ".idx")
                 idx_tmp = None
-                _fsync_dir(self.directory)
+                _fsync(self.directory)
                 if self._made_dir:
-                    _fsync_dir(os.path.dirname(self.directory))
+                    _fsync(os.path.dirname(self.directory))
                 return name
             finally:
                 if idx_tmp is not None:
@@ -249,15 +250,8 @@ def _sync_files(paths: list[str], directory: str) -> None:
         finally:
             os.close(fd)
 
-    def one(path: str) -> None:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
     with ThreadPoolExecutor(4, thread_name_prefix="mledger-fsync") as pool:
-        list(pool.map(one, paths))
+        list(pool.map(_fsync, paths))
 
 
 @functools.cache

@@ -31,7 +31,8 @@ def file_changes(a: Tree, b: Tree) -> dict[str, Any]:
 
 def _pairs(
     a_id: str, a: Tree, b_id: str, b: Tree, tables: list[str]
-) -> list[tuple[TabularFile, TabularFile]]:
+) -> tuple[list[tuple[TabularFile, TabularFile]], bool]:
+    """The table pairs to compare, and whether the snapshots hold any table path in common."""
     ta = {f.entry.path: f for f in tabular_files(a_id, a)}
     tb = {f.entry.path: f for f in tabular_files(b_id, b)}
     if tables:
@@ -46,8 +47,9 @@ def _pairs(
                     else "is not in it"
                 )
                 raise InvalidInput(f"--table {path}: {what} (snapshot {side})")
-        return [(ta[path_a], tb[path_b])]
-    return [(ta[p], tb[p]) for p in sorted(ta.keys() & tb.keys()) if ta[p].entry != tb[p].entry]
+        return [(ta[path_a], tb[path_b])], True
+    common = sorted(ta.keys() & tb.keys())
+    return [(ta[p], tb[p]) for p in common if ta[p].entry != tb[p].entry], bool(common)
 
 
 def diff(
@@ -65,7 +67,7 @@ def diff(
     snap_a, snap_b = get_snapshot(ledger, ref_a), get_snapshot(ledger, ref_b)
     tree_a = ledger.blobs.get_tree(snap_a.tree_sha256)
     tree_b = ledger.blobs.get_tree(snap_b.tree_sha256)
-    pairs = _pairs(snap_a.id, tree_a, snap_b.id, tree_b, tables or [])
+    pairs, common = _pairs(snap_a.id, tree_a, snap_b.id, tree_b, tables or [])
     results = []
     with LocalTables(ledger) as local:
         for fa, fb in pairs:
@@ -82,9 +84,6 @@ def diff(
     findings.sort(key=lambda f: (f["kind"] != "category_vanished", _SEVERITY.get(f["severity"], 3)))
     note = None
     if not pairs:
-        common = {f.entry.path for f in tabular_files(snap_a.id, tree_a)} & {
-            f.entry.path for f in tabular_files(snap_b.id, tree_b)
-        }
         note = (
             "the tables both snapshots hold are identical"
             if common

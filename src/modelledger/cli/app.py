@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from modelledger.cli import audit, data, model
+from modelledger.cli import audit, data, env, evals, model, release
 from modelledger.cli.output import JSON_HELP, emit_json
 from modelledger.domain.errors import MledgerError
 
@@ -35,6 +35,12 @@ app = typer.Typer(
 )
 app.add_typer(model.app, name="model")
 app.add_typer(data.app, name="data")
+app.add_typer(evals.app, name="eval")
+app.add_typer(env.app, name="env")
+app.add_typer(release.gate, name="gate")
+app.command()(release.promote)
+app.command()(release.rehearse)
+app.command()(release.rollback)
 app.add_typer(audit.app, name="audit")
 
 

@@ -16,15 +16,21 @@ def log(
     kind: str | None = typer.Option(
         None, "--kind", help="Only events of this kind, e.g. model.registered."
     ),
+    env: str | None = typer.Option(
+        None, "--env", help="Only events about this environment (promotions, rollbacks, …)."
+    ),
     limit: int = typer.Option(50, "--limit", min=1, help="The newest N events."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """List events, oldest of the newest N first."""
+    from modelledger.domain.errors import InvalidInput
     from modelledger.services.audit import log as read_log
     from modelledger.services.ledger import open_ledger
 
+    if subject and env:
+        raise InvalidInput("give --subject or --env, not both")
     with open_ledger() as ledger:
-        found = read_log(ledger, subject=subject, kind=kind, limit=limit)
+        found = read_log(ledger, subject=subject or env, kind=kind, limit=limit)
     if as_json:
         emit_json([e.to_json() for e in found])
         return

@@ -6,6 +6,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from modelledger.domain.contract import FeatureType
 from modelledger.domain.errors import InvalidInput
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -45,6 +46,8 @@ class ModelCard(_Strict):
     out_of_scope: list[str] = Field(default_factory=list)
     known_limitations: list[str] = Field(default_factory=list)
     rollback_target: str | None = None
+    # the serving contract: input feature name → type (see domain/contract.py)
+    inputs: dict[str, FeatureType] | None = None
 
 
 def parse_card(schema: type[_M], data: Any, what: str) -> _M:

@@ -1,4 +1,4 @@
-"""Human references to records: a full id, a unique id prefix, or ``NAME@N``."""
+"""Human references to records: a full id, a unique id prefix, ``NAME@N`` or ``NAME@ENV``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ MIN_PREFIX_HEX = 4
 _PREFIXED = re.compile(r"^(mv|ds|tf|ev|sys)-([0-9a-f]{1,64})$")
 _BARE_HEX = re.compile(r"^[0-9a-f]{6,64}$")
 _NAME_NUMBER = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)@([0-9]+)$")
+_NAME_ENV = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)@([A-Za-z][A-Za-z0-9._-]*)$")
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,15 @@ class NameNumber:
     number: int
 
 
-Ref = IdPrefix | NameNumber
+@dataclass(frozen=True)
+class NameEnv:
+    """``fraud@production``: whatever version of ``fraud`` the environment runs at this moment."""
+
+    name: str
+    env: str
+
+
+Ref = IdPrefix | NameNumber | NameEnv
 
 
 def parse_ref(text: str) -> Ref:
@@ -44,6 +53,9 @@ def parse_ref(text: str) -> Ref:
         return IdPrefix(None, text)
     if m := _NAME_NUMBER.match(text):
         return NameNumber(m.group(1), int(m.group(2)))
+    if m := _NAME_ENV.match(text):
+        return NameEnv(m.group(1), m.group(2))
     raise InvalidInput(
-        f"cannot read reference {text!r}: expected an id (mv-…), a unique prefix of one, or NAME@N"
+        f"cannot read reference {text!r}: expected an id (mv-…), a unique prefix of one, "
+        "NAME@N or NAME@ENV"
     )

@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from modelledger.blobs.store import CHUNK
+from modelledger.blobs.store import CHUNK, BlobStore
 from modelledger.domain.errors import CheckFailed, InvalidInput
-from modelledger.domain.tree import TreeEntry
+from modelledger.domain.tree import Tree, TreeEntry
 from modelledger.services.ledger import Ledger
 from modelledger.services.snapshot import get_snapshot
 
@@ -40,6 +40,31 @@ def checkout(
         )
     snap = get_snapshot(ledger, ref)
     tree = ledger.blobs.get_tree(snap.tree_sha256)
+    write_tree(ledger.blobs, tree, directory, on_bytes)
+    return CheckoutResult(snap.id, directory, len(tree.entries), tree.size)
+
+
+def copy_verified(blobs: BlobStore, sha256: str, target: Path, what: str) -> None:
+    """Write the blob to ``target`` (atomically), hashing on the way; a corrupt blob writes nothing."""
+    tmp = target.with_name(f".{target.name}.mledger-tmp")
+    h = hashlib.sha256()
+    with blobs.open(sha256) as src, open(tmp, "wb") as out:
+        while chunk := src.read(CHUNK):
+            h.update(chunk)
+            out.write(chunk)
+    if h.hexdigest() != sha256:
+        tmp.unlink()
+        raise CheckFailed(
+            f"blob sha256:{sha256} for {what} is corrupt in the store "
+            "(its bytes no longer match their hash); nothing was written for it"
+        )
+    os.replace(tmp, target)
+
+
+def write_tree(
+    blobs: BlobStore, tree: Tree, directory: Path, on_bytes: Callable[[int], None] | None = None
+) -> None:
+    """Every file of the tree under ``directory``, each verified against its hash."""
     directory.mkdir(parents=True, exist_ok=True)
     root = directory.resolve()
     advance = on_bytes or (lambda n: None)
@@ -49,22 +74,9 @@ def checkout(
         if not target.is_relative_to(root):  # Tree.of refuses such paths; belt and braces
             raise InvalidInput(f"{entry.path}: escapes the checkout folder")
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.mledger-tmp")
-        h = hashlib.sha256()
-        with ledger.blobs.open(entry.sha256) as src, open(tmp, "wb") as out:
-            while chunk := src.read(CHUNK):
-                h.update(chunk)
-                out.write(chunk)
-        if h.hexdigest() != entry.sha256:
-            tmp.unlink()
-            raise CheckFailed(
-                f"blob sha256:{entry.sha256} for {entry.path} is corrupt in the store "
-                "(its bytes no longer match their hash); nothing was written for it"
-            )
-        os.chmod(tmp, entry.mode)
-        os.replace(tmp, target)
+        copy_verified(blobs, entry.sha256, target, entry.path)
+        os.chmod(target, entry.mode)
         advance(entry.size)
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(write, tree.entries))
-    return CheckoutResult(snap.id, directory, len(tree.entries), tree.size)

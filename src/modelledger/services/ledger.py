@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar
 
 from modelledger import config as cfg
 from modelledger.domain.clock import format_time
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from modelledger.blobs.hashcache import HashCache
     from modelledger.blobs.store import BlobStore
     from modelledger.settings import Settings
     from modelledger.store.db import Database
+
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -37,13 +43,14 @@ class Ledger:
             raise
         return db
 
-    def known_snapshot(self, snapshot_id: str) -> dict[str, Any] | None:
-        """The snapshot's row when a quick read-only lookup finds it; None means "look properly"."""
+    def quick(self, lookup: Callable[[sqlite3.Connection], T]) -> T | None:
+        """``lookup`` run through the stdlib sqlite3 driver, sparing the SQLAlchemy import; None
+        means "look properly" (not SQLite, already connected, or anything unexpected)."""
         if "db" in self.__dict__:
             return None  # already connected: the normal path is as cheap
-        from modelledger.store.quick import sqlite_row
+        from modelledger.store.quick import read
 
-        return sqlite_row(self.config.db_url, "snapshots", snapshot_id)
+        return read(self.config.db_url, lookup)
 
     @functools.cached_property
     def blobs(self) -> BlobStore:

@@ -9,7 +9,6 @@ stored when the code is captured: unreferenced content-addressed bytes.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from modelledger.domain import ids
 from modelledger.domain.cards import validate_card
 from modelledger.domain.clock import parse_time
 from modelledger.domain.errors import DirtyWorkingTree, InvalidInput, MledgerError, NotFound
+from modelledger.domain.loader import parse_loader
 from modelledger.domain.names import validate_name
 from modelledger.domain.params import merge_params
 from modelledger.domain.tree import Tree
@@ -39,8 +39,6 @@ from modelledger.domain.version import (
 from modelledger.services.ledger import Ledger, now
 from modelledger.services.resolve import resolve_snapshot, resolve_version
 from modelledger.store import cards, events, snapshots, versions
-
-_LOADER = re.compile(r"^(joblib|pickle|python:[A-Za-z_][\w.]*:[A-Za-z_]\w*)$")
 
 
 @dataclass
@@ -77,10 +75,8 @@ def _check_request(req: RegisterRequest) -> tuple[list[DataRef], dict[str, Any]]
     params = merge_params({}, req.params)
     if req.seed is not None and (isinstance(req.seed, bool) or not isinstance(req.seed, int)):
         raise InvalidInput(f"--seed {req.seed!r}: expected an integer")
-    if req.loader is not None and not _LOADER.match(req.loader):
-        raise InvalidInput(
-            f"--loader {req.loader!r}: expected joblib, pickle or python:package.module:factory"
-        )
+    if req.loader is not None:
+        parse_loader(req.loader)
     if req.irreproducible is not None and not req.irreproducible.strip():
         raise InvalidInput("--irreproducible needs a --reason saying why the lineage is unknown")
     if not os.path.lexists(req.artifact):

@@ -1,12 +1,12 @@
-"""Turning what a person typed (full id, unique prefix, NAME@N) into one immutable id."""
+"""Turning what a person typed (full id, unique prefix, NAME@N, NAME@ENV) into one immutable id."""
 
 from __future__ import annotations
 
 from sqlalchemy.engine import Connection
 
 from modelledger.domain.errors import AmbiguousReference, InvalidInput, NotFound
-from modelledger.domain.refs import IdPrefix, NameNumber, parse_ref
-from modelledger.store import snapshots, versions
+from modelledger.domain.refs import IdPrefix, NameEnv, NameNumber, parse_ref
+from modelledger.store import environments, snapshots, versions
 
 
 def _by_prefix(found: list[str], ref: str, what: str) -> str:
@@ -26,6 +26,8 @@ def resolve_version(conn: Connection, ref: str) -> str:
             hint = f" (latest is {parsed.name}@{latest})" if latest else " (no such model)"
             raise NotFound(f"{ref}: no such version{hint}")
         return found
+    if isinstance(parsed, NameEnv):
+        return _live_version(conn, parsed)
     assert isinstance(parsed, IdPrefix)
     if parsed.kind not in (None, "mv"):
         raise InvalidInput(f"{ref!r} is a {parsed.kind}- id, not a model version (mv-…)")
@@ -37,3 +39,18 @@ def resolve_snapshot(conn: Connection, ref: str) -> str:
     if not isinstance(parsed, IdPrefix) or parsed.kind not in (None, "ds"):
         raise InvalidInput(f"{ref!r} is not a snapshot id (ds-…)")
     return _by_prefix(snapshots.ids_with_prefix(conn, f"ds-{parsed.hex}"), ref, "snapshot")
+
+
+def _live_version(conn: Connection, ref: NameEnv) -> str:
+    """The pinned id live in the environment now; it must be a version of the named model."""
+    env = environments.get(conn, ref.env)
+    if env is None:
+        raise NotFound(f"{ref.name}@{ref.env}: no environment named {ref.env!r}")
+    if env.current_id is None:
+        raise NotFound(f"{ref.name}@{ref.env}: nothing is live in {ref.env} yet")
+    live = versions.get(conn, env.current_id) if env.current_id.startswith("mv-") else None
+    if live is None or live.name != ref.name:
+        raise NotFound(
+            f"{ref.name}@{ref.env}: {ref.env} runs {env.current_id}, not a {ref.name} version"
+        )
+    return live.id

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
 # The store modules (and SQLAlchemy with them) are imported where used: re-snapshotting an
-# unchanged tree is answered without them (see Ledger.known_snapshot).
+# unchanged tree is answered without them (see Ledger.quick).
 
 
 @dataclass
@@ -106,7 +106,10 @@ def snapshot(
         if cache is not None:
             cache.close()
     if tf is None and card is None:
-        known = ledger.known_snapshot(snapshot_id(tree.sha256))
+        from modelledger.store.quick import snapshot_row
+
+        sid = snapshot_id(tree.sha256)
+        known = ledger.quick(lambda conn: snapshot_row(conn, sid))
         if known is not None:
             return SnapshotResult(Snapshot(**known), created=False)
     with ledger.db.write() as conn:

@@ -17,11 +17,9 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 
 from modelledger.domain.errors import Conflict, ImmutableRecord, NoLedger, StoreUnavailable
+from modelledger.store.head import SCHEMA_HEAD
 from modelledger.store.triggers import IMMUTABLE_MESSAGE
 
-# Kept in step with the newest migration by tests/store/test_migrations.py; comparing against a
-# constant spares every command the import of Alembic (~100 ms).
-SCHEMA_HEAD = "0002"
 _WRITE = "mledger_write"
 
 

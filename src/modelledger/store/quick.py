@@ -1,18 +1,22 @@
 """Read-only lookups through the stdlib sqlite3 driver, for hot paths that would otherwise pay
-for importing SQLAlchemy. Rows looked up here are immutable, so a hit is as good as the full
-path's; anything unexpected returns None and the caller takes the full path."""
+~150 ms for importing SQLAlchemy. Each lookup runs in one read transaction (a consistent snapshot
+under WAL) on a database whose schema is exactly the one this code expects; anything unexpected
+returns None and the caller takes the full path."""
 
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
-_TABLES = {"snapshots"}  # immutable tables only: a stale read of a mutable one would mislead
+from modelledger.store.head import SCHEMA_HEAD
+
+T = TypeVar("T")
 
 
-def sqlite_row(db_url: str, table: str, row_id: str) -> dict[str, Any] | None:
-    if table not in _TABLES or not db_url.startswith("sqlite:///"):
+def read(db_url: str, lookup: Callable[[sqlite3.Connection], T]) -> T | None:
+    if not db_url.startswith("sqlite:///"):
         return None
     path = unquote(db_url.removeprefix("sqlite:///").split("?", 1)[0])
     if not path or path == ":memory:":
@@ -23,9 +27,46 @@ def sqlite_row(db_url: str, table: str, row_id: str) -> dict[str, Any] | None:
         return None
     try:
         conn.row_factory = sqlite3.Row
-        row = conn.execute(f"SELECT * FROM {table} WHERE id = ?", (row_id,)).fetchone()
-        return dict(row) if row is not None else None
+        conn.execute("BEGIN")
+        head = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        if head is None or head[0] != SCHEMA_HEAD:
+            return None
+        return lookup(conn)
     except sqlite3.Error:
         return None
     finally:
         conn.close()
+
+
+def snapshot_row(conn: sqlite3.Connection, snapshot_id: str) -> dict[str, Any] | None:
+    row = conn.execute("SELECT * FROM snapshots WHERE id = ?", (snapshot_id,)).fetchone()
+    return dict(row) if row is not None else None
+
+
+def env_summary(conn: sqlite3.Connection, name: str) -> dict[str, Any] | None:
+    """The rows ``env show`` needs, or None when there is no such environment."""
+    env = conn.execute("SELECT * FROM environments WHERE name = ?", (name,)).fetchone()
+    if env is None:
+        return None
+    move = conn.execute(
+        "SELECT * FROM env_history WHERE env = ? ORDER BY seq DESC LIMIT 1", (name,)
+    ).fetchone()
+    ids = [i for i in (env["current_id"], move["previous_id"] if move else None) if i]
+    labels = {
+        r["id"]: f"{r['name']}@{r['number']}"
+        for r in conn.execute(
+            f"SELECT id, name, number FROM model_versions WHERE id IN ({','.join('?' * len(ids))})",
+            ids,
+        )
+    }
+    rehearsal = conn.execute(
+        "SELECT seq, at, payload_json FROM events WHERE subject = ? AND kind = 'rehearsal' "
+        "ORDER BY seq DESC LIMIT 1",
+        (name,),
+    ).fetchone()
+    return {
+        "env": dict(env),
+        "move": dict(move) if move else None,
+        "labels": labels,
+        "rehearsal": dict(rehearsal) if rehearsal else None,
+    }

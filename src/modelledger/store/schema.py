@@ -107,3 +107,75 @@ dataset_cards = Table(
     Column("created_at", TIME, nullable=False),
     Column("author", String(256), nullable=False),
 )
+
+ENV = String(128)
+USER = String(256)
+
+eval_sets = Table(
+    "eval_sets",
+    metadata,
+    Column("snapshot_id", ID, ForeignKey("snapshots.id"), primary_key=True),
+    Column("name", String(128), nullable=False, index=True),
+    Column("created_at", TIME, nullable=False),
+    Column("created_by", USER, nullable=False),
+)
+
+eval_results = Table(
+    "eval_results",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("subject_id", ID, nullable=False, index=True),  # mv- or sys-
+    Column("eval_set_id", ID, ForeignKey("snapshots.id"), nullable=False, index=True),
+    Column("metrics_json", Text, nullable=False),
+    Column("slices_json", Text, nullable=False),
+    Column("report_sha256", String(64)),
+    Column("created_at", TIME, nullable=False),
+    Column("created_by", USER, nullable=False),
+    UniqueConstraint("subject_id", "eval_set_id", name="uq_eval_results_subject_set"),
+)
+
+gate_policies = Table(
+    "gate_policies",
+    metadata,
+    Column("sha256", String(64), primary_key=True),  # of the canonical policy
+    Column("policy_json", Text, nullable=False),
+    Column("source_text", Text, nullable=False),  # the file as the user wrote it
+    Column("created_at", TIME, nullable=False),
+    Column("created_by", USER, nullable=False),
+)
+
+environments = Table(
+    "environments",
+    metadata,
+    Column("name", ENV, primary_key=True),
+    Column("current_id", ID),
+    Column("since", TIME),
+    Column("policy_sha256", String(64), ForeignKey("gate_policies.sha256")),
+    Column("created_at", TIME, nullable=False),
+)
+
+env_policies = Table(
+    "env_policies",
+    metadata,
+    Column("env", ENV, ForeignKey("environments.name"), primary_key=True),
+    Column("revision", Integer, primary_key=True),
+    Column("policy_sha256", String(64), ForeignKey("gate_policies.sha256"), nullable=False),
+    Column("at", TIME, nullable=False),
+    Column("set_by", USER, nullable=False),
+)
+
+env_history = Table(
+    "env_history",
+    metadata,
+    Column("env", ENV, ForeignKey("environments.name"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("subject_id", ID, nullable=False),
+    Column("previous_id", ID),
+    Column("action", String(16), nullable=False),  # promote | override | rollback
+    Column("at", TIME, nullable=False),
+    Column("requester", USER, nullable=False),
+    Column("approvers_json", Text, nullable=False),
+    Column("reason", Text),
+    Column("policy_sha256", String(64)),
+    Column("event_seq", BigInteger, nullable=False),
+)

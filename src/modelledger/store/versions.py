@@ -112,7 +112,9 @@ def insert_version(conn: Connection, version: ModelVersion, created_at: str) -> 
         )
 
 
-def listing(conn: Connection, name: str | None = None, limit: int = 100) -> list[ModelVersion]:
+def listing(
+    conn: Connection, name: str | None = None, limit: int | None = 100
+) -> list[ModelVersion]:
     """Newest first."""
     q = select(model_versions)
     if name:

@@ -1,0 +1,139 @@
+"""Promotion: the gate runs, and only on a pass does the pointer move, with an event carrying the
+whole decision (who asked, who approved, which policy, the gate report)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from modelledger.domain.environment import Move
+from modelledger.domain.errors import CheckFailed, Conflict, InvalidInput
+from modelledger.domain.gate import GateReport
+from modelledger.services.gatekeeper import GateDecision, decide
+from modelledger.services.ledger import Ledger, now
+from modelledger.store import environments, events
+
+
+class GateFailed(CheckFailed):
+    """The gate said no; nothing moved. Carries the report so it can be printed row by row."""
+
+    def __init__(self, decision: GateDecision) -> None:
+        self.decision = decision
+        failed = "; ".join(f"{c.name}: {c.detail or 'failed'}" for c in decision.report.failures())
+        super().__init__(f"gate refused {decision.candidate.label} for {decision.env}: {failed}")
+
+
+@dataclass(frozen=True)
+class Promotion:
+    decision: GateDecision
+    move: Move
+    event_seq: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "env": self.move.env,
+            "id": self.move.subject_id,
+            "label": self.decision.candidate.label,
+            "previous": self.move.previous_id,
+            "action": self.move.action,
+            "approvers": list(self.move.approvers),
+            "requester": self.move.requester,
+            "reason": self.move.reason,
+            "at": self.move.at,
+            "policy_sha256": self.move.policy_sha256,
+            "event": self.event_seq,
+            "gate": self.decision.report.to_json(),
+        }
+
+
+def _clean(approvers: Sequence[str]) -> list[str]:
+    return [a.strip() for a in approvers if a and a.strip()]
+
+
+def check_unmoved(conn: Connection, env: str, expected: str | None, policy_sha: str | None) -> None:
+    """Compare-and-swap: the pointer (and policy) must be what the decision was made against."""
+    state = environments.get(conn, env)
+    assert state is not None
+    if state.current_id != expected:
+        raise Conflict(
+            f"{env} moved to {state.current_id} while this change was being checked "
+            f"(it was {expected}); nothing was changed — run it again"
+        )
+    if policy_sha is not None and state.policy_sha256 not in (None, policy_sha):
+        raise Conflict(f"{env}'s gate policy changed meanwhile; nothing was changed — run it again")
+
+
+def promote(
+    ledger: Ledger,
+    ref: str,
+    env: str,
+    approvers: Sequence[str],
+    reason: str | None = None,
+    override: bool = False,
+    expect_live: str | None = None,
+) -> Promotion:
+    """Run the gate and move ``env`` to ``ref`` on a pass.
+
+    ``expect_live`` (an id, or "none") makes the move conditional on what is live, like git's
+    ``--force-with-lease``: of several concurrent promotions expecting the same state, one wins.
+    """
+    names = _clean(approvers)
+    if not names:
+        raise InvalidInput("promotion needs --approver NAME: the person who approved it going live")
+    if override and not (reason and reason.strip()):
+        raise InvalidInput("--override needs --reason saying why the gate is being overridden")
+    with ledger.db.read() as conn:
+        decision = decide(conn, env, ref, names)
+    if decision.live_id == decision.candidate.id:
+        raise InvalidInput(f"{decision.candidate.label} is already live in {env}")
+    if expect_live is not None:
+        expected = None if expect_live.lower() == "none" else expect_live
+        if expected != decision.live_id:
+            raise Conflict(
+                f"{env} runs {decision.live_id}, not the expected {expected}; nothing was changed"
+            )
+    report: GateReport = decision.report
+    action = "promote"
+    if not report.passed:
+        if not override:
+            raise GateFailed(decision)
+        if not decision.policy.allow_override:
+            raise InvalidInput(
+                f"{env}'s gate policy does not allow overrides (allow_override: false); "
+                "the gate's failures must be fixed"
+            )
+        action = "override"
+    with ledger.db.write() as conn:
+        check_unmoved(conn, env, decision.live_id, decision.policy_sha256)
+        at = now()
+        payload = {
+            "env": env,
+            "version": decision.candidate.id,
+            "label": decision.candidate.label,
+            "previous": decision.live_id,
+            "approvers": names,
+            "requester": ledger.user,
+            "reason": reason,
+            "at": at,
+            "policy_sha256": decision.policy_sha256,
+            "gate": report.to_json(),
+        }
+        kind = "promotion" if action == "promote" else "promotion.override"
+        event = events.append(conn, kind, env, ledger.user, at, payload)
+        move = environments.record_move(
+            conn,
+            env,
+            decision.candidate.id,
+            decision.live_id,
+            "promote" if action == "promote" else "override",
+            at,
+            ledger.user,
+            names,
+            reason,
+            decision.policy_sha256,
+            event.seq,
+        )
+    return Promotion(decision, move, event.seq)

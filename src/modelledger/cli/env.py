@@ -83,7 +83,8 @@ def show(
     rehearsal = found["last_rehearsal"]
     rows: list[tuple[str, Any]] = [
         ("env", found["env"]),
-        ("live", _who(found["label"], found["id"])),
+        ("live", found["label"] or found["id"] or "nothing"),
+        ("id", found["id"]),
         ("since", _when(found["since"])),
         (
             "by",
@@ -93,7 +94,7 @@ def show(
         ("reason", found["reason"]),
         (
             "previous",
-            _who(found["previous_label"], found["previous"]) if found["previous"] else None,
+            _who(found["previous_label"], short(found["previous"])) if found["previous"] else None,
         ),
         ("policy", found["policy_sha256"] or "default (no policy set)"),
         (
@@ -124,16 +125,17 @@ def history(
     if not moves:
         typer.echo(f"nothing was ever live in {env}")
         return
-    t = table("#", "at", "action", "live", "previous", "requested by", "approved by", "reason")
+    t = table(
+        "#", "at (UTC)", "action", "live", "previous", "by → approved", "reason", wrap=("reason",)
+    )
     for m in moves:
         t.add_row(
             str(m["seq"]),
-            _when(m["at"]),
+            m["at"][:16].replace("T", " "),
             m["action"],
             m["label"] or short(m["id"]),
             (m["previous_label"] or short(m["previous"])) if m["previous"] else "—",
-            m["requester"],
-            ", ".join(m["approvers"]),
+            f"{m['requester']} → {', '.join(m['approvers'])}",
             m["reason"] or "",
         )
     console().print(t)

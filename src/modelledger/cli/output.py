@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Any
 
@@ -19,13 +20,25 @@ def console() -> Any:
     return Console(highlight=False, soft_wrap=True)
 
 
-def table(*columns: str, title: str | None = None) -> Any:
+def table(*columns: str, title: str | None = None, wrap: tuple[str, ...] = ()) -> Any:
+    """Columns keep to one line (ellipsis) unless named in ``wrap``: those fold instead."""
     from rich.table import Table
 
     t = Table(title=title, show_edge=False, header_style="bold")
     for c in columns:
-        t.add_column(c, no_wrap=True, overflow="ellipsis")
+        if c in wrap:
+            t.add_column(c, overflow="fold")
+        else:
+            t.add_column(c, no_wrap=True, overflow="ellipsis")
     return t
+
+
+_FULL_ID = re.compile(r"\b(mv|ds|ev|tf|sys)-([0-9a-f]{12})[0-9a-f]{52}\b")
+
+
+def shorten_ids(text: str) -> str:
+    """Full ids in running text, shortened for people (``--json`` keeps them whole)."""
+    return _FULL_ID.sub(r"\1-\2", text)
 
 
 def kv_table(rows: list[tuple[str, Any]]) -> Any:

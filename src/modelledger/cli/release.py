@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from modelledger.cli.output import JSON_HELP, console, emit_json, table
+from modelledger.cli.output import JSON_HELP, console, emit_json, shorten_ids, table
 
 gate = typer.Typer(help="Evaluate a candidate against an environment's gate.", no_args_is_help=True)
 JsonOpt = typer.Option(False, "--json", help=JSON_HELP)
@@ -26,19 +26,23 @@ def _value(v: Any) -> str:
 
 
 def print_gate(report: dict[str, Any], title: str) -> None:
-    t = table("criterion", "value", "bar", "result", "detail", title=title)
+    out = console()
+    t = table("criterion", "value", "bar", "result", title=shorten_ids(title), wrap=("bar",))
     for c in report["criteria"]:
         mark = "[green]pass[/green]" if c["passed"] else "[red bold]FAIL[/red bold]"
-        t.add_row(c["name"], _value(c["value"]), c["bar"], mark, c["detail"])
-    console().print(t)
+        t.add_row(c["name"], shorten_ids(_value(c["value"])), shorten_ids(c["bar"]), mark)
+    out.print(t)
+    for c in report["criteria"]:
+        if not c["passed"]:
+            out.print(f"[red]✗[/red] {c['name']}: {c['detail']}", highlight=False)
 
 
 def print_checks(checks: list[dict[str, Any]], title: str) -> None:
-    t = table("version", "check", "result", "detail", title=title)
+    t = table("version", "check", "result", "detail", title=title, wrap=("detail",))
     style = {"pass": "[green]pass[/green]", "fail": "[red bold]FAIL[/red bold]", "skip": "skip"}
     for c in checks:
         who = f"{c['role']} {c['label'] or ''}".strip()
-        t.add_row(who, c["check"], style[c["status"]], c["detail"])
+        t.add_row(who, c["check"], style[c["status"]], shorten_ids(c["detail"]))
     console().print(t)
 
 

@@ -5,7 +5,7 @@ import random
 import pytest
 
 import modelledger as ml
-from modelledger.domain.errors import DirtyWorkingTree
+from modelledger.domain.errors import CheckFailed, DirtyWorkingTree, InvalidInput, NotFound
 from tests.conftest import write
 from tests.services.test_register import git
 
@@ -79,3 +79,31 @@ def test_data_api_snapshot_lineage_diff_leakage_affected(ledger, project):
     ]
     out = ml.checkout(n2.id, project / "co", ledger=ledger)
     assert (out / "ev.csv").read_text().startswith(header)
+
+
+def test_release_api_eval_gate_promote_live_rollback(ledger, project):
+    es = ml.create_eval_set("core", write(project / "e.csv", "a,b\n1,2\n3,4\n"))
+    ids = [
+        ml.register_model(
+            "m", write(project / f"{n}.bin", f"w{n}"), code_ref="r", params={"n": n}
+        ).id
+        for n in (1, 2)
+    ]
+    write(project / "p.yaml", f"eval_set: {es}\nmetrics: [{{name: acc, min: 0.8}}]\n")
+    from modelledger.services.environments import set_policy
+
+    set_policy(ledger, "production", project / "p.yaml")
+    assert ml.record_eval(ids[0], es, {"acc": 0.9})["created"]
+    ml.record_eval(ids[1], es, {"acc": 0.7}, slices={"new": {"acc": 0.6}})
+    assert not ml.gate_check(ids[1], "production")["passed"]
+    with pytest.raises(CheckFailed, match="acc"):
+        ml.promote(ids[1], "production", "bob")
+    ml.promote(ids[0], "production", "bob", reason="first")
+    assert ml.live("production") == ids[0]
+    assert ml.live_at("production", "2999-01-01") == ids[0]
+    with pytest.raises(InvalidInput):
+        ml.record_eval(ids[0], es, {"acc": "high"})
+    report = ml.rehearse("production")
+    assert not report["passed"]  # nothing to roll back to yet
+    with pytest.raises(NotFound):
+        ml.rollback("production", "bob", "drill")

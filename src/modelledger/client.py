@@ -164,6 +164,109 @@ def checkout(
     return materialise(ledger or open_ledger(), ref, Path(directory), force).directory
 
 
+def create_eval_set(
+    name: str, paths: str | Path | Iterable[str | Path], ledger: Ledger | None = None
+) -> str:
+    """Snapshot eval data and mark it as an eval set; returns its ``ds-`` id."""
+    from modelledger.services.evaluate import create_eval_set as create
+
+    items = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
+    return create(ledger or open_ledger(), name, items)[0].snapshot.id
+
+
+def record_eval(
+    ref: str,
+    eval_set: str,
+    metrics: dict[str, float],
+    *,
+    slices: dict[str, dict[str, float]] | None = None,
+    report: str | Path | None = None,
+    ledger: Ledger | None = None,
+) -> dict[str, Any]:
+    """Store an immutable result of ``ref`` on ``eval_set`` (``mledger eval record --json``)."""
+    from modelledger.domain.evals import parse_metrics_file
+    from modelledger.services.evaluate import record
+
+    checked, checked_slices = parse_metrics_file({**metrics, "slices": slices or {}}, "metrics")
+    done = record(
+        ledger or open_ledger(),
+        ref,
+        eval_set,
+        checked,
+        checked_slices,
+        Path(report) if report is not None else None,
+    )
+    return {**done.result.to_json(), "created": done.created, "warnings": list(done.warnings)}
+
+
+def gate_check(
+    ref: str, env: str, approvers: Iterable[str] = (), ledger: Ledger | None = None
+) -> dict[str, Any]:
+    """Evaluate ``ref`` against ``env``'s gate: ``passed`` and one entry per criterion."""
+    from modelledger.services.gatekeeper import check
+
+    decision = check(ledger or open_ledger(), ref, env, list(approvers))
+    return {"env": env, "policy_sha256": decision.policy_sha256, **decision.report.to_json()}
+
+
+def promote(
+    ref: str,
+    to: str,
+    approvers: str | Iterable[str],
+    *,
+    reason: str | None = None,
+    expect_live: str | None = None,
+    ledger: Ledger | None = None,
+) -> dict[str, Any]:
+    """Run the gate and move ``to`` to ``ref`` on a pass; raises ``GateFailed`` (a
+    ``CheckFailed``) with the report otherwise."""
+    from modelledger.services.promote import promote as run
+
+    names = [approvers] if isinstance(approvers, str) else list(approvers)
+    return run(ledger or open_ledger(), ref, to, names, reason, expect_live=expect_live).to_json()
+
+
+def live(env: str, ledger: Ledger | None = None) -> str:
+    """The immutable id live in ``env`` now: what serving code should pin."""
+    from modelledger.domain.errors import NotFound
+    from modelledger.services.env_status import show
+
+    found = show(ledger or open_ledger(), env)
+    if found["id"] is None:
+        raise NotFound(f"nothing is live in {env} yet")
+    return str(found["id"])
+
+
+def live_at(env: str, when: str, ledger: Ledger | None = None) -> str | None:
+    """The id that was live in ``env`` at ``when`` (ISO-8601), or None if nothing was."""
+    from modelledger.services.environments import at
+
+    found = at(ledger or open_ledger(), env, when)["id"]
+    return str(found) if found else None
+
+
+def rehearse(env: str, ledger: Ledger | None = None) -> dict[str, Any]:
+    """Check the live version and its rollback target can be served; records a rehearsal."""
+    from modelledger.services.rehearse import rehearse as run
+
+    return run(ledger or open_ledger(), env).to_json()
+
+
+def rollback(
+    env: str,
+    approvers: str | Iterable[str],
+    reason: str,
+    *,
+    to: str | None = None,
+    ledger: Ledger | None = None,
+) -> dict[str, Any]:
+    """Flip ``env`` back to a known-good version that passes the rehearsal checks now."""
+    from modelledger.services.rollback import rollback as run
+
+    names = [approvers] if isinstance(approvers, str) else list(approvers)
+    return run(ledger or open_ledger(), env, names, reason, to).to_json()
+
+
 class Run:
     """One training run. Code state, dependency lock, hardware and seed are captured when it starts;
     every ``log_model`` registers a version carrying them (scenario S2)."""

@@ -151,7 +151,15 @@ def test_affected_traces_a_source_and_a_record_to_models(ledger, tmp_path):
         ),
     )
 
+    from modelledger.services import environments
+    from modelledger.services.promote import promote
+
+    environments.create(ledger, "production")
+    promote(ledger, finetune.id, "production", ["bob"])
     by_source = affected(ledger, source="scraped-forum")
+    assert by_source["serving"] == [
+        {"env": "production", "id": finetune.id, "label": "recsys-ft@1"}
+    ]
     assert [s["id"] for s in by_source["snapshots"]] == sorted([raw.id, clean.id])
     assert by_source["retrain"] == ["recsys-ft@1", "recsys@1"]
     assert {m["id"] for m in by_source["models"]} == {model.id, finetune.id}

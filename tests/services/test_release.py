@@ -117,7 +117,7 @@ def _events(ledger):
 
 
 def test_gate_names_the_command_when_a_result_is_missing(ledger, story):
-    v1, v2, _ = story["versions"]
+    v1, _, _ = story["versions"]
     decision = gatekeeper.check(ledger, v1.id, "production")
     assert not decision.report.passed
     detail = " ".join(c.detail for c in decision.report.failures())
@@ -129,19 +129,21 @@ def test_gate_names_the_command_when_a_result_is_missing(ledger, story):
 @pytest.mark.parametrize(
     ("call", "error", "match"),
     [
-        (lambda l, s: promote(l, "fraud@9", "production", ["bob"]), NotFound, "fraud@9"),
-        (lambda l, s: promote(l, "fraud@1", "production", []), InvalidInput, "--approver"),
-        (lambda l, s: promote(l, "fraud@1", "production", ["alice"]), GateFailed, "four eyes"),
-        (lambda l, s: promote(l, "fraud@1", "staging", ["bob"]), NotFound, "no environment"),
+        (lambda led, s: promote(led, "fraud@9", "production", ["bob"]), NotFound, "fraud@9"),
+        (lambda led, s: promote(led, "fraud@1", "production", []), InvalidInput, "--approver"),
+        (lambda led, s: promote(led, "fraud@1", "production", ["alice"]), GateFailed, "four eyes"),
+        (lambda led, s: promote(led, "fraud@1", "staging", ["bob"]), NotFound, "no environment"),
         (
-            lambda l, s: promote(l, "fraud@1", "production", ["alice"], override=True, reason="x"),
+            lambda led, s: promote(
+                led, "fraud@1", "production", ["alice"], override=True, reason="x"
+            ),
             InvalidInput,
             "allow_override",
         ),
-        (lambda l, s: envs.at(l, "production", "last tuesday"), InvalidInput, "ISO-8601"),
-        (lambda l, s: envs.at(l, "production", "2001-01-01"), InvalidInput, "did not exist"),
-        (lambda l, s: rollback(l, "production", ["bob"], "why"), NotFound, "nothing is live"),
-        (lambda l, s: rollback(l, "production", [], "why"), InvalidInput, "--approver"),
+        (lambda led, s: envs.at(led, "production", "last tuesday"), InvalidInput, "ISO-8601"),
+        (lambda led, s: envs.at(led, "production", "2001-01-01"), InvalidInput, "did not exist"),
+        (lambda led, s: rollback(led, "production", ["bob"], "why"), NotFound, "nothing is live"),
+        (lambda led, s: rollback(led, "production", [], "why"), InvalidInput, "--approver"),
     ],
 )
 def test_bad_input_changes_nothing(ledger, story, call, error, match):
@@ -227,7 +229,7 @@ def test_eval_results_are_immutable_and_compare_refuses_different_sets(ledger, p
 
 
 def test_eval_stale_lists_what_needs_rescoring(ledger, project, story):
-    v1, v2, v3 = story["versions"]
+    v1, _, v3 = story["versions"]
     s = story["eval_set"]
     score(ledger, v1, s, 0.9, 0.9)
     promote(ledger, v1.id, "production", ["bob"])

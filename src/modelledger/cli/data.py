@@ -345,5 +345,7 @@ def affected(
             via = m["via"] if m["via"].startswith("parent") else short(m["via"])
             t.add_row(m["label"] or "?", short(m["id"]), via, m["role"])
         out.print(t)
+    for e in result["serving"]:
+        out.print(f"[bold]serving now[/]: {e['env']} runs {e['label'] or short(e['id'])}")
     for v in result["violations"]:
         out.print(f"[bold red]violation[/]: {v['message']}")

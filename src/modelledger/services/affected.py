@@ -16,7 +16,7 @@ from modelledger.services.ledger import Ledger
 from modelledger.services.lineage import downstream, models_using, upstream
 from modelledger.services.resolve import resolve_snapshot
 from modelledger.services.tables import LocalTables, tabular_files
-from modelledger.store import cards, snapshots, versions
+from modelledger.store import cards, environments, snapshots, versions
 
 
 def parse_record(text: str) -> tuple[str, str]:
@@ -60,6 +60,12 @@ def affected(
         later = versions.descendants(conn, direct_models) - direct_models
         labels = {v.id: v.label for v in versions.get_many(conn, direct_models | later)}
         violations = _violations(conn, set(reasons), all_cards)
+        to_retrain = direct_models | later
+        serving = [
+            {"env": e.name, "id": e.current_id, "label": labels.get(e.current_id)}
+            for e in environments.names(conn)
+            if e.current_id in to_retrain
+        ]
     models = [
         {"id": m["version"], "label": m["label"], "via": m["snapshot"], "role": m["role"]}
         for m in trained
@@ -73,8 +79,7 @@ def affected(
             {"id": sid, "name": snaps[sid].name, "why": reasons[sid]} for sid in sorted(reasons)
         ],
         "models": models,
-        # environments arrive with promotion (issue 4); until then nothing is served from one
-        "serving": [],
+        "serving": serving,  # environments running an affected version right now
         "retrain": sorted({m["label"] for m in models if m["label"]}),
         "violations": violations,
     }

@@ -22,10 +22,21 @@ def _run(*args: str) -> None:
 
     typer.secho("$ " + shlex.join(["mledger", *args]), fg="green")
     try:
-        app(list(args), prog_name="mledger", standalone_mode=False)
-    except SystemExit as exc:  # a command that exits non-zero on purpose (a failed check)
-        if exc.code:
-            typer.echo(f"(exit {exc.code})")
+        code = app(list(args), prog_name="mledger", standalone_mode=False)
+    except SystemExit as exc:
+        code = exc.code
+    if code:  # a command that exits non-zero on purpose (a failed check)
+        typer.echo(f"(exit {code})")
+
+
+class DemoModel:
+    """A stand-in model: picklable, importable by the rehearsal's fresh process."""
+
+    def __init__(self, night: int) -> None:
+        self.night = night
+
+    def predict(self, rows: list[dict[str, float]]) -> list[int]:
+        return [int(r.get("distance", 0) > 100 + self.night) for r in rows]
 
 
 def _git(cwd: Path, *args: str) -> None:
@@ -95,11 +106,13 @@ def run_demo(directory: Path | None, keep: bool) -> None:
             "training table overwritten in place",
         )
 
-        _say("Read it back, verify the artifact, and check the ledger has not been tampered with.")
+        _say("Read it back and verify the artifact against its sha256.")
         _run("model", "show", "delay@1")
-        _run("model", "list")
         _run("model", "verify", "delay@1")
-        _run("audit", "log")
+        _release_story(base, ds)
+
+        _say("Every change is an event in a hash chain; verify it has not been tampered with.")
+        _run("audit", "log", "--env", "production")
         _run("audit", "verify")
     finally:
         os.chdir(old_cwd)
@@ -111,3 +124,51 @@ def run_demo(directory: Path | None, keep: bool) -> None:
         typer.echo(
             "\n(demo folder removed; run `mledger demo --keep` to explore the ledger afterwards)"
         )
+
+
+def _release_story(base: Path, ds: str) -> None:
+    """Nights 2-4, an eval set, a gate with a protected slice, promotion, rehearsal, rollback."""
+    from modelledger.services.evaluate import list_eval_sets
+    from modelledger.services.ledger import open_ledger
+
+    _say("Nights 2-4 each produce a model that declares how it loads (and its inputs, in its card).")
+    for night in (2, 3, 4):
+        (base / f"model-{night}.pkl").write_bytes(pickle.dumps(DemoModel(night)))
+        _run(
+            "model", "register", "delay", "--artifact", f"model-{night}.pkl", "--loader", "pickle",
+            "--data", f"{ds}:train", "--param", f"night={night}", "--seed", "7",
+        )  # fmt: skip
+    card = base / "card.yaml"
+    card.write_text("inputs: {distance: float, carrier: category}\nintended_use: demo\n")
+    for night in (2, 3, 4):
+        _run("model", "card", f"delay@{night}", "--set", str(card))
+
+    _say("A fixed eval set, and a lean gate: no regression overall or on new routes.")
+    (base / "eval").mkdir()
+    (base / "eval" / "holdout.csv").write_text("id,carrier,delay\n10,ups,0\n11,dhl,1\n")
+    _run("eval", "set", "create", "core-eval", "eval")
+    with open_ledger() as ledger:
+        eval_set = list_eval_sets(ledger)[0]["id"]
+    (base / "gate.yaml").write_text(
+        f"eval_set: {eval_set}\n"
+        "metrics:\n  - {name: auc, min: 0.80, max_drop_vs_live: 0.01}\n"
+        "protected_slices: {names: [new_routes], max_drop: 0.02}\n"
+        "approvers: 1\nfour_eyes: true\nrequire: {lock: true, data_pinned: true}\n"
+    )
+    _run("env", "policy", "production", "gate.yaml")
+    for night, auc, new_routes in ((2, "0.90", "0.85"), (3, "0.93", "0.79"), (4, "0.92", "0.86")):
+        _run("eval", "record", f"delay@{night}", "--eval-set", eval_set,
+             "--metric", f"auc={auc}", "--slice", f"new_routes:auc={new_routes}")  # fmt: skip
+
+    _say("Night 2 goes live, approved by someone who is not its author.")
+    _run("promote", "delay@2", "--to", "production", "--approver", "dana", "--reason", "first")
+    _say("Night 3 is better overall but worse on new routes: the gate says no.")
+    _run("gate", "check", "delay@3", "--env", "production")
+    _say("Night 4 fixes it and passes.")
+    _run("promote", "delay@4", "--to", "production", "--approver", "dana")
+    _run("env", "show", "production")
+
+    _say("Rehearse the rollback (loads both versions in a fresh process), then roll back.")
+    _run("rehearse", "production")
+    _run("rollback", "production", "--approver", "dana", "--reason", "pager: late deliveries")
+    _run("env", "history", "production")

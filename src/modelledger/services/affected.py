@@ -64,7 +64,7 @@ def affected(
         serving = [
             {"env": e.name, "id": e.current_id, "label": labels.get(e.current_id)}
             for e in environments.names(conn)
-            if e.current_id in to_retrain
+            if e.current_id is not None and e.current_id in to_retrain
         ]
     models = [
         {"id": m["version"], "label": m["label"], "via": m["snapshot"], "role": m["role"]}

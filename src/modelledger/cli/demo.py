@@ -131,7 +131,9 @@ def _release_story(base: Path, ds: str) -> None:
     from modelledger.services.evaluate import list_eval_sets
     from modelledger.services.ledger import open_ledger
 
-    _say("Nights 2-4 each produce a model that declares how it loads (and its inputs, in its card).")
+    _say(
+        "Nights 2-4 each produce a model that declares how it loads (and its inputs, in its card)."
+    )
     for night in (2, 3, 4):
         (base / f"model-{night}.pkl").write_bytes(pickle.dumps(DemoModel(night)))
         _run(

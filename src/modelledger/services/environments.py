@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 
 from modelledger.domain.clock import format_time, parse_time
 from modelledger.domain.environment import Environment, Move, validate_env_name
-from modelledger.domain.errors import InvalidInput, NotFound
+from modelledger.domain.errors import Conflict, InvalidInput, NotFound
 from modelledger.services.ledger import Ledger, now
 from modelledger.store import environments, events, versions
 
@@ -24,6 +24,19 @@ def require_env(conn: Connection, name: str) -> Environment:
             f"`mledger env create {name}` or `mledger env policy {name} FILE`"
         )
     return env
+
+
+def check_unmoved(conn: Connection, env: str, expected: str | None, policy_sha: str | None) -> None:
+    """Compare-and-swap: the pointer (and policy) must be what the decision was made against."""
+    state = environments.get(conn, env)
+    assert state is not None
+    if state.current_id != expected:
+        raise Conflict(
+            f"{env} moved to {state.current_id} while this change was being checked "
+            f"(it was {expected}); nothing was changed — run it again"
+        )
+    if policy_sha is not None and state.policy_sha256 not in (None, policy_sha):
+        raise Conflict(f"{env}'s gate policy changed meanwhile; nothing was changed — run it again")
 
 
 def labels(conn: Connection, ids: set[str | None]) -> dict[str, str]:

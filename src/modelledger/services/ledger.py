@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 
     from modelledger.blobs.hashcache import HashCache
     from modelledger.blobs.store import BlobStore
-    from modelledger.settings import Settings
     from modelledger.store.db import Database
 
 
@@ -86,7 +85,7 @@ def now() -> str:
     return format_time(datetime.now(UTC))
 
 
-def open_ledger(settings: Settings | None = None, cwd: Path | None = None) -> Ledger:
+def open_ledger(settings: cfg.SettingsLike | None = None, cwd: Path | None = None) -> Ledger:
     return open_config(cfg.resolve(settings, cwd))
 
 

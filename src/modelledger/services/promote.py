@@ -7,11 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.engine import Connection
-
 from modelledger.domain.environment import Move
 from modelledger.domain.errors import CheckFailed, Conflict, InvalidInput
 from modelledger.domain.gate import GateReport
+from modelledger.services.environments import check_unmoved
 from modelledger.services.gatekeeper import GateDecision, decide
 from modelledger.services.ledger import Ledger, now
 from modelledger.store import environments, events
@@ -51,19 +50,6 @@ class Promotion:
 
 def _clean(approvers: Sequence[str]) -> list[str]:
     return [a.strip() for a in approvers if a and a.strip()]
-
-
-def check_unmoved(conn: Connection, env: str, expected: str | None, policy_sha: str | None) -> None:
-    """Compare-and-swap: the pointer (and policy) must be what the decision was made against."""
-    state = environments.get(conn, env)
-    assert state is not None
-    if state.current_id != expected:
-        raise Conflict(
-            f"{env} moved to {state.current_id} while this change was being checked "
-            f"(it was {expected}); nothing was changed — run it again"
-        )
-    if policy_sha is not None and state.policy_sha256 not in (None, policy_sha):
-        raise Conflict(f"{env}'s gate policy changed meanwhile; nothing was changed — run it again")
 
 
 def promote(

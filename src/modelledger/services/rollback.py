@@ -10,8 +10,8 @@ from typing import Any
 from modelledger.domain.environment import Move
 from modelledger.domain.errors import InvalidInput
 from modelledger.domain.version import ModelVersion
+from modelledger.services.environments import check_unmoved
 from modelledger.services.ledger import Ledger, now
-from modelledger.services.promote import check_unmoved
 from modelledger.services.rehearse import Check, RehearsalFailed, failures, plan, target_checks
 from modelledger.store import environments, events
 

@@ -202,7 +202,7 @@ def main() -> int:
     ok_rb = rb_max <= ROLLBACK_TARGET_MS
     ok_at = at_ms <= AT_TARGET_MS
     print(
-        f"  env show with MLEDGER_USER set (imports pydantic-settings): {show_user_ms:.0f} ms; "
+        f"  env show with MLEDGER_USER set: {show_user_ms:.0f} ms; "
         f"over {args.history} history entries: {show_big_ms:.0f} ms"
     )
     print(

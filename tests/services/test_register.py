@@ -297,3 +297,33 @@ def test_unreadable_artifact_writes_nothing(ledger, repo, deny_read):
     with pytest.raises(InvalidInput, match="permission denied"):
         register(ledger, req(repo, artifact=artifact))
     assert counts(ledger) == before
+
+
+def test_model_show_fast_path_agrees_with_the_full_path(ledger, project):
+    """On SQLite `model show` answers through the stdlib driver; every kind of reference must give
+    what the SQLAlchemy path gives, and anything it cannot answer falls through to that path."""
+    from modelledger.domain.errors import AmbiguousReference
+    from modelledger.services import environments
+    from modelledger.services.model_status import show as quick_show
+    from modelledger.services.promote import promote
+    from modelledger.services.ledger import open_config
+
+    a = register(ledger, req(project, code_ref="r@1", params={"n": 1})).version
+    b = register(ledger, req(project, code_ref="r@2", params={"n": 2})).version
+    models.amend_card(ledger, a.id, {"intended_use": "tests"})
+    environments.create(ledger, "production")
+    promote(ledger, b.id, "production", ["bob"])
+    fresh = open_config(ledger.config)  # not yet connected: the fast path is taken
+    try:
+        for ref in (a.id, a.id[:10], a.id[3:12], "delay@1", "delay@2", "delay@production"):
+            assert quick_show(fresh, ref) == models.show(ledger, ref), ref
+        if ledger.db.dialect == "sqlite":
+            assert "db" not in fresh.__dict__  # answered without SQLAlchemy
+        with pytest.raises(NotFound, match="delay@9"):
+            quick_show(fresh, "delay@9")
+        with pytest.raises(NotFound):
+            quick_show(fresh, "other@production")
+        with pytest.raises((NotFound, AmbiguousReference)):
+            quick_show(fresh, "mv-0000")
+    finally:
+        fresh.close()

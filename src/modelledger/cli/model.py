@@ -156,7 +156,7 @@ def show(
 ) -> None:
     """Show one version: its tuple, run manifest and status."""
     from modelledger.services.ledger import open_ledger
-    from modelledger.services.models import show as show_version
+    from modelledger.services.model_status import show as show_version
 
     with open_ledger() as ledger:
         data = show_version(ledger, ref)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -167,6 +169,22 @@ class ModelVersion:
     manifest: dict[str, Any] = field(default_factory=dict)
     loader: str | None = None
     irreproducible_reason: str | None = None
+
+    @classmethod
+    def from_record(cls, row: Mapping[Any, Any]) -> ModelVersion:
+        """From a stored ``model_versions`` row (column name → value)."""
+        from modelledger.domain.clock import parse_time
+
+        return cls(
+            id=row["id"],
+            number=row["number"],
+            tuple=VersionTuple.from_json(json.loads(row["tuple_json"])),
+            created_at=parse_time(row["created_at"]),
+            registered_by=row["registered_by"],
+            manifest=json.loads(row["manifest_json"]),
+            loader=row["loader"],
+            irreproducible_reason=row["irreproducible_reason"],
+        )
 
     @property
     def name(self) -> str:

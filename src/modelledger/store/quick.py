@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
+from modelledger.domain.refs import NameEnv, NameNumber, Ref
 from modelledger.store.head import SCHEMA_HEAD
 
 T = TypeVar("T")
@@ -70,3 +71,35 @@ def env_summary(conn: sqlite3.Connection, name: str) -> dict[str, Any] | None:
         "labels": labels,
         "rehearsal": dict(rehearsal) if rehearsal else None,
     }
+
+
+def version_record(conn: sqlite3.Connection, ref: Ref) -> dict[str, Any] | None:
+    """The version row a reference names, with its newest card revision; None when the answer
+    is not a single version (the full path then explains: not found, ambiguous, wrong kind)."""
+    if isinstance(ref, NameNumber):
+        rows = conn.execute(
+            "SELECT * FROM model_versions WHERE name = ? AND number = ?", (ref.name, ref.number)
+        ).fetchall()
+    elif isinstance(ref, NameEnv):
+        rows = conn.execute(
+            "SELECT v.* FROM model_versions v JOIN environments e ON e.current_id = v.id "
+            "WHERE e.name = ? AND v.name = ?",
+            (ref.env, ref.name),
+        ).fetchall()
+    elif ref.kind in (None, "mv"):
+        prefix = f"mv-{ref.hex}"
+        rows = conn.execute(
+            "SELECT * FROM model_versions WHERE id >= ? AND id < ? ORDER BY id LIMIT 2",
+            (prefix, prefix + "g"),  # 'g' sorts after every hex digit: a prefix range scan
+        ).fetchall()
+    else:
+        return None
+    if len(rows) != 1:
+        return None
+    version = dict(rows[0])
+    card = conn.execute(
+        "SELECT revision, card_json FROM card_revisions WHERE version_id = ? "
+        "ORDER BY revision DESC LIMIT 1",
+        (version["id"],),
+    ).fetchone()
+    return {"version": version, "card": dict(card) if card else None}

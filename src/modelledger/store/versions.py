@@ -9,22 +9,12 @@ from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.engine import Connection, Row
 
 from modelledger.domain.canonical import canonical_json
-from modelledger.domain.clock import parse_time
-from modelledger.domain.version import ModelVersion, VersionTuple
+from modelledger.domain.version import ModelVersion
 from modelledger.store.schema import model_versions, version_data
 
 
 def _to_version(row: Row[Any]) -> ModelVersion:
-    return ModelVersion(
-        id=row.id,
-        number=row.number,
-        tuple=VersionTuple.from_json(json.loads(row.tuple_json)),
-        created_at=parse_time(row.created_at),
-        registered_by=row.registered_by,
-        manifest=json.loads(row.manifest_json),
-        loader=row.loader,
-        irreproducible_reason=row.irreproducible_reason,
-    )
+    return ModelVersion.from_record(row._mapping)
 
 
 # Statements on the registration path are built once: constructing them per call costs more

@@ -179,3 +179,23 @@ env_history = Table(
     Column("policy_sha256", String(64)),
     Column("event_seq", BigInteger, nullable=False),
 )
+
+systems = Table(
+    "systems",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("components_json", Text, nullable=False),  # the canonical map the sys- id hashes
+    Column("created_at", TIME, nullable=False),
+    Column("created_by", USER, nullable=False),
+    UniqueConstraint("name", "number", name="uq_systems_name_number"),
+)
+
+system_components = Table(
+    "system_components",
+    metadata,
+    Column("system_id", ID, ForeignKey("systems.id"), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("ref", String(512), nullable=False, index=True),
+)

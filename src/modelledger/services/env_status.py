@@ -20,7 +20,8 @@ def show(ledger: Ledger, name: str) -> dict[str, Any]:
 
 
 def _full(ledger: Ledger, name: str) -> dict[str, Any]:
-    from modelledger.services.environments import labels, require_env
+    from modelledger.services.deployables import labels
+    from modelledger.services.environments import require_env
     from modelledger.store import environments, events
 
     with ledger.db.read() as conn:

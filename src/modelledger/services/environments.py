@@ -11,8 +11,9 @@ from sqlalchemy.engine import Connection
 from modelledger.domain.clock import format_time, parse_time
 from modelledger.domain.environment import Environment, Move, validate_env_name
 from modelledger.domain.errors import Conflict, InvalidInput, NotFound
+from modelledger.services.deployables import labels
 from modelledger.services.ledger import Ledger, now
-from modelledger.store import environments, events, versions
+from modelledger.store import environments, events
 
 
 def require_env(conn: Connection, name: str) -> Environment:
@@ -37,12 +38,6 @@ def check_unmoved(conn: Connection, env: str, expected: str | None, policy_sha: 
         )
     if policy_sha is not None and state.policy_sha256 not in (None, policy_sha):
         raise Conflict(f"{env}'s gate policy changed meanwhile; nothing was changed — run it again")
-
-
-def labels(conn: Connection, ids: set[str | None]) -> dict[str, str]:
-    """Human labels (``fraud@3``) for the ids that have one."""
-    wanted = {i for i in ids if i and i.startswith("mv-")}
-    return {v.id: v.label for v in versions.get_many(conn, wanted)}
 
 
 def _move_json(move: Move, names: dict[str, str]) -> dict[str, Any]:

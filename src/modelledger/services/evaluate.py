@@ -11,11 +11,12 @@ from modelledger.domain.errors import CheckFailed, Conflict, InvalidInput, NotFo
 from modelledger.domain.evals import EvalResult, result_id
 from modelledger.domain.ids import short
 from modelledger.domain.version import DataRef
+from modelledger.services import deployables
 from modelledger.services.ledger import Ledger, now
 from modelledger.services.register import leakage_warnings
-from modelledger.services.resolve import resolve_snapshot, resolve_version
+from modelledger.services.resolve import resolve_snapshot
 from modelledger.services.snapshot import Progress, SnapshotRequest, SnapshotResult, snapshot
-from modelledger.store import environments, evals, events, snapshots, versions
+from modelledger.store import environments, evals, events, snapshots, systems, versions
 
 
 def create_eval_set(
@@ -62,8 +63,7 @@ def record(
     if report is not None and not report.is_file():
         raise InvalidInput(f"--report {report}: no such file")
     with ledger.db.read() as conn:
-        version = versions.get(conn, resolve_version(conn, ref))
-        assert version is not None
+        version = deployables.resolve(conn, ref)
         set_id = resolve_snapshot(conn, eval_set)
         if not evals.is_eval_set(conn, set_id):
             raise InvalidInput(
@@ -87,7 +87,7 @@ def record(
         result = EvalResult(rid, version.id, set_id, metrics, slices, report_sha, at, ledger.user)
         evals.insert_result(conn, result)
         events.append(conn, "eval.recorded", version.id, ledger.user, at, result.to_json())
-    held = [*version.tuple.data, DataRef(set_id, "eval")]
+    held = [*(d for v in version.models for d in v.tuple.data), DataRef(set_id, "eval")]
     return Recorded(result, version.label, True, tuple(leakage_warnings(ledger, held)))
 
 
@@ -98,9 +98,7 @@ def _side(result: EvalResult | None) -> dict[str, Any] | None:
 def compare(ledger: Ledger, a: str, b: str) -> dict[str, Any]:
     """Metrics and slices side by side on every eval set both were scored on; refuses when none."""
     with ledger.db.read() as conn:
-        va = versions.get(conn, resolve_version(conn, a))
-        vb = versions.get(conn, resolve_version(conn, b))
-        assert va is not None and vb is not None
+        va, vb = deployables.resolve(conn, a), deployables.resolve(conn, b)
         ra = {r.eval_set_id: r for r in evals.results_of(conn, va.id)}
         rb = {r.eval_set_id: r for r in evals.results_of(conn, vb.id)}
         common = sorted(set(ra) & set(rb))
@@ -173,11 +171,18 @@ def stale(
         for v in versions.get_many(conn, {i for i in live if i.startswith("mv-")}):
             if model is None or v.name == model:
                 candidates[v.id] = (v, "was live")
+        for system in systems.get_many(conn, {i for i in live if i.startswith("sys-")}):
+            if model is None or system.name == model:
+                candidates[system.id] = (system, "was live")
         done = evals.scored_on(conn, set_id, candidates)
     todo = [
-        {"id": v.id, "label": v.label, "why": why, "created_at": v.created_at.isoformat()}
+        {"id": v.id, "label": v.label, "why": why, "created_at": _iso(v.created_at)}
         for vid, (v, why) in candidates.items()
         if vid not in done
     ]
     todo.sort(key=lambda item: (item["why"] != "was live", item["label"]))
     return {"eval_set": set_id, "missing": todo, "scored": len(done), "checked": len(candidates)}
+
+
+def _iso(moment: Any) -> str:
+    return moment if isinstance(moment, str) else str(moment.isoformat())

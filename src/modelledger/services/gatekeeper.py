@@ -18,25 +18,37 @@ from modelledger.domain.gate import (
     parse_policy,
     policy_sha256,
 )
-from modelledger.domain.version import ModelVersion
+from modelledger.services import deployables
+from modelledger.services.deployables import Deployable
 from modelledger.services.environments import require_env
 from modelledger.services.ledger import Ledger
-from modelledger.services.resolve import resolve_version
-from modelledger.store import environments, evals, versions
+from modelledger.store import environments, evals
 
 
-def subject_of(version: ModelVersion) -> Subject:
-    repro = version.reproducibility
-    code = version.tuple.code
+def subject_of(d: Deployable) -> Subject:
+    """A system meets a requirement when every model it pins does."""
+    reasons: list[str] = []
+    clean = lock = data = repro = bool(d.models)
+    for v in d.models:
+        code = v.tuple.code
+        clean &= code is not None and not code.dirty
+        lock &= v.tuple.lock_sha256 is not None
+        data &= any(r.role in ("train", "finetune") for r in v.tuple.data)
+        status = v.reproducibility
+        repro &= status.status == "reproducible"
+        prefix = f"{v.label}: " if d.is_system else ""
+        reasons += [prefix + r for r in status.reasons]
+    if not d.models:
+        reasons.append("pins no model version")
     return Subject(
-        id=version.id,
-        label=version.label,
-        registered_by=version.registered_by,
-        clean_code=code is not None and not code.dirty,
-        has_lock=version.tuple.lock_sha256 is not None,
-        data_pinned=any(d.role in ("train", "finetune") for d in version.tuple.data),
-        reproducible=repro.status == "reproducible",
-        reproducibility_reasons=repro.reasons,
+        id=d.id,
+        label=d.label,
+        registered_by=d.registered_by,
+        clean_code=clean,
+        has_lock=lock,
+        data_pinned=data,
+        reproducible=repro,
+        reproducibility_reasons=tuple(reasons),
     )
 
 
@@ -56,7 +68,7 @@ def _scores(conn: Connection, subject_id: str, eval_set: str | None) -> Scores |
 @dataclass(frozen=True)
 class GateDecision:
     env: str
-    candidate: ModelVersion
+    candidate: Deployable
     live_id: str | None
     policy: GatePolicy
     policy_sha256: str
@@ -71,10 +83,9 @@ def decide(
     check_approvals: bool = True,
 ) -> GateDecision:
     env = require_env(conn, env_name)
-    candidate = versions.get(conn, resolve_version(conn, ref))
-    assert candidate is not None
+    candidate = deployables.resolve(conn, ref)
     policy, sha = env_policy(conn, env)
-    live = versions.get(conn, env.current_id) if env.current_id else None
+    live = deployables.load(conn, env.current_id) if env.current_id else None
     report = evaluate_gate(
         policy,
         subject_of(candidate),

@@ -20,11 +20,13 @@ from modelledger.domain.environment import (
 )
 from modelledger.domain.errors import CheckFailed, MledgerError, NotFound
 from modelledger.domain.version import ModelVersion
+from modelledger.services import deployables
+from modelledger.services.deployables import Deployable
 from modelledger.services.environments import require_env
 from modelledger.services.ledger import Ledger, now
 from modelledger.services.models import verify
-from modelledger.services.resolve import resolve_version
-from modelledger.store import cards, environments, events, versions
+from modelledger.services.resolve import resolve_subject
+from modelledger.store import cards, environments, events
 
 Status = Literal["pass", "fail", "skip"]
 # how many recent rehearsals a rollback looks through for a passed load of its target
@@ -60,15 +62,18 @@ class Plan:
     """What a rehearsal or rollback works on, read in one transaction."""
 
     env: str
-    current: ModelVersion
-    target: ModelVersion | None
+    current: Deployable
+    target: Deployable | None
     target_error: str | None
-    contracts: dict[str, dict[str, str] | None]  # version id → declared inputs
+    contracts: dict[str, dict[str, str] | None]  # model version id → declared inputs
     rehearsed_loads: dict[str, str]  # version id → "event #N at …" of a passed load check
 
 
-def _inputs(conn: Connection, version_id: str) -> dict[str, str] | None:
-    found = cards.latest(conn, "model", version_id)
+def _inputs(conn: Connection, d: Deployable) -> dict[str, str] | None:
+    """A model's declared inputs (its card); systems declare no serving contract yet."""
+    if d.is_system:
+        return None
+    found = cards.latest(conn, "model", d.id)
     return found[1].get("inputs") if found else None
 
 
@@ -82,15 +87,15 @@ def _rehearsed_loads(conn: Connection, env: str) -> dict[str, str]:
 
 
 def choose_target(
-    conn: Connection, env: str, current: ModelVersion, history: list[Move], to: str | None
+    conn: Connection, env: str, current: Deployable, history: list[Move], to: str | None
 ) -> str:
     """``--to``; else the current version's card ``rollback_target``; else what was live before."""
     if to:
-        return check_rollback_target(env, history, current.id, resolve_version(conn, to))
-    card = cards.latest(conn, "model", current.id)
+        return check_rollback_target(env, history, current.id, resolve_subject(conn, to))
+    card = None if current.is_system else cards.latest(conn, "model", current.id)
     named = card[1].get("rollback_target") if card else None
     if named:
-        return check_rollback_target(env, history, current.id, resolve_version(conn, named))
+        return check_rollback_target(env, history, current.id, resolve_subject(conn, named))
     return require_target(env, default_rollback_target(history, current.id), current.id)
 
 
@@ -98,23 +103,21 @@ def plan(conn: Connection, env_name: str, to: str | None = None, strict: bool = 
     env = require_env(conn, env_name)
     if env.current_id is None:
         raise NotFound(f"nothing is live in {env_name}: there is nothing to rehearse or roll back")
-    current = versions.get(conn, env.current_id)
-    assert current is not None
+    current = deployables.load(conn, env.current_id)
     history = environments.history(conn, env_name)
     target, error = None, None
     try:
-        target = versions.get(conn, choose_target(conn, env_name, current, history, to))
+        target = deployables.load(conn, choose_target(conn, env_name, current, history, to))
     except MledgerError as exc:
         if strict:
             raise
         error = str(exc)
-    ids = [current.id] + ([target.id] if target else [])
     return Plan(
         env=env_name,
         current=current,
         target=target,
         target_error=error,
-        contracts={i: _inputs(conn, i) for i in ids},
+        contracts={d.id: _inputs(conn, d) for d in (current, target) if d is not None},
         rehearsed_loads=_rehearsed_loads(conn, env_name),
     )
 
@@ -149,6 +152,49 @@ def _load_check(ledger: Ledger, role: str, v: ModelVersion, reuse: dict[str, str
             "pass", f"loaded with {v.loader} in a fresh process ({result.seconds:.2f} s; {methods})"
         )
     return row("fail", f"{v.loader} could not load it: {result.detail}")
+
+
+def deployable_checks(
+    ledger: Ledger, role: str, d: Deployable, reuse: dict[str, str] | None = None
+) -> list[Check]:
+    """Every model it pins (bytes, lock, load) and, for a system, every snapshot it pins."""
+    out = [c for v in d.models for c in version_checks(ledger, role, v, reuse)]
+    for snapshot_id in d.snapshots:
+        out.append(_snapshot_check(ledger, role, d, snapshot_id))
+    if not d.models:
+        out.append(Check(role, d.id, d.label, "models", "fail", "pins no model version"))
+    return out
+
+
+def _snapshot_check(ledger: Ledger, role: str, d: Deployable, snapshot_id: str) -> Check:
+    from modelledger.services.snapshot import get_snapshot
+
+    label = f"{d.label} {snapshot_id[:15]}"
+    try:
+        snap = get_snapshot(ledger, snapshot_id)
+        blobs = ledger.blobs
+        if not blobs.verify(snap.tree_sha256):
+            return Check(
+                role, snapshot_id, label, "snapshot", "fail", "tree blob missing or corrupt"
+            )
+        tree = blobs.get_tree(snap.tree_sha256)
+        bad = [
+            e.path for e in tree.entries if not blobs.has(e.sha256) or not blobs.verify(e.sha256)
+        ]
+    except MledgerError as exc:
+        return Check(role, snapshot_id, label, "snapshot", "fail", str(exc))
+    if bad:
+        return Check(
+            role,
+            snapshot_id,
+            label,
+            "snapshot",
+            "fail",
+            "missing or corrupt: " + ", ".join(bad[:5]),
+        )
+    return Check(
+        role, snapshot_id, label, "snapshot", "pass", f"{len(tree.entries)} file(s) re-hashed"
+    )
 
 
 def version_checks(
@@ -212,14 +258,14 @@ def target_checks(ledger: Ledger, p: Plan, reuse: dict[str, str] | None = None) 
         return [
             Check("target", None, None, "target", "fail", p.target_error or "no rollback target")
         ]
-    return [*version_checks(ledger, "target", p.target, reuse), contract_check(p)]
+    return [*deployable_checks(ledger, "target", p.target, reuse), contract_check(p)]
 
 
 @dataclass(frozen=True)
 class Rehearsal:
     env: str
-    current: ModelVersion
-    target: ModelVersion | None
+    current: Deployable
+    target: Deployable | None
     checks: list[Check]
     event_seq: int
 
@@ -242,7 +288,7 @@ def rehearse(ledger: Ledger, env: str) -> Rehearsal:
     """Run every check (loads are always re-run here) and record the outcome as an event."""
     with ledger.db.read() as conn:
         p = plan(conn, env, strict=False)
-    checks = [*version_checks(ledger, "current", p.current), *target_checks(ledger, p)]
+    checks = [*deployable_checks(ledger, "current", p.current), *target_checks(ledger, p)]
     passed = not failures(checks)
     with ledger.db.write() as conn:
         at = now()

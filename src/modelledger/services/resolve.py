@@ -6,7 +6,7 @@ from sqlalchemy.engine import Connection
 
 from modelledger.domain.errors import AmbiguousReference, InvalidInput, NotFound
 from modelledger.domain.refs import IdPrefix, NameEnv, NameNumber, parse_ref
-from modelledger.store import environments, snapshots, versions
+from modelledger.store import environments, snapshots, systems, versions
 
 
 def _by_prefix(found: list[str], ref: str, what: str) -> str:
@@ -18,20 +18,75 @@ def _by_prefix(found: list[str], ref: str, what: str) -> str:
 
 
 def resolve_version(conn: Connection, ref: str) -> str:
+    """A model version (mv-…)."""
+    return resolve_subject(conn, ref, kinds=("mv",))
+
+
+def resolve_system(conn: Connection, ref: str) -> str:
+    """A composite system (sys-…)."""
+    return resolve_subject(conn, ref, kinds=("sys",))
+
+
+def resolve_subject(conn: Connection, ref: str, kinds: tuple[str, ...] = ("mv", "sys")) -> str:
+    """What can be evaluated, promoted and served: a model version or a system."""
     parsed = parse_ref(ref)
     if isinstance(parsed, NameNumber):
-        found = versions.id_by_number(conn, parsed.name, parsed.number)
-        if found is None:
-            latest = versions.next_number(conn, parsed.name) - 1
-            hint = f" (latest is {parsed.name}@{latest})" if latest else " (no such model)"
-            raise NotFound(f"{ref}: no such version{hint}")
-        return found
+        return _by_number(conn, ref, parsed, kinds)
     if isinstance(parsed, NameEnv):
-        return _live_version(conn, parsed)
+        return _live(conn, parsed, kinds)
     assert isinstance(parsed, IdPrefix)
-    if parsed.kind not in (None, "mv"):
-        raise InvalidInput(f"{ref!r} is a {parsed.kind}- id, not a model version (mv-…)")
-    return _by_prefix(versions.ids_with_prefix(conn, f"mv-{parsed.hex}"), ref, "model version")
+    names_of: dict[tuple[str, ...], str] = {("mv",): "model version", ("sys",): "system"}
+    what = names_of.get(kinds, "model version or system")
+    wanted = kinds if parsed.kind is None else (parsed.kind,)
+    if not set(wanted) & set(kinds):
+        names = " or ".join(f"{k}-…" for k in kinds)
+        raise InvalidInput(f"{ref!r} is a {parsed.kind}- id, not a {what} ({names})")
+    found: list[str] = []
+    if "mv" in wanted:
+        found += versions.ids_with_prefix(conn, f"mv-{parsed.hex}")
+    if "sys" in wanted:
+        found += systems.ids_with_prefix(conn, f"sys-{parsed.hex}")
+    return _by_prefix(found, ref, what)
+
+
+def _by_number(conn: Connection, ref: str, parsed: NameNumber, kinds: tuple[str, ...]) -> str:
+    found = []
+    if "mv" in kinds and (v := versions.id_by_number(conn, parsed.name, parsed.number)):
+        found.append(v)
+    if "sys" in kinds and (s := systems.id_by_number(conn, parsed.name, parsed.number)):
+        found.append(s)
+    if len(found) > 1:
+        raise AmbiguousReference(ref, found)  # a model and a system share the name
+    if found:
+        return found[0]
+    latest = max(
+        versions.next_number(conn, parsed.name) - 1 if "mv" in kinds else 0,
+        systems.next_number(conn, parsed.name) - 1 if "sys" in kinds else 0,
+    )
+    hint = (
+        f" (latest is {parsed.name}@{latest})" if latest else f" (nothing is named {parsed.name!r})"
+    )
+    raise NotFound(f"{ref}: no such version{hint}")
+
+
+def _live(conn: Connection, ref: NameEnv, kinds: tuple[str, ...]) -> str:
+    """The pinned id live in the environment now; it must be a version of the named model/system."""
+    env = environments.get(conn, ref.env)
+    if env is None:
+        raise NotFound(f"{ref.name}@{ref.env}: no environment named {ref.env!r}")
+    if env.current_id is None:
+        raise NotFound(f"{ref.name}@{ref.env}: nothing is live in {ref.env} yet")
+    current = env.current_id
+    name = None
+    if current.startswith("mv-") and "mv" in kinds:
+        found = versions.get(conn, current)
+        name = found.name if found else None
+    elif current.startswith("sys-") and "sys" in kinds:
+        system = systems.get(conn, current)
+        name = system.name if system else None
+    if name != ref.name:
+        raise NotFound(f"{ref.name}@{ref.env}: {ref.env} runs {current}, not a {ref.name} version")
+    return current
 
 
 def resolve_snapshot(conn: Connection, ref: str) -> str:
@@ -39,18 +94,3 @@ def resolve_snapshot(conn: Connection, ref: str) -> str:
     if not isinstance(parsed, IdPrefix) or parsed.kind not in (None, "ds"):
         raise InvalidInput(f"{ref!r} is not a snapshot id (ds-…)")
     return _by_prefix(snapshots.ids_with_prefix(conn, f"ds-{parsed.hex}"), ref, "snapshot")
-
-
-def _live_version(conn: Connection, ref: NameEnv) -> str:
-    """The pinned id live in the environment now; it must be a version of the named model."""
-    env = environments.get(conn, ref.env)
-    if env is None:
-        raise NotFound(f"{ref.name}@{ref.env}: no environment named {ref.env!r}")
-    if env.current_id is None:
-        raise NotFound(f"{ref.name}@{ref.env}: nothing is live in {ref.env} yet")
-    live = versions.get(conn, env.current_id) if env.current_id.startswith("mv-") else None
-    if live is None or live.name != ref.name:
-        raise NotFound(
-            f"{ref.name}@{ref.env}: {ref.env} runs {env.current_id}, not a {ref.name} version"
-        )
-    return live.id

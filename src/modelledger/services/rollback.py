@@ -9,7 +9,7 @@ from typing import Any
 
 from modelledger.domain.environment import Move
 from modelledger.domain.errors import InvalidInput
-from modelledger.domain.version import ModelVersion
+from modelledger.services.deployables import Deployable
 from modelledger.services.environments import check_unmoved
 from modelledger.services.ledger import Ledger, now
 from modelledger.services.rehearse import Check, RehearsalFailed, failures, plan, target_checks
@@ -19,8 +19,8 @@ from modelledger.store import environments, events
 @dataclass(frozen=True)
 class Rollback:
     move: Move
-    target: ModelVersion
-    previous: ModelVersion
+    target: Deployable
+    previous: Deployable
     checks: list[Check]
     event_seq: int
 

@@ -53,11 +53,13 @@ def env_summary(conn: sqlite3.Connection, name: str) -> dict[str, Any] | None:
         "SELECT * FROM env_history WHERE env = ? ORDER BY seq DESC LIMIT 1", (name,)
     ).fetchone()
     ids = [i for i in (env["current_id"], move["previous_id"] if move else None) if i]
+    marks = ",".join("?" * len(ids))
     labels = {
         r["id"]: f"{r['name']}@{r['number']}"
         for r in conn.execute(
-            f"SELECT id, name, number FROM model_versions WHERE id IN ({','.join('?' * len(ids))})",
-            ids,
+            f"SELECT id, name, number FROM model_versions WHERE id IN ({marks}) "
+            f"UNION ALL SELECT id, name, number FROM systems WHERE id IN ({marks})",
+            ids + ids,
         )
     }
     rehearsal = conn.execute(

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from modelledger.cli import audit, data, env, evals, model, release
+from modelledger.cli import audit, data, env, evals, model, release, system
 from modelledger.cli.output import JSON_HELP, emit_json
 from modelledger.domain.errors import MledgerError
 
@@ -35,6 +35,7 @@ app = typer.Typer(
 )
 app.add_typer(model.app, name="model")
 app.add_typer(data.app, name="data")
+app.add_typer(system.app, name="system")
 app.add_typer(evals.app, name="eval")
 app.add_typer(env.app, name="env")
 app.add_typer(release.gate, name="gate")

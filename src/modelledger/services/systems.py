@@ -29,7 +29,12 @@ def _resolve_component(conn: Connection, key: str, ref: str) -> str:
             return resolve_snapshot(conn, ref)
         return resolve_subject(conn, ref)
     except InvalidInput:
-        if ":" in ref or "/" in ref:
+        if "@" in ref:
+            raise InvalidInput(
+                f"component {key}={ref!r} floats: pin an external artifact by content as "
+                "name@revision#sha256, or register it and use its mv- id"
+            ) from None
+        if "/" in ref or "." in ref:
             raise InvalidInput(
                 f"component {key}={ref!r}: pin files as snapshots (`mledger data snapshot`) "
                 "and use the ds- id"

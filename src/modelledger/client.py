@@ -238,7 +238,8 @@ def live(env: str, ledger: Ledger | None = None) -> str:
 
 
 def live_at(env: str, when: str, ledger: Ledger | None = None) -> str | None:
-    """The id that was live in ``env`` at ``when`` (ISO-8601), or None if nothing was."""
+    """The id that was live in ``env`` at ``when`` (ISO-8601), or None if the environment existed
+    but nothing was live; InvalidInput for a time before it existed or in the future."""
     from modelledger.services.environments import at
 
     found = at(ledger or open_ledger(), env, when)["id"]

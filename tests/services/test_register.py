@@ -304,9 +304,9 @@ def test_model_show_fast_path_agrees_with_the_full_path(ledger, project):
     what the SQLAlchemy path gives, and anything it cannot answer falls through to that path."""
     from modelledger.domain.errors import AmbiguousReference
     from modelledger.services import environments
+    from modelledger.services.ledger import open_config
     from modelledger.services.model_status import show as quick_show
     from modelledger.services.promote import promote
-    from modelledger.services.ledger import open_config
 
     a = register(ledger, req(project, code_ref="r@1", params={"n": 1})).version
     b = register(ledger, req(project, code_ref="r@2", params={"n": 2})).version

@@ -15,6 +15,7 @@ from modelledger.services import environments as envs
 from modelledger.services import evaluate, gatekeeper, models
 from modelledger.services.audit import verify as verify_chain
 from modelledger.services.env_status import show
+from modelledger.services.ledger import now
 from modelledger.services.promote import GateFailed, promote
 from modelledger.services.register import RegisterRequest, register
 from modelledger.services.rehearse import RehearsalFailed, rehearse
@@ -274,7 +275,7 @@ def test_env_at_answers_what_was_live_at_each_instant(ledger, story):
     assert envs.at(ledger, "production", created)["id"] is None  # existed, nothing live yet
     assert envs.at(ledger, "production", first.at)["id"] == v1.id
     assert envs.at(ledger, "production", second.at)["id"] == v3.id
-    assert envs.at(ledger, "production", "2999-01-01")["label"] == "fraud@3"
+    assert envs.at(ledger, "production", now())["label"] == "fraud@3"
     assert [m["label"] for m in envs.history(ledger, "production")] == ["fraud@1", "fraud@3"]
 
 
@@ -434,3 +435,22 @@ def test_rehearse_with_nothing_to_roll_back_to_fails_honestly(ledger, project):
     done = rehearse(ledger, "production")
     assert not done.passed
     assert any(c.name == "target" and "no version to roll back to" in c.detail for c in done.checks)
+
+
+def test_override_never_waives_the_people_and_expect_live_takes_any_reference(
+    ledger, project, story
+):
+    v1, v2, _ = story["versions"]
+    policy = f"eval_set: {story['eval_set']}\nmetrics: [{{name: auc, min: 0.95}}]\nallow_override: true\n"
+    envs.set_policy(ledger, "production", write(project / "o.yaml", policy))
+    score(ledger, v1, story["eval_set"], 0.9, 0.9)
+    with pytest.raises(GateFailed, match="four eyes"):
+        promote(ledger, v1.id, "production", ["alice"], override=True, reason="self-approved")
+    promote(ledger, v1.id, "production", ["bob"], override=True, reason="incident 7")
+    score(ledger, v2, story["eval_set"], 0.97, 0.9)
+    with pytest.raises(Conflict, match="not the expected nothing"):
+        promote(ledger, v2.id, "production", ["bob"], expect_live="none")
+    done = promote(ledger, v2.id, "production", ["bob"], expect_live="fraud@1")
+    assert done.move.previous_id == v1.id
+    with pytest.raises(InvalidInput, match="in the future"):
+        envs.at(ledger, "production", "2999-01-01")

@@ -131,7 +131,7 @@ def history(
     for m in moves:
         t.add_row(
             str(m["seq"]),
-            m["at"][:16].replace("T", " "),
+            m["at"][:19].replace("T", " "),
             m["action"],
             m["label"] or short(m["id"]),
             (m["previous_label"] or short(m["previous"])) if m["previous"] else "—",

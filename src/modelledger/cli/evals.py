@@ -177,7 +177,9 @@ def stale(
         return
     t = table("version", "id", "why", "registered")
     for item in found["missing"]:
-        t.add_row(item["label"], short(item["id"]), item["why"], item["created_at"][:19])
+        t.add_row(
+            item["label"], short(item["id"]), item["why"], item["created_at"][:19].replace("T", " ")
+        )
     console().print(t)
     typer.echo(
         f"{len(found['missing'])} to score: mledger eval record REF --eval-set {found['eval_set']} …"

@@ -11,7 +11,7 @@ from modelledger.cli.output import JSON_HELP, console, emit_json, shorten_ids, t
 gate = typer.Typer(help="Evaluate a candidate against an environment's gate.", no_args_is_help=True)
 JsonOpt = typer.Option(False, "--json", help=JSON_HELP)
 ApproverOpt = typer.Option(
-    [], "--approver", help="Who approved it (repeat when the policy asks for several)."
+    [], "--approver", help="Who approved it (required; repeat when the policy asks for several)."
 )
 
 
@@ -64,10 +64,11 @@ def check(
     if as_json:
         emit_json({"env": env, "policy_sha256": decision.policy_sha256, **report})
     else:
-        live = decision.live_id or "nothing live: absolute floors only"
+        live = decision.live_label or decision.live_id or "nothing live: absolute floors only"
         print_gate(report, f"gate {env}: {decision.candidate.label} vs {live}")
         verdict = "passes" if decision.report.passed else "FAILS"
-        typer.echo(f"{decision.candidate.label} {verdict} the {env} gate")
+        note = "" if approver else " (approvals are judged at promotion, or with --approver)"
+        typer.echo(f"{decision.candidate.label} {verdict} the {env} gate{note}")
     if not decision.report.passed:
         raise typer.Exit(1)
 
@@ -107,6 +108,8 @@ def promote(
     label = done.decision.candidate.label
     verb = "OVERRIDE: promoted" if done.move.action == "override" else "promoted"
     typer.echo(f"{verb} {label} to {to}  {done.move.subject_id}")
+    for c in done.decision.report.failures():
+        typer.echo(f"  waived: {c.name}: {c.detail}")
     typer.echo(f"  previous: {done.move.previous_id or 'nothing'}; event #{done.event_seq}")
 
 
@@ -129,7 +132,9 @@ def rehearse(
             [c.to_json() for c in done.checks], f"rehearsal {env}: {done.current.label} → {target}"
         )
         verdict = "passed" if done.passed else "FAILED"
-        typer.echo(f"rehearsal {verdict} (event #{done.event_seq})")
+        skipped = [c.name for c in done.checks if c.status == "skip"]
+        note = f"; not checked: {', '.join(sorted(set(skipped)))}" if skipped else ""
+        typer.echo(f"rehearsal {verdict} (event #{done.event_seq}{note})")
     if not done.passed:
         raise typer.Exit(1)
 
@@ -140,7 +145,7 @@ def rollback(
         None, "--to", help="Version to return to (must have been live in ENV before)."
     ),
     approver: list[str] = ApproverOpt,
-    reason: str = typer.Option("", "--reason", help="Why (recorded in the event)."),
+    reason: str = typer.Option("", "--reason", help="Why (required; recorded in the event)."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Flip ENV back to the previously live version (or --to, or the card's rollback_target),

@@ -59,7 +59,23 @@ def parse_card(schema: type[_M], data: Any, what: str) -> _M:
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "card"
+        if err["type"] == "extra_forbidden":
+            raise InvalidInput(
+                f"{what}: unknown key {where!r}{_suggest(schema, err['loc'])}"
+            ) from None
         raise InvalidInput(f"{what} field {where!r}: {err['msg']}") from None
+
+
+def _suggest(schema: type[BaseModel], loc: tuple[Any, ...]) -> str:
+    """A "did you mean" for a misspelt top-level key."""
+    import difflib
+
+    if len(loc) != 1:
+        return ""
+    close = difflib.get_close_matches(str(loc[0]), list(schema.model_fields), n=1)
+    return (
+        f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(schema.model_fields)})"
+    )
 
 
 def validate_card(data: Any) -> dict[str, Any]:

@@ -88,9 +88,18 @@ def check_rollback_target(env: str, history: Sequence[Move], current_id: str, ta
     return target
 
 
-def require_target(env: str, target: str | None, current_id: str) -> str:
+def require_target(env: str, history: Sequence[Move], target: str | None, current_id: str) -> str:
     if target is None:
+        abandoned = sorted(
+            {m.previous_id for m in history if m.action == "rollback" and m.previous_id}
+            - {current_id}
+        )
+        skipped = (
+            f" ({', '.join(abandoned)} was rolled back from, so it is skipped; name it with --to)"
+            if abandoned
+            else ""
+        )
         raise NotFound(
-            f"nothing else was live in {env} before {current_id}: there is no version to roll back to"
+            f"no version to roll back to: nothing else was live in {env} before {current_id}{skipped}"
         )
     return target

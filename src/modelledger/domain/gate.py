@@ -282,8 +282,10 @@ def _slice_rows(
     for slice_name in ps.names:
         got = cand.slices.get(slice_name)
         if got is None:
-            hint = f"record it with --slice {slice_name}:{metrics[0]}=VALUE"
-            detail = f"candidate result has no slice {slice_name}: {hint}"
+            detail = (
+                f"candidate result {cand.result_id} has no slice {slice_name}; results are "
+                f"immutable, so score on a new eval set with --slice {slice_name}:{metrics[0]}=VALUE"
+            )
             rows.append(Criterion(f"slice {slice_name}", None, "present in result", False, detail))
             continue
         for metric in metrics:
@@ -300,8 +302,9 @@ def _slice_rows(
             live_value = live_slice.get(metric)
             if live_value is None:
                 what = (
-                    f"live result {live.result_id} has no {metric} in slice {slice_name}: "
-                    f"record it with --slice {slice_name}:{metric}=VALUE"
+                    f"live result {live.result_id} has no {metric} in slice {slice_name}; "
+                    f"results are immutable, so score both on a new eval set with "
+                    f"--slice {slice_name}:{metric}=VALUE"
                 )
                 rows.append(_missing(f"{name} vs live", what, live_slice))
             else:

@@ -87,6 +87,10 @@ def history(ledger: Ledger, name: str, limit: int | None = None) -> list[dict[st
 def at(ledger: Ledger, name: str, when: str) -> dict[str, Any]:
     """What was live in the environment at ``when`` (ISO-8601; a date means its midnight UTC)."""
     moment = format_time(parse_time(when))
+    if moment > now():
+        raise InvalidInput(
+            f"{when} is in the future: `mledger env show {name}` says what is live now"
+        )
     with ledger.db.read() as conn:
         env = require_env(conn, name)
         if moment < env.created_at:

@@ -128,7 +128,7 @@ def _rows(a: dict[str, float], b: dict[str, float]) -> list[dict[str, Any]]:
     out = []
     for name in sorted(set(a) | set(b)):
         x, y = a.get(name), b.get(name)
-        delta = None if x is None or y is None else y - x
+        delta = None if x is None or y is None else round(y - x, 12)  # no float noise
         out.append({"metric": name, "a": x, "b": y, "delta": delta})
     return out
 

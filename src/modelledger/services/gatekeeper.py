@@ -70,6 +70,7 @@ class GateDecision:
     env: str
     candidate: Deployable
     live_id: str | None
+    live_label: str | None
     policy: GatePolicy
     policy_sha256: str
     report: GateReport
@@ -95,7 +96,8 @@ def decide(
         approvers,
         check_approvals=check_approvals,
     )
-    return GateDecision(env.name, candidate, env.current_id, policy, sha, report)
+    live_label = live.label if live else None
+    return GateDecision(env.name, candidate, env.current_id, live_label, policy, sha, report)
 
 
 def check(ledger: Ledger, ref: str, env: str, approvers: Sequence[str] = ()) -> GateDecision:

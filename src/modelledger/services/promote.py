@@ -52,6 +52,18 @@ def _clean(approvers: Sequence[str]) -> list[str]:
     return [a.strip() for a in approvers if a and a.strip()]
 
 
+_APPROVAL_ROWS = ("approvers", "four eyes")
+
+
+def _expected(ledger: Ledger, text: str) -> str | None:
+    if text.strip().lower() == "none":
+        return None
+    from modelledger.services.resolve import resolve_subject
+
+    with ledger.db.read() as conn:
+        return resolve_subject(conn, text)
+
+
 def promote(
     ledger: Ledger,
     ref: str,
@@ -76,10 +88,11 @@ def promote(
     if decision.live_id == decision.candidate.id:
         raise InvalidInput(f"{decision.candidate.label} is already live in {env}")
     if expect_live is not None:
-        expected = None if expect_live.lower() == "none" else expect_live
+        expected = _expected(ledger, expect_live)
         if expected != decision.live_id:
             raise Conflict(
-                f"{env} runs {decision.live_id}, not the expected {expected}; nothing was changed"
+                f"{env} runs {decision.live_id or 'nothing'}, not the expected "
+                f"{expected or 'nothing'}; nothing was changed"
             )
     report: GateReport = decision.report
     action = "promote"
@@ -91,6 +104,10 @@ def promote(
                 f"{env}'s gate policy does not allow overrides (allow_override: false); "
                 "the gate's failures must be fixed"
             )
+        # an override waives evidence (metrics, slices, requirements), never the people
+        unwaivable = [c.name for c in report.failures() if c.name in _APPROVAL_ROWS]
+        if unwaivable:
+            raise GateFailed(decision)
         action = "override"
     with ledger.db.write() as conn:
         check_unmoved(conn, env, decision.live_id, decision.policy_sha256)

@@ -96,7 +96,7 @@ def choose_target(
     named = card[1].get("rollback_target") if card else None
     if named:
         return check_rollback_target(env, history, current.id, resolve_subject(conn, named))
-    return require_target(env, default_rollback_target(history, current.id), current.id)
+    return require_target(env, history, default_rollback_target(history, current.id), current.id)
 
 
 def plan(conn: Connection, env_name: str, to: str | None = None, strict: bool = True) -> Plan:

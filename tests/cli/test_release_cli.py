@@ -183,3 +183,45 @@ def test_bad_input_messages(ledger_cli, project, monkeypatch):
         json.loads(cli("audit", "log", "--env", "production", "--json").stdout)[-1]["kind"]
         == "env.created"
     )
+
+
+def test_system_create_show_diff_and_promote(ledger_cli, project, monkeypatch):
+    cli = ledger_cli
+    gen = _register(cli, project, 1, monkeypatch)
+    idx1 = jrun(
+        cli,
+        "data",
+        "snapshot",
+        str(write(project / "idx1" / "v.txt", "vectors 1")),
+        "--name",
+        "index",
+    )["id"]
+    idx2 = jrun(
+        cli,
+        "data",
+        "snapshot",
+        str(write(project / "idx2" / "v.txt", "vectors 2")),
+        "--name",
+        "index",
+    )["id"]
+    one = jrun(cli, "system", "create", "rag", "-c", "generator=fraud@1", "-c", f"index={idx1}")
+    assert one["created"] and one["components"] == {"generator": gen, "index": idx1}
+    again = jrun(
+        cli, "system", "create", "rag", "-c", f"index={idx1[:12]}", "-c", f"generator={gen}"
+    )
+    assert (again["id"], again["created"]) == (one["id"], False)
+    two = jrun(cli, "system", "create", "rag", "-c", "generator=fraud@1", "-c", f"index={idx2}")
+    diff = jrun(cli, "system", "diff", "rag@1", "rag@2")
+    assert [c["key"] for c in diff["changed"]] == ["index"] and diff["unchanged"] == ["generator"]
+    assert "changed index" in cli("system", "diff", "rag@1", "rag@2").stdout
+    assert "generator" in cli("system", "show", "rag@2").stdout
+    assert [s["label"] for s in jrun(cli, "system", "list")] == ["rag@2", "rag@1"]
+    cli("env", "create", "production")
+    jrun(cli, "promote", "rag@1", "--to", "production", "--approver", "bob")
+    assert jrun(cli, "env", "show", "production")["label"] == "rag@1"
+    jrun(cli, "promote", two["id"], "--to", "production", "--approver", "bob")
+    back = jrun(
+        cli, "rollback", "production", "--approver", "bob", "--reason", "reindex broke answers"
+    )
+    assert back["label"] == "rag@1"
+    assert "KEY=REF" in cli("system", "create", "bad", "-c", "generator", code=2).stderr

@@ -178,8 +178,10 @@ def make_policy(
     shadows: Sequence[str],
     sticky_key: str | None,
     previous: RoutePolicy | None = None,
+    primary: str | None = None,
 ) -> RoutePolicy:
-    """A policy for resolved ids; with ``previous``, users move only to or from the primary."""
+    """A policy for resolved ids; with ``previous``, users move only to or from the primary.
+    ``primary`` (the environment's live id) is the donor arm when ``previous`` has none live."""
     if not arms:
         raise InvalidInput("route: at least one live arm (--arm REF=PCT) is required")
     shares: dict[str, int] = {}
@@ -197,7 +199,10 @@ def make_policy(
     old = [a.ref for a in previous.arms] if previous else []
     # The primary stays the primary while it is live, so raising a canary past 50 % still takes
     # only from it; otherwise the largest share (first given on a tie) becomes the primary.
-    primary = old[0] if old and old[0] in shares else max(shares, key=lambda r: shares[r])
+    if old and old[0] in shares:
+        primary = old[0]
+    elif primary is None or primary not in shares:
+        primary = max(shares, key=lambda r: shares[r])
     canaries = [r for r in old if r in shares and r != primary]
     canaries += [r for r in shares if r != primary and r not in canaries]
     order = [primary, *canaries]

@@ -58,7 +58,7 @@ def env_policy(conn: Connection, env: Environment) -> tuple[GatePolicy, str]:
     return parse_policy(environments.policy(conn, env.policy_sha256)), env.policy_sha256
 
 
-def _scores(conn: Connection, subject_id: str, eval_set: str | None) -> Scores | None:
+def scores_on(conn: Connection, subject_id: str, eval_set: str | None) -> Scores | None:
     if eval_set is None:
         return None
     found = evals.result_on(conn, subject_id, eval_set)
@@ -90,9 +90,9 @@ def decide(
     report = evaluate_gate(
         policy,
         subject_of(candidate),
-        _scores(conn, candidate.id, policy.eval_set),
+        scores_on(conn, candidate.id, policy.eval_set),
         subject_of(live) if live else None,
-        _scores(conn, live.id, policy.eval_set) if live else None,
+        scores_on(conn, live.id, policy.eval_set) if live else None,
         approvers,
         check_approvals=check_approvals,
     )

@@ -27,6 +27,7 @@ __all__ = [
     "list_versions",
     "live",
     "live_at",
+    "log_predictions",
     "open_ledger",
     "promote",
     "record_eval",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -266,6 +266,16 @@ def rollback(
 
     names = [approvers] if isinstance(approvers, str) else list(approvers)
     return run(ledger or open_ledger(), env, names, reason, to).to_json()
+
+
+def log_predictions(
+    records: Iterable[Mapping[str, Any]], env: str, ledger: Ledger | None = None
+) -> Any:
+    """Log predictions served outside ``mledger serve`` (each names its ``version_id``); returns
+    the ingest report. All or nothing: a bad record names its position and nothing is written."""
+    from modelledger.services.inference_log import log_predictions as ingest
+
+    return ingest(ledger or open_ledger(), records, env)
 
 
 class Run:

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from modelledger.cli import audit, data, env, evals, model, release, system
+from modelledger.cli import audit, data, env, evals, model, predictions, release, route, system
 from modelledger.cli.output import JSON_HELP, emit_json
 from modelledger.domain.errors import MledgerError
 
@@ -39,10 +39,13 @@ app.add_typer(system.app, name="system")
 app.add_typer(evals.app, name="eval")
 app.add_typer(env.app, name="env")
 app.add_typer(release.gate, name="gate")
+app.add_typer(route.app, name="route")
 app.command()(release.promote)
 app.command()(release.rehearse)
 app.command()(release.rollback)
 app.add_typer(audit.app, name="audit")
+app.add_typer(predictions.app, name="predictions")
+app.add_typer(predictions.feedback_app, name="feedback")
 
 
 @app.command()

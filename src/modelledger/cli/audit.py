@@ -5,9 +5,11 @@ from __future__ import annotations
 import typer
 
 from modelledger.cli.output import JSON_HELP, console, emit_json, table
+from modelledger.cli.predictions import audit_prediction
 from modelledger.domain.ids import short
 
 app = typer.Typer(help="Read and verify the hash-chained event ledger.", no_args_is_help=True)
+app.command("prediction")(audit_prediction)
 
 
 @app.command()

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
+    Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -198,4 +201,72 @@ system_components = Table(
     Column("system_id", ID, ForeignKey("systems.id"), primary_key=True),
     Column("key", String(128), primary_key=True),
     Column("ref", String(512), nullable=False, index=True),
+)
+
+# Predictions (DESIGN.md §3): a narrow table for lookup and attribution, features in Parquet
+# segments. A served answer and its shadows share the request id, so the key is
+# (request_id, mode, version_id): the audit's lookup by request id is a key-prefix range. Rows
+# carry no foreign keys (checking them would cost every bulk insert an index probe per row); the
+# ingest checks versions and systems once per batch instead.
+predictions = Table(
+    "predictions",
+    metadata,
+    Column("request_id", String(128), primary_key=True),
+    Column("mode", String(8), primary_key=True),  # served | shadow
+    Column("version_id", ID, primary_key=True),  # mv- or sys-
+    Column("env", ENV, nullable=False),
+    Column("system_id", ID),
+    Column("arm", String(128)),
+    Column("served_at", TIME, nullable=False, index=True),
+    Column("input_sha256", String(64), nullable=False),
+    Column("output_json", Text, nullable=False),
+    Column("confidence", Float),
+    Column("latency_ms", Float),
+    Column("segment_id", String(64)),  # the Parquet segment holding this row's features
+    Index("ix_predictions_env_served_at", "env", "served_at"),
+)
+
+prediction_segments = Table(
+    "prediction_segments",
+    metadata,
+    Column("id", String(64), primary_key=True),  # the Parquet blob's sha256
+    Column("env", ENV, nullable=False),
+    Column("first_served_at", TIME, nullable=False),
+    Column("last_served_at", TIME, nullable=False),
+    Column("row_count", BigInteger, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", TIME, nullable=False),
+    Column("created_by", USER, nullable=False),
+    Index("ix_prediction_segments_env_last", "env", "last_served_at"),
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column(
+        "id",
+        BigInteger().with_variant(Integer(), "sqlite"),  # INTEGER PRIMARY KEY is SQLite's rowid
+        primary_key=True,
+        autoincrement=True,
+    ),
+    Column("request_id", String(128), nullable=False, index=True),
+    Column("label_json", Text),
+    Column("was_correct", Boolean),
+    Column("failure_cluster", String(128)),
+    Column("received_at", TIME, nullable=False),
+    Column("received_by", USER, nullable=False),
+    Column("source", String(512), nullable=False),
+)
+
+env_routes = Table(
+    "env_routes",
+    metadata,
+    Column("env", ENV, ForeignKey("environments.name"), primary_key=True),
+    Column("revision", Integer, primary_key=True),
+    Column("base_id", ID, nullable=False),  # the live id the route was set against
+    Column("policy_json", Text, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("at", TIME, nullable=False),
+    Column("set_by", USER, nullable=False),
+    Column("event_seq", BigInteger, nullable=False),
 )

@@ -1,0 +1,242 @@
+"""``mledger predictions import``, ``mledger feedback import`` and ``mledger audit prediction``:
+the inference log from external servers, the ground truth that arrives later, and the one-screen
+answer to "what served this request, and why was it live?"."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from modelledger.cli.output import JSON_HELP, console, emit_json, kv_table
+from modelledger.domain.ids import short
+
+app = typer.Typer(help="The inference log: import predictions from serving.", no_args_is_help=True)
+feedback_app = typer.Typer(
+    help="Ground truth for logged predictions (labels, was_correct, failure clusters).",
+    no_args_is_help=True,
+)
+
+JsonOpt = typer.Option(False, "--json", help=JSON_HELP)
+
+
+@app.command("import")
+def import_predictions(
+    file: Path = typer.Argument(..., help="JSONL (one prediction per line) or Parquet file."),
+    env: str = typer.Option(..., "--env", "-e", help="Environment that served them."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Append predictions to the log, all or nothing: a bad line is named and nothing is written.
+
+    Fields per record: version_id (full mv-/sys- id) and output are required; request_id (minted
+    when absent), system_id, arm, mode (served|shadow), served_at, input or input_sha256 or
+    features, confidence, latency_ms and features are optional."""
+    from modelledger.services.inference_log import import_file
+    from modelledger.services.ledger import open_ledger
+
+    with open_ledger() as ledger:
+        report = import_file(ledger, file, env)
+    if as_json:
+        emit_json(report.to_json())
+        return
+    span = ""
+    if report.first_served_at and report.last_served_at:
+        span = f", served {_time(report.first_served_at)} … {_time(report.last_served_at)}"
+    typer.echo(
+        f"imported {report.count:,} prediction(s) into {env} "
+        f"({report.served:,} served, {report.shadow:,} shadow{span})"
+    )
+    for segment in report.segments:
+        typer.echo(f"  features: segment {segment[:12]}")
+
+
+@feedback_app.command("import")
+def import_feedback(
+    file: Path = typer.Argument(..., help="JSONL: request_id, label and/or was_correct, …"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Record ground truth for logged requests. A malformed line refuses the file (named, nothing
+    written); lines for request ids the log does not hold are skipped, counted and listed."""
+    from modelledger.services.inference_log import import_feedback as run
+    from modelledger.services.ledger import open_ledger
+
+    with open_ledger() as ledger:
+        report = run(ledger, file)
+    if report.unknown_count:
+        listed = ", ".join(f"line {p} ({r})" for p, r in report.unknown[:5])
+        more = ", …" if report.unknown_count > 5 else ""
+        typer.echo(
+            f"warning: {report.unknown_count} line(s) name a request id the log does not hold, "
+            f"skipped: {listed}{more}",
+            err=True,
+        )
+    if as_json:
+        emit_json(report.to_json())
+        return
+    typer.echo(f"recorded feedback for {report.recorded:,} request(s)")
+
+
+def _time(text: str | None) -> str:
+    if not text:
+        return "—"
+    return text.replace("T", " ").replace("Z", " UTC").replace("+00:00", " UTC")
+
+
+def _json(value: Any, limit: int = 160) -> str:
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _code(tuple_: dict[str, Any]) -> str:
+    code = tuple_.get("code")
+    if not code:
+        return "none recorded"
+    if code["kind"] == "ref":
+        return str(code["ref"])
+    dirty = (
+        " (dirty, diff " + str(code.get("diff_sha256") or "")[:12] + ")" if code["dirty"] else ""
+    )
+    return f"{code.get('repo') or '?'} @ {code.get('commit')}{dirty}"
+
+
+def _sources(item: dict[str, Any]) -> str:
+    if not item["card"]:
+        return "no dataset card"
+    names = []
+    for s in item["sources"]:
+        extra = ", ".join(str(s[k]) for k in ("owner", "license") if s.get(k))
+        names.append(f"{s['name']} ({extra})" if extra else s["name"])
+    return "sources: " + (", ".join(names) or "none listed")
+
+
+def _version_rows(version: dict[str, Any]) -> list[tuple[str, Any]]:
+    t = version["tuple"]
+    artifact = t["artifact"]
+    rows: list[tuple[str, Any]] = [
+        ("version", f"{version['label']}  {version['id']}"),
+        (
+            "registered",
+            f"{_time(version['created_at'])} by {version['registered_by']} — "
+            f"{version['reproducibility']['status']}",
+        ),
+        ("  code", _code(t)),
+    ]
+    for d in version["data"]:
+        rows.append((f"  data ({d['role']})", f"{d['name'] or '?'} {d['id']} — {_sources(d)}"))
+    if not version["data"]:
+        rows.append(("  data", "none pinned"))
+    rows += [
+        ("  lock", t.get("lock_sha256") or "none recorded"),
+        ("  params", _json(t.get("params") or {})),
+        ("  seed", t.get("seed")),
+        ("  artifact", f"{artifact['kind']} sha256:{artifact['sha256']}"),
+    ]
+    for key in ("preprocessing", "base_model", "parent"):
+        if t.get(key):
+            rows.append((f"  {key.replace('_', ' ')}", t[key]))
+    return rows
+
+
+def _promotion_rows(found: dict[str, Any]) -> list[tuple[str, Any]]:
+    rows: list[tuple[str, Any]] = []
+    live, promo = found["live"], found["promotion"]
+    if live is None:
+        return [("live by", f"nothing was live in {found['env']} at that time")]
+    if promo is not None:
+        approvers = ", ".join(promo["approvers"]) or "—"
+        rows.append(
+            (
+                "promoted",
+                f"{promo['action']} #{promo['event']} at {_time(promo['at'])} — requested by "
+                f"{promo['requester']}, approved by {approvers}"
+                + (f' — "{promo["reason"]}"' if promo["reason"] else ""),
+            )
+        )
+        rows.append(("  policy", promo["policy_sha256"] or "default (none pinned)"))
+        gate = promo.get("gate")
+        if gate:
+            failed = [c["name"] for c in gate.get("criteria", []) if not c.get("passed")]
+            verdict = "passed" if gate.get("passed") else "overridden; failed: " + ", ".join(failed)
+            where = f" on eval set {short(gate['eval_set'])}" if gate.get("eval_set") else ""
+            rows.append(("  gate", f"{verdict}{where}"))
+        result = promo.get("eval_result")
+        if result:
+            scores = ", ".join(f"{k}={v:g}" for k, v in sorted(result["metrics"].items()))
+            report = (
+                f" — report sha256:{result['report_sha256'][:12]}"
+                if result["report_sha256"]
+                else ""
+            )
+            rows.append(("  eval", f"{short(result['id'])} {scores}{report}"))
+    if promo is None or live["event"] != promo["event"]:
+        label = live["label"] or short(live["id"])
+        rows.append(
+            (
+                "live by",
+                f"{live['action']} #{live['event']} of {label} at {_time(live['at'])} — "
+                f"requested by {live['requester']}, approved by {', '.join(live['approvers'])}",
+            )
+        )
+    return rows
+
+
+def _human(found: dict[str, Any]) -> None:
+    role = found["role"]
+    arm = f", arm {found['arm']}" if found["arm"] else ""
+    rows: list[tuple[str, Any]] = [
+        ("request", found["request_id"]),
+        ("served", f"{_time(found['served_at'])} in {found['env']}"),
+        ("output", _json(found["output"])),
+        (
+            "",
+            f"confidence {found['confidence'] if found['confidence'] is not None else '—'}, "
+            f"latency {found['latency_ms'] if found['latency_ms'] is not None else '—'} ms, "
+            f"input sha256:{found['input_sha256'][:16]}",
+        ),
+        ("answered by", f"{role.upper()} ({found['mode']}{arm})"),
+    ]
+    if found["system"]:
+        system = found["system"]
+        parts = ", ".join(f"{k}={short(v)}" for k, v in system["components"].items())
+        rows.append(("system", f"{system['label']}  {system['id']}  [{parts}]"))
+    if found["version"]:
+        rows += _version_rows(found["version"])
+    else:
+        rows.append(("version", found["version_id"]))
+    rows += _promotion_rows(found)
+    for other in found["answers"]:
+        if other["mode"] == found["mode"] and other["version_id"] == found["version_id"]:
+            continue
+        who = other["label"] or short(other["version_id"])
+        rows.append((other["role"], f"{who} answered {_json(other['output'], 80)}"))
+    for fb in found["feedback"]:
+        bits = []
+        if fb["label"] is not None:
+            bits.append(f"label {_json(fb['label'], 60)}")
+        if fb["was_correct"] is not None:
+            bits.append("correct" if fb["was_correct"] else "WRONG")
+        if fb["failure_cluster"]:
+            bits.append(f"cluster {fb['failure_cluster']}")
+        rows.append(("feedback", f"{', '.join(bits)} ({_time(fb['received_at'])})"))
+    for seg in found["segments"]:
+        rows.append(("features", f"segment {seg['id'][:16]} ({seg['rows']:,} rows)"))
+    console().print(kv_table(rows))
+
+
+def audit_prediction(
+    request_id: str = typer.Argument(..., help="The request id the prediction was logged under."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """What served a request: time and output; system, version and arm; the version's full tuple
+    with its data's sources; the promotion that made it live; canary or shadow."""
+    from modelledger.services.ledger import open_ledger
+    from modelledger.services.prediction_audit import audit_prediction as run
+
+    with open_ledger() as ledger:
+        found = run(ledger, request_id, one_shot=True)
+    if as_json:
+        emit_json(found)
+        return
+    _human(found)

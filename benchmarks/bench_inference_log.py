@@ -136,7 +136,6 @@ def fill_sqlite(home: Path, version_id: str, n: int, start: int) -> None:
         conn.execute("PRAGMA synchronous=OFF")
         conn.execute("PRAGMA cache_size=-262144")
         conn.execute("BEGIN IMMEDIATE")
-        conn.execute("DROP INDEX ix_predictions_served_at")
         conn.execute("DROP INDEX ix_predictions_env_served_at")
         conn.execute(
             """
@@ -152,7 +151,6 @@ def fill_sqlite(home: Path, version_id: str, n: int, start: int) -> None:
             """,
             {"n": n, "v": version_id, "env": ENV, "per": ROWS_PER_SECOND, "start": start},
         )
-        conn.execute("CREATE INDEX ix_predictions_served_at ON predictions (served_at)")
         conn.execute("CREATE INDEX ix_predictions_env_served_at ON predictions (env, served_at)")
         conn.execute("COMMIT")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -169,7 +167,6 @@ def fill_pg(db_url: str, version_id: str, n: int, start: int) -> None:
         conn.execute(f"SET search_path TO {schema}")
         conn.execute("SET synchronous_commit TO off")
         conn.execute("SET maintenance_work_mem TO '512MB'")
-        conn.execute("DROP INDEX ix_predictions_served_at")
         conn.execute("DROP INDEX ix_predictions_env_served_at")
         conn.execute("ALTER TABLE predictions DROP CONSTRAINT predictions_pkey")
         conn.execute(
@@ -190,7 +187,6 @@ def fill_pg(db_url: str, version_id: str, n: int, start: int) -> None:
             "ALTER TABLE predictions ADD CONSTRAINT predictions_pkey "
             "PRIMARY KEY (request_id, mode, version_id)"
         )
-        conn.execute("CREATE INDEX ix_predictions_served_at ON predictions (served_at)")
         conn.execute("CREATE INDEX ix_predictions_env_served_at ON predictions (env, served_at)")
         conn.execute("ANALYZE predictions")
 

@@ -217,13 +217,14 @@ predictions = Table(
     Column("env", ENV, nullable=False),
     Column("system_id", ID),
     Column("arm", String(128)),
-    Column("served_at", TIME, nullable=False, index=True),
+    Column("served_at", TIME, nullable=False),
     Column("input_sha256", String(64), nullable=False),
     Column("output_json", Text, nullable=False),
     Column("confidence", Float),
     Column("latency_ms", Float),
     Column("segment_id", String(64)),  # the Parquet segment holding this row's features
     Index("ix_predictions_env_served_at", "env", "served_at"),
+    sqlite_with_rowid=False,
 )
 
 prediction_segments = Table(

@@ -8,7 +8,18 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from modelledger.cli import audit, data, env, evals, model, predictions, release, route, system
+from modelledger.cli import (
+    audit,
+    data,
+    env,
+    evals,
+    model,
+    predictions,
+    release,
+    route,
+    serve,
+    system,
+)
 from modelledger.cli.output import JSON_HELP, emit_json
 from modelledger.domain.errors import MledgerError
 
@@ -46,6 +57,7 @@ app.command()(release.rollback)
 app.add_typer(audit.app, name="audit")
 app.add_typer(predictions.app, name="predictions")
 app.add_typer(predictions.feedback_app, name="feedback")
+app.command()(serve.serve)
 
 
 @app.command()

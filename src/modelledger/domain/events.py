@@ -51,8 +51,21 @@ def chain_hash(prev_hash: str, body: dict[str, Any]) -> str:
     return hashlib.sha256(prev_hash.encode("ascii") + canonical_json(body)).hexdigest()
 
 
+@dataclass(frozen=True)
+class Link:
+    """What the next event needs of the chain's head: its sequence number and hash."""
+
+    seq: int
+    hash: str
+
+
 def new_event(
-    prev: Event | None, kind: str, subject: str, actor: str, at: str, payload: dict[str, Any]
+    prev: Event | Link | None,
+    kind: str,
+    subject: str,
+    actor: str,
+    at: str,
+    payload: dict[str, Any],
 ) -> Event:
     seq = prev.seq + 1 if prev else 1
     prev_hash = prev.hash if prev else GENESIS

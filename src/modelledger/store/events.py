@@ -10,7 +10,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection, Row
 
 from modelledger.domain.canonical import canonical_json
-from modelledger.domain.events import Event, new_event
+from modelledger.domain.events import Event, Link, new_event
 from modelledger.store.schema import events
 
 
@@ -27,20 +27,17 @@ def _to_event(row: Row[Any]) -> Event:
     )
 
 
-_HEAD = select(events).order_by(events.c.seq.desc()).limit(1)
+# only the head's (seq, hash): its payload may be large (a gate report) and is not needed
+_HEAD = select(events.c.seq, events.c.hash).order_by(events.c.seq.desc()).limit(1)
 _INSERT = insert(events)
-
-
-def head(conn: Connection) -> Event | None:
-    row = conn.execute(_HEAD).first()
-    return _to_event(row) if row else None
 
 
 def append(
     conn: Connection, kind: str, subject: str, actor: str, at: str, payload: dict[str, Any]
 ) -> Event:
     """Append the next link. Callers hold the write lock (``Database.write``), so head is stable."""
-    ev = new_event(head(conn), kind, subject, actor, at, payload)
+    row = conn.execute(_HEAD).first()
+    ev = new_event(Link(row.seq, row.hash) if row else None, kind, subject, actor, at, payload)
     conn.execute(
         _INSERT,
         {

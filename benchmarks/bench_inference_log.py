@@ -31,9 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from modelledger.services import environments as env_service
-from modelledger.services.inference_log import import_file, log_predictions
 from modelledger.services.ledger import Ledger, init_ledger, open_ledger
 from modelledger.services.prediction_audit import audit_prediction
+from modelledger.services.prediction_import import import_file
+from modelledger.services.prediction_ingest import log_predictions
 from modelledger.services.promote import promote
 from modelledger.services.register import RegisterRequest, register
 from modelledger.settings import Settings

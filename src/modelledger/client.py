@@ -273,7 +273,7 @@ def log_predictions(
 ) -> Any:
     """Log predictions served outside ``mledger serve`` (each names its ``version_id``); returns
     the ingest report. All or nothing: a bad record names its position and nothing is written."""
-    from modelledger.services.inference_log import log_predictions as ingest
+    from modelledger.services.prediction_ingest import log_predictions as ingest
 
     return ingest(ledger or open_ledger(), records, env)
 

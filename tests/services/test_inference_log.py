@@ -17,17 +17,16 @@ from sqlalchemy import text
 
 from modelledger.domain.canonical import canonical_json, digest
 from modelledger.domain.errors import ImmutableRecord, InvalidInput, NotFound
-from modelledger.domain.predictions import canonical_text, new_request_id
+from modelledger.domain.prediction_json import canonical_text
+from modelledger.domain.predictions import new_request_id
 from modelledger.services import environments as envs
 from modelledger.services import systems
-from modelledger.services.inference_log import (
-    PredictionLogger,
-    import_feedback,
-    import_file,
-    log_predictions,
-)
+from modelledger.services.feedback import import_feedback
 from modelledger.services.ledger import open_ledger
 from modelledger.services.prediction_audit import audit_prediction
+from modelledger.services.prediction_import import import_file
+from modelledger.services.prediction_ingest import log_predictions
+from modelledger.services.prediction_logger import PredictionLogger
 from modelledger.services.promote import promote
 from modelledger.services.register import RegisterRequest, register
 from modelledger.services.snapshot import SnapshotRequest, snapshot
@@ -456,7 +455,7 @@ def test_logger_flush_and_bad_records(ledger, live):
 SIGTERM_SCRIPT = """
 import os, signal, sys
 from pathlib import Path
-from modelledger.services.inference_log import PredictionLogger
+from modelledger.services.prediction_logger import PredictionLogger
 from modelledger.services.ledger import open_ledger
 from modelledger.settings import Settings
 
@@ -507,7 +506,8 @@ def test_canonical_text_is_canonical_json(value):
 @settings(max_examples=200, deadline=None)
 @given(st.dictionaries(st.text(max_size=6), json_values, max_size=6))
 def test_feature_hashes_match_canonical_json(features):
-    from modelledger.domain.predictions import BatchBuilder, RequestIds
+    from modelledger.domain.prediction_batch import BatchBuilder
+    from modelledger.domain.predictions import RequestIds
 
     if set(features) & {"request_id", "mode", "version_id", "served_at"}:
         return

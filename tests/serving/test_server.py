@@ -26,9 +26,9 @@ from modelledger.cli.app import app as cli_app
 from modelledger.domain.errors import NotFound
 from modelledger.services import environments as envs
 from modelledger.services import routing, systems
-from modelledger.services.inference_log import PredictionLogger
 from modelledger.services.ledger import Ledger
 from modelledger.services.prediction_audit import audit_prediction
+from modelledger.services.prediction_logger import PredictionLogger
 from modelledger.services.promote import promote
 from modelledger.services.register import RegisterRequest, register
 from modelledger.services.rollback import rollback

@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from modelledger.cli.output import JSON_HELP, console, emit_json, kv_table
+from modelledger.cli.output import JSON_HELP, console, emit_json, kv_table, table
 from modelledger.domain.ids import short
 
 app = typer.Typer(help="The inference log: import predictions from serving.", no_args_is_help=True)
@@ -33,8 +33,8 @@ def import_predictions(
     Fields per record: version_id (full mv-/sys- id) and output are required; request_id (minted
     when absent), system_id, arm, mode (served|shadow), served_at, input or input_sha256 or
     features, confidence, latency_ms and features are optional."""
-    from modelledger.services.inference_log import import_file
     from modelledger.services.ledger import open_ledger
+    from modelledger.services.prediction_import import import_file
 
     with open_ledger() as ledger:
         report = import_file(ledger, file, env)
@@ -59,7 +59,7 @@ def import_feedback(
 ) -> None:
     """Record ground truth for logged requests. A malformed line refuses the file (named, nothing
     written); lines for request ids the log does not hold are skipped, counted and listed."""
-    from modelledger.services.inference_log import import_feedback as run
+    from modelledger.services.feedback import import_feedback as run
     from modelledger.services.ledger import open_ledger
 
     with open_ledger() as ledger:
@@ -240,3 +240,63 @@ def audit_prediction(
         emit_json(found)
         return
     _human(found)
+
+
+@app.command("compare")
+def compare(
+    env: str = typer.Argument(..., help="Environment whose inference log to read."),
+    since: str = typer.Option(
+        "24h",
+        "--since",
+        help="Start of the window: ISO-8601 time or a duration back (30m, 24h, 7d).",
+    ),
+    until: str | None = typer.Option(
+        None, "--until", help="End of the window (exclusive), same forms; default: no end."
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Compare the arms of an A/B test, canary or shadow: traffic, latency, accuracy, verdict.
+
+    Over the predictions served in [--since, --until), per arm: count, share of served traffic,
+    latency p50/p95/p99, mean confidence and, where feedback arrived, accuracy with a 95% Wilson
+    interval. Shadows are grouped by version; their share is the part of served traffic they
+    scored. Accuracy uses the newest feedback per request: was_correct when given (for served
+    answers), else label == output as canonical JSON (1 equals 1.0; shadows are judged by labels
+    only). A winner is named only when exactly two served arms have at least 30 judged
+    predictions each and their intervals do not overlap."""
+    from modelledger.services.ledger import open_ledger
+    from modelledger.services.prediction_compare import compare as run
+
+    with open_ledger() as ledger:
+        result = run(ledger, env, since, until)
+    if as_json:
+        emit_json(result.to_json())
+        return
+    window = f"{_time(result.since)} … {_time(result.until) if result.until else 'now'}"
+    if result.empty:
+        typer.echo(f"no predictions in the window ({env}, {window})")
+        return
+    typer.echo(f"{env}, {window}: {result.served:,} served, {result.shadow:,} shadow prediction(s)")
+    latency, accuracy = "p50 / p95 / p99 ms", "accuracy [95% CI]"
+    t = table(
+        "arm", "version", "mode", "count", "share", latency, accuracy, "feedback",
+        wrap=("version", latency, accuracy),
+    )  # fmt: skip
+    for arm in result.arms:
+        lat = arm.latency
+        t.add_row(
+            "shadow" if arm.mode == "shadow" else arm.name,
+            arm.version,
+            arm.mode,
+            f"{arm.count:,}",
+            "—" if arm.share is None else f"{arm.share:.1%}",
+            "—" if lat.n == 0 else f"{_ms(lat.p50)} / {_ms(lat.p95)} / {_ms(lat.p99)}",
+            arm.quality.describe() if arm.quality else "—",
+            f"{arm.quality.n:,}" if arm.quality else "0",
+        )
+    console().print(t)
+    typer.echo(result.verdict.text)
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.1f}"

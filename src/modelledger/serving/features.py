@@ -19,17 +19,14 @@ prediction could not be logged.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from modelledger.domain.errors import InvalidInput
-from modelledger.domain.predictions import SEGMENT_COLUMNS
+from modelledger.domain.predictions import REQUEST_ID, SEGMENT_COLUMNS
 
 RESERVED = frozenset(SEGMENT_COLUMNS)
-# the inference log's request-id syntax (domain.predictions): printable ASCII, no space, " or \
-REQUEST_ID = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,128}")
 
 
 class BadRequest(InvalidInput):

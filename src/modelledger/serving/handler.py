@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from modelledger.domain.errors import InvalidInput, MledgerError
-from modelledger.services.inference_log import mint_request_id
+from modelledger.services.prediction_ingest import mint_request_id
 from modelledger.serving.features import BadRequest, check_request_id
 from modelledger.serving.runtime import Runtime, ServingArm
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelledger.services import serving_state
-from modelledger.services.inference_log import PredictionLogger
 from modelledger.services.ledger import Ledger, now
+from modelledger.services.prediction_logger import PredictionLogger
 from modelledger.services.serving_state import Pointer
 from modelledger.serving.handler import Handler, LogSink, ShadowScorer
 from modelledger.serving.runtime import Runtime, build_runtime

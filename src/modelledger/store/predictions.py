@@ -371,3 +371,178 @@ def audit_rows(query: Query, request_id: str) -> dict[str, Any] | None:
             "SELECT * FROM feedback WHERE request_id = :rid ORDER BY id", {"rid": request_id}
         ),
     }
+
+
+# --- comparing arms (``predictions compare``) --------------------------------------------------
+#
+# A served prediction is grouped by its arm, a shadow by its version alone (whatever arm name the
+# server gave it): the group key is (arm or NULL, mode, version_id).
+#
+# On SQLite the (env, served_at) index finds a window's rows, but every column beyond the key
+# then costs a lookup in the table's B-tree, in random order: ~4 µs a row, against ~0.2 µs a row
+# for reading the whole table in order. So a window holding more than a twentieth of the table is
+# read by a scan (``+`` before a column keeps SQLite from using an index on it), a smaller one
+# through the index. PostgreSQL's planner makes that choice itself.
+
+ArmKey = tuple[str | None, str, str]
+_ARM = "CASE WHEN p.mode = 'served' THEN p.arm END"
+_GROUP = f"{_ARM} AS arm, p.mode AS mode, p.version_id AS version_id"
+_SCAN_RATIO = 20
+
+
+class LogWindow:
+    """One environment's predictions with ``since <= served_at < until`` (no end when ``until``
+    is None), and how SQLite should read them: by a scan of the table or through the index."""
+
+    __slots__ = ("env", "scan", "since", "until")
+
+    def __init__(self, env: str, since: str, until: str | None, scan: bool = False) -> None:
+        self.env = env
+        self.since = since
+        self.until = until
+        self.scan = scan
+
+    def where(self, dialect: str) -> tuple[str, dict[str, Any]]:
+        plus = "+" if self.scan and dialect == "sqlite" else ""
+        sql = f"{plus}p.env = :env AND {plus}p.served_at >= :since"
+        params: dict[str, Any] = {"env": self.env, "since": self.since}
+        if self.until is not None:
+            sql += f" AND {plus}p.served_at < :until"
+            params["until"] = self.until
+        return sql, params
+
+
+def log_window(conn: Connection, env: str, since: str, until: str | None = None) -> LogWindow:
+    """The window, with the way to read it chosen (on SQLite) from its size against the table's:
+    both counted on the index, the latter only as far as needed to decide."""
+    window = LogWindow(env, since, until)
+    if conn.dialect.name != "sqlite":
+        return window
+    query = sa_query(conn)
+    where, params = window.where(conn.dialect.name)
+    inside = int(query(f"SELECT count(*) AS n FROM predictions p WHERE {where}", params)[0]["n"])
+    if inside == 0:
+        return window
+    cap = inside * _SCAN_RATIO
+    outside = query(
+        "SELECT count(*) AS n FROM (SELECT 1 FROM predictions p INDEXED BY "
+        f"ix_predictions_env_served_at WHERE NOT ({where}) LIMIT :cap) o",
+        {**params, "cap": cap},
+    )[0]["n"]
+    window.scan = int(outside) < cap
+    return window
+
+
+def _key(row: Mapping[str, Any]) -> ArmKey:
+    return (row["arm"], row["mode"], row["version_id"])
+
+
+def arm_counts(conn: Connection, window: LogWindow) -> list[dict[str, Any]]:
+    """Per group (``arm``, ``mode``, ``version_id``): ``n`` predictions, ``confidence_n`` with a
+    confidence and their ``mean_confidence``."""
+    where, params = window.where(conn.dialect.name)
+    return sa_query(conn)(
+        f"SELECT {_GROUP}, count(*) AS n, count(p.confidence) AS confidence_n, "
+        f"avg(p.confidence) AS mean_confidence FROM predictions p WHERE {where} "
+        "GROUP BY 1, 2, 3",
+        params,
+    )
+
+
+def arm_latency_percentiles(
+    conn: Connection,
+    window: LogWindow,
+    percentiles: Sequence[float],
+    groups: Sequence[ArmKey],
+) -> dict[ArmKey, tuple[int, list[float]]]:
+    """Per group: how many predictions recorded a latency, and the latency percentiles in the
+    order asked (linear interpolation, as ``percentile_cont``). PostgreSQL computes them with
+    ``percentile_cont``. SQLite has no such aggregate and sorting a million rows in its sorter
+    (or with window functions) takes seconds: the latencies come out tagged with the number of
+    their group (``groups``, as :func:`arm_counts` found them) and are sorted in Python."""
+    from modelledger.domain.arm_stats import percentile
+
+    where, params = window.where(conn.dialect.name)
+    out: dict[ArmKey, tuple[int, list[float]]] = {}
+    if conn.dialect.name == "postgresql":
+        ps = {f"p{i}": float(p) for i, p in enumerate(percentiles)}
+        marks = ", ".join(f"CAST(:{name} AS double precision)" for name in ps)
+        for row in sa_query(conn)(
+            f"SELECT {_GROUP}, count(p.latency_ms) AS n, percentile_cont(ARRAY[{marks}]) "
+            "WITHIN GROUP (ORDER BY p.latency_ms) AS ps "
+            f"FROM predictions p WHERE {where} AND p.latency_ms IS NOT NULL GROUP BY 1, 2, 3",
+            {**params, **ps},
+        ):
+            out[_key(row)] = (int(row["n"]), [float(v) for v in row["ps"]])
+        return out
+    if not groups:
+        return out
+    cases = []
+    for i, (arm, mode, version_id) in enumerate(groups):
+        cases.append(
+            f"WHEN p.version_id = :g{i}v AND p.mode = :g{i}m AND {_ARM} IS :g{i}a THEN {i}"
+        )
+        params.update({f"g{i}v": version_id, f"g{i}m": mode, f"g{i}a": arm})
+    sql = (
+        f"SELECT CASE {' '.join(cases)} END, p.latency_ms FROM predictions p "
+        f"WHERE {where} AND p.latency_ms IS NOT NULL"
+    )
+    values: list[list[float]] = [[] for _ in groups]
+    appends = [v.append for v in values]
+    raw = conn.connection.driver_connection
+    if isinstance(raw, sqlite3.Connection):  # the DBAPI cursor: no row objects on the way
+        rows: Iterable[Sequence[Any]] = raw.execute(sql, params)
+    else:
+        from sqlalchemy import text
+
+        rows = conn.execute(text(sql), params)
+    for code, latency in rows:
+        if code is not None:
+            appends[code](latency)
+    for key, found in zip(groups, values, strict=True):
+        if found:
+            found.sort()
+            out[key] = (len(found), [percentile(found, p) for p in percentiles])
+    return out
+
+
+# The newest feedback per request (by received_at, then insertion order) decides: a row joins
+# only when no later one exists for its request (one probe of the request_id index each; cheaper
+# on SQLite than ranking the whole feedback table, and the window's size bounds it).
+_LATEST_FEEDBACK = (
+    "JOIN feedback l ON l.request_id = p.request_id AND NOT EXISTS (SELECT 1 FROM feedback n "
+    "WHERE n.request_id = l.request_id AND (n.received_at > l.received_at "
+    "OR (n.received_at = l.received_at AND n.id > l.id)))"
+)
+# A served answer with an explicit was_correct is judged by it; anything else with a label is
+# judged by comparing the label with the output (a shadow's output was never shown, so the
+# served answer's was_correct says nothing about it).
+_JUDGED = "p.mode = 'served' AND l.was_correct IS NOT NULL"
+_BY_LABEL = f"l.label_json IS NOT NULL AND NOT ({_JUDGED})"
+# Labels are stored canonical, outputs only sorted and compact: equal text is equal JSON, but an
+# output holding an integral float may equal a label whose text differs. Python writes those as
+# ``2.0``/``-0.0`` (``.0`` then a delimiter or the end) or ``1e+16``; only outputs showing such a
+# pattern go back to the caller, to compare as JSON.
+_INTEGRAL_FLOAT = " OR ".join(
+    f"p.output_json LIKE '{pattern}'" for pattern in ("%.0,%", "%.0}%", "%.0]%", "%.0", "%e+%")
+)
+_RECHECK = f"{_BY_LABEL} AND l.label_json <> p.output_json AND ({_INTEGRAL_FLOAT})"
+
+
+def arm_feedback(conn: Connection, window: LogWindow) -> list[dict[str, Any]]:
+    """Per group, the predictions with usable feedback: rows of ``n`` predictions of which
+    ``correct`` were judged correct (by was_correct, or by a label equal to the output as stored
+    text). ``label_json`` and ``output_json`` are NULL except on rows whose ``n`` predictions all
+    had that label and output, differing as text but perhaps not as JSON: the caller decides
+    those (their ``correct`` is 0)."""
+    where, params = window.where(conn.dialect.name)
+    return sa_query(conn)(
+        f"SELECT {_GROUP}, "
+        f"CASE WHEN {_RECHECK} THEN l.label_json END AS label_json, "
+        f"CASE WHEN {_RECHECK} THEN p.output_json END AS output_json, count(*) AS n, "
+        f"sum(CASE WHEN {_JUDGED} THEN (CASE WHEN l.was_correct THEN 1 ELSE 0 END) "
+        "WHEN l.label_json = p.output_json THEN 1 ELSE 0 END) AS correct "
+        f"FROM predictions p {_LATEST_FEEDBACK} "
+        f"WHERE {where} AND (({_JUDGED}) OR ({_BY_LABEL})) GROUP BY 1, 2, 3, 4, 5",
+        params,
+    )

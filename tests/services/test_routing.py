@@ -89,3 +89,29 @@ def test_promotion_or_rollback_ends_the_experiment(ledger, live):
     assert routing.show(ledger, "production")["arms"][0]["label"] == "fraud@2"  # the live one leads
     rollback(ledger, "production", ["bob"], "back")
     assert [a["label"] for a in routing.show(ledger, "production")["arms"]] == ["fraud@1"]
+
+
+def test_the_sticky_key_outlives_the_experiment_and_same_route_is_no_new_event(ledger, live):
+    _, v2, _ = live
+    routing.set_route(
+        ledger, "production", ["fraud@1=90", "fraud@2=10"], ["bob"], sticky_key="user_id"
+    )
+    again = routing.set_route(
+        ledger, "production", ["fraud@1=90", "fraud@2=10"], ["bob"], sticky_key="user_id"
+    )
+    assert again["event"] is None and again["revision"] == 1
+    promote(ledger, v2.id, "production", ["bob"])
+    assert routing.show(ledger, "production")["sticky_key"] == "user_id"
+
+
+def test_promotion_refuses_bytes_that_no_longer_match(ledger, live):
+    import os
+
+    _, v2, _ = live
+    path = ledger.blobs.path(v2.tuple.artifact.sha256)
+    os.chmod(path, 0o644)
+    with open(path, "wb") as f:
+        f.write(b"rot")
+    with pytest.raises(CheckFailed, match="failed verification"):
+        promote(ledger, v2.id, "production", ["bob"])
+    assert routing.show(ledger, "production")["arms"][0]["label"] == "fraud@1"

@@ -123,3 +123,8 @@ def test_names_shared_by_a_model_and_a_system_are_ambiguous(ledger, project, rag
     model(ledger, project, "support-rag")
     with pytest.raises(AmbiguousReference):
         evaluate.record(ledger, "support-rag@1", "ds-0000", {"x": 1.0}, {})
+
+
+def test_a_floating_external_component_is_named_as_such(ledger, project, rag):
+    with pytest.raises(InvalidInput, match="floats"):
+        systems.create(ledger, "tools", ["tools=crm-tools@v3"])

@@ -62,7 +62,11 @@ def set_(
         emit_json(route)
     else:
         _print(route)
-        typer.echo(f"event #{route['event']}")
+        typer.echo(
+            f"event #{route['event']}"
+            if route["event"]
+            else "unchanged: this route is already in force"
+        )
 
 
 @app.command()

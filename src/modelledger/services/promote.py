@@ -64,6 +64,20 @@ def _expected(ledger: Ledger, text: str) -> str | None:
         return resolve_subject(conn, text)
 
 
+def _require_intact(ledger: Ledger, decision: GateDecision) -> None:
+    """Never point an environment at bytes that no longer match their hash: the server would
+    refuse them and keep serving the old version while the ledger says otherwise."""
+    from modelledger.services.models import verify
+
+    for version in decision.candidate.models:
+        report = verify(ledger, version.id)
+        if not report.ok:
+            raise CheckFailed(
+                f"{version.label}'s artifact failed verification ({'; '.join(report.bad)}); "
+                "nothing was changed"
+            )
+
+
 def promote(
     ledger: Ledger,
     ref: str,
@@ -109,6 +123,7 @@ def promote(
         if unwaivable:
             raise GateFailed(decision)
         action = "override"
+    _require_intact(ledger, decision)
     with ledger.db.write() as conn:
         check_unmoved(conn, env, decision.live_id, decision.policy_sha256)
         at = now()

@@ -52,8 +52,8 @@ class Route:
         }
 
 
-def single_arm(live_id: str) -> RoutePolicy:
-    return make_policy([(live_id, 100.0)], [], None)
+def single_arm(live_id: str, sticky_key: str | None = None) -> RoutePolicy:
+    return make_policy([(live_id, 100.0)], [], sticky_key)
 
 
 def current_route(conn: Connection, env_name: str) -> Route:
@@ -61,8 +61,12 @@ def current_route(conn: Connection, env_name: str) -> Route:
     if env.current_id is None:
         return Route(env_name, None, None, None)
     found = routes.latest(conn, env_name)
-    if found is None or found["base_id"] != env.current_id:
+    if found is None:
         return Route(env_name, env.current_id, single_arm(env.current_id), None)
+    if found["base_id"] != env.current_id:
+        # the experiment ended with the move; callers keep sending the sticky field, so it stays
+        sticky = found["policy"].get("sticky_key")
+        return Route(env_name, env.current_id, single_arm(env.current_id, sticky), None)
     return Route(
         env_name,
         env.current_id,
@@ -107,14 +111,25 @@ def set_route(
         resolved = [(resolve_subject(conn, ref), pct) for ref, pct in wanted]
         shadow_ids = [resolve_subject(conn, ref) for ref in shadows]
         if state.current_id not in {r for r, _ in resolved}:
+            live = deployables.labels(conn, [state.current_id]).get(state.current_id)
+            name = live or state.current_id
             raise InvalidInput(
-                f"the live version {state.current_id} must be one of the arms (it is the primary); "
-                f"add --arm {state.current_id[:15]}=PCT"
+                f"the live version {name} must be one of the arms (it is the primary); "
+                f"add --arm {name}=PCT"
             )
         before = current_route(conn, env)
         policy = make_policy(
             resolved, shadow_ids, sticky_key, previous=before.policy, primary=state.current_id
         )
+        if (
+            before.revision is not None
+            and before.policy
+            and policy.digest() == before.policy.digest()
+        ):
+            return {
+                **before.to_json(deployables.labels(conn, [*dict(resolved), *shadow_ids])),
+                "event": None,
+            }
         gate, gate_sha = env_policy(conn, state)
         from modelledger.domain.gate import evaluate_gate
 

@@ -8,6 +8,7 @@ from sqlalchemy.engine import Connection
 
 from modelledger.domain.errors import InvalidInput
 from modelledger.domain.names import validate_name
+from modelledger.domain.refs import NameEnv, parse_ref
 from modelledger.domain.system import (
     System,
     diff_components,
@@ -18,12 +19,21 @@ from modelledger.domain.system import (
 from modelledger.services.deployables import labels
 from modelledger.services.ledger import Ledger, now
 from modelledger.services.resolve import resolve_snapshot, resolve_subject, resolve_system
-from modelledger.store import events, snapshots, systems
+from modelledger.store import environments, events, snapshots, systems
 
 
 def _resolve_component(conn: Connection, key: str, ref: str) -> str:
     if is_external(ref):
         return ref
+    try:
+        parsed = parse_ref(ref)
+    except InvalidInput:
+        parsed = None
+    if isinstance(parsed, NameEnv) and environments.get(conn, parsed.env) is None:
+        raise InvalidInput(
+            f"component {key}={ref!r} floats: pin an external artifact by content as "
+            "name@revision#sha256, or register it and use its mv- id"
+        )
     try:
         if ref.startswith("ds-"):
             return resolve_snapshot(conn, ref)

@@ -115,3 +115,25 @@ def test_promotion_refuses_bytes_that_no_longer_match(ledger, live):
     with pytest.raises(CheckFailed, match="failed verification"):
         promote(ledger, v2.id, "production", ["bob"])
     assert routing.show(ledger, "production")["arms"][0]["label"] == "fraud@1"
+
+
+def test_the_audit_of_a_canary_answer_names_the_route_that_approved_it(ledger, live):
+    from modelledger.client import log_predictions
+    from modelledger.services.prediction_audit import audit_prediction
+
+    _, v2, _ = live
+    route = routing.set_route(
+        ledger, "production", ["fraud@1=90", "fraud@2=10"], ["carol"], reason="try GBM"
+    )
+    record = {
+        "request_id": "r-canary",
+        "version_id": v2.id,
+        "arm": "canary-1",
+        "output": 1,
+        "features": {"x": 1},
+    }
+    log_predictions([record], "production", ledger=ledger)
+    found = audit_prediction(ledger, "r-canary")
+    assert found["role"] == "canary"
+    assert found["route"]["event"] == route["event"] and found["route"]["approvers"] == ["carol"]
+    assert found["route"]["gate"]["passed"] and found["route"]["reason"] == "try GBM"

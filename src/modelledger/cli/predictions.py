@@ -170,6 +170,18 @@ def _promotion_rows(found: dict[str, Any]) -> list[tuple[str, Any]]:
                 else ""
             )
             rows.append(("  eval", f"{short(result['id'])} {scores}{report}"))
+    route = found.get("route")
+    if route is not None and found["role"] in ("canary", "shadow"):
+        gate = route.get("gate")
+        verdict = "" if gate is None else (" — gate floors passed" if gate.get("passed") else "")
+        rows.append(
+            (
+                "routed by",
+                f"route revision {route['revision']} (route.set #{route['event']}) at "
+                f"{_time(route['at'])} — requested by {route['requester']}, approved by "
+                f"{', '.join(route['approvers']) or '—'}{verdict}",
+            )
+        )
     if promo is None or live["event"] != promo["event"]:
         label = live["label"] or short(live["id"])
         rows.append(
@@ -182,6 +194,10 @@ def _promotion_rows(found: dict[str, Any]) -> list[tuple[str, Any]]:
     return rows
 
 
+def _num(x: float | None) -> str:
+    return "—" if x is None else f"{x:.4g}"
+
+
 def _human(found: dict[str, Any]) -> None:
     role = found["role"]
     arm = f", arm {found['arm']}" if found["arm"] else ""
@@ -191,8 +207,7 @@ def _human(found: dict[str, Any]) -> None:
         ("output", _json(found["output"])),
         (
             "",
-            f"confidence {found['confidence'] if found['confidence'] is not None else '—'}, "
-            f"latency {found['latency_ms'] if found['latency_ms'] is not None else '—'} ms, "
+            f"confidence {_num(found['confidence'])}, latency {_num(found['latency_ms'])} ms, "
             f"input sha256:{found['input_sha256'][:16]}",
         ),
         ("answered by", f"{role.upper()} ({found['mode']}{arm})"),

@@ -92,6 +92,26 @@ def _promotion(rows: dict[str, Any], labels: dict[str, str]) -> dict[str, Any] |
     return move
 
 
+def _route(rows: dict[str, Any], answering: str) -> dict[str, Any] | None:
+    """The route revision in force when the request was served, and its approval of this arm."""
+    route = rows["route"]
+    if route is None:
+        return None
+    ev = rows["events"].get(route["event_seq"])
+    payload = json.loads(ev["payload_json"]) if ev else {}
+    return {
+        "revision": route["revision"],
+        "event": route["event_seq"],
+        "at": route["at"],
+        "requester": payload.get("requester", route["set_by"]),
+        "approvers": payload.get("approvers", []),
+        "reason": payload.get("reason"),
+        "digest": route["digest"],
+        "policy_sha256": payload.get("policy_sha256"),
+        "gate": (payload.get("gates") or {}).get(answering),
+    }
+
+
 def _data(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for r in rows:
@@ -166,6 +186,7 @@ def assemble(rows: dict[str, Any]) -> dict[str, Any]:
         "system": system,
         "live": live,
         "promotion": _promotion(rows, labels),
+        "route": _route(rows, primary["system_id"] or primary["version_id"]),
         "env_now": {"id": env["current_id"], "since": env["since"]} if env else None,
         "answers": [_answer(a, labels, pinned) for a in rows["answers"]],
         "segments": [

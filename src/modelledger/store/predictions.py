@@ -279,6 +279,10 @@ _PROMOTION_AT = (
     "SELECT * FROM env_history WHERE env = :env AND subject_id = :subject "
     "AND action IN ('promote', 'override') AND at <= :at ORDER BY at DESC, seq DESC LIMIT 1"
 )
+_ROUTE_AT = (
+    "SELECT * FROM env_routes WHERE env = :env AND base_id = :base AND at <= :at "
+    "ORDER BY revision DESC LIMIT 1"
+)
 _DATA = (
     "SELECT vd.snapshot_id, vd.role, s.name, s.tree_sha256, s.created_at, "
     "(SELECT c.card_json FROM dataset_cards c WHERE c.snapshot_id = vd.snapshot_id "
@@ -336,8 +340,14 @@ def audit_rows(query: Query, request_id: str) -> dict[str, Any] | None:
     data = query(_DATA, {"id": primary["version_id"]})
     move = _one(query, _MOVE_AT, {"env": env, "at": at})
     promotion = _one(query, _PROMOTION_AT, {"env": env, "subject": subject, "at": at})
+    # the route in force then: what approved a canary or shadow arm to answer at all
+    route = (
+        _one(query, _ROUTE_AT, {"env": env, "base": move["subject_id"], "at": at}) if move else None
+    )
     events = {
-        m["event_seq"]: event(query, m["event_seq"]) for m in (move, promotion) if m is not None
+        m["event_seq"]: event(query, m["event_seq"])
+        for m in (move, promotion, route)
+        if m is not None
     }
     environment = _one(query, "SELECT * FROM environments WHERE name = :env", {"env": env})
     evaluation = None
@@ -363,6 +373,7 @@ def audit_rows(query: Query, request_id: str) -> dict[str, Any] | None:
         "data": data,
         "move": move,
         "promotion": promotion,
+        "route": route,
         "events": events,
         "environment": environment,
         "eval_result": evaluation,

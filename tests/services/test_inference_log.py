@@ -386,6 +386,9 @@ def test_feedback_for_unknown_requests_is_reported_not_fatal(ledger, live, proje
     assert found["feedback"][0]["was_correct"] is False
     assert found["feedback"][0]["failure_cluster"] == "ocr"
     assert audit_prediction(ledger, "f0")["feedback"][0]["label"] == 1
+    again = import_feedback(ledger, path)  # the same file twice records it once
+    assert (again.recorded, again.repeated, again.unknown_count) == (0, 2, 2)
+    assert len(audit_prediction(ledger, "f1")["feedback"]) == 1
 
 
 def test_malformed_feedback_is_named_and_nothing_is_recorded(ledger, live, project):

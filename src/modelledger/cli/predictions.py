@@ -75,7 +75,8 @@ def import_feedback(
     if as_json:
         emit_json(report.to_json())
         return
-    typer.echo(f"recorded feedback for {report.recorded:,} request(s)")
+    repeated = f"; {report.repeated:,} already recorded, skipped" if report.repeated else ""
+    typer.echo(f"recorded feedback for {report.recorded:,} request(s){repeated}")
 
 
 def _time(text: str | None) -> str:

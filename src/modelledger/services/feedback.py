@@ -20,6 +20,7 @@ from modelledger.store import predictions as store
 @dataclass(frozen=True)
 class FeedbackReport:
     recorded: int
+    repeated: int  # identical to feedback already recorded (a file imported twice): skipped
     unknown: tuple[tuple[int, str], ...]  # (position, request id), the first few
     unknown_count: int
     event_seq: int | None
@@ -28,6 +29,7 @@ class FeedbackReport:
     def to_json(self) -> dict[str, Any]:
         return {
             "recorded": self.recorded,
+            "repeated": self.repeated,
             "unknown_count": self.unknown_count,
             "unknown": [{"position": p, "request_id": r} for p, r in self.unknown],
             "event": self.event_seq,
@@ -45,7 +47,8 @@ def record_feedback(
 ) -> FeedbackReport:
     """Append ground truth for logged requests. A malformed record refuses the whole input
     (named, nothing written); feedback for a request id the log does not hold is left out,
-    counted and reported, and the rest is recorded."""
+    counted and reported, and the rest is recorded. Feedback identical to what a request already
+    has is skipped, so importing the same file twice records it once."""
     items = []
     errors: list[BadRecord] = []
     error_count = 0
@@ -62,7 +65,10 @@ def record_feedback(
         raise InvalidInput(describe_errors(errors, error_count, where) + "; nothing was recorded")
     with ledger.db.write() as conn:
         known = store.known_requests(conn, [i.request_id for _, i in items])
-        good = [i for _, i in items if i.request_id in known]
+        seen = store.recorded_feedback(conn, known)
+        fresh = [i for _, i in items if i.request_id in known]
+        good = [i for i in dict.fromkeys(fresh) if i not in seen]
+        repeated = len(fresh) - len(good)
         missing = [(p, i.request_id) for p, i in items if i.request_id not in known]
         event_seq = None
         if good:
@@ -79,7 +85,9 @@ def record_feedback(
             event_seq = events.append(
                 conn, "feedback.imported", "feedback", ledger.user, at, payload
             ).seq
-    return FeedbackReport(len(good), tuple(missing[:keep]), len(missing), event_seq, source)
+    return FeedbackReport(
+        len(good), repeated, tuple(missing[:keep]), len(missing), event_seq, source
+    )
 
 
 def import_feedback(ledger: Ledger, path: Path) -> FeedbackReport:

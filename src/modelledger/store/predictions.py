@@ -227,6 +227,25 @@ def known_requests(conn: Connection, request_ids: Iterable[str]) -> set[str]:
     return {r["request_id"] for r in rows}
 
 
+def recorded_feedback(conn: Connection, request_ids: Iterable[str]) -> set[FeedbackItem]:
+    """The feedback already recorded for these requests, as items (to skip exact repeats)."""
+    rows = _in_list(
+        sa_query(conn),
+        "SELECT request_id, label_json, was_correct, failure_cluster FROM feedback "
+        "WHERE request_id IN ({marks})",
+        request_ids,
+    )
+    return {
+        FeedbackItem(
+            r["request_id"],
+            r["label_json"],
+            None if r["was_correct"] is None else bool(r["was_correct"]),
+            r["failure_cluster"],
+        )
+        for r in rows
+    }
+
+
 def insert_feedback(
     conn: Connection, items: Sequence[FeedbackItem], at: str, user: str, source: str
 ) -> None:

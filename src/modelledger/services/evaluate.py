@@ -91,10 +91,6 @@ def record(
     return Recorded(result, version.label, True, tuple(leakage_warnings(ledger, held)))
 
 
-def _side(result: EvalResult | None) -> dict[str, Any] | None:
-    return None if result is None else {"id": result.id, "metrics": result.metrics}
-
-
 def compare(ledger: Ledger, a: str, b: str) -> dict[str, Any]:
     """Metrics and slices side by side on every eval set both were scored on; refuses when none."""
     with ledger.db.read() as conn:

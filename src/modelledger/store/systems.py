@@ -1,4 +1,4 @@
-"""System rows and their component index (which systems pin a given id)."""
+"""System rows and their component index."""
 
 from __future__ import annotations
 
@@ -79,11 +79,3 @@ def listing(conn: Connection, name: str | None = None, limit: int = 100) -> list
         q = q.where(systems.c.name == name)
     q = q.order_by(systems.c.created_at.desc(), systems.c.number.desc()).limit(limit)
     return [_to_system(r) for r in conn.execute(q)]
-
-
-def using(conn: Connection, refs: set[str]) -> set[str]:
-    """Systems that pin any of ``refs`` directly."""
-    if not refs:
-        return set()
-    q = select(system_components.c.system_id).where(system_components.c.ref.in_(sorted(refs)))
-    return set(conn.execute(q).scalars())

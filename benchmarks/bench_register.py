@@ -100,6 +100,9 @@ def bench_mlflow(tmp: Path, n: int) -> float | None:
     except ImportError:
         return None
     mlflow.set_tracking_uri(f"sqlite:///{tmp / 'mlflow.db'}")
+    # an explicit artifact location: the default is ./mlruns in the caller's working directory
+    client0 = MlflowClient()
+    client0.create_experiment("bench", artifact_location=(tmp / "mlruns").as_uri())
     mlflow.set_experiment("bench")
     client = MlflowClient()
     client.create_registered_model("bench")

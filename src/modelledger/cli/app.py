@@ -11,6 +11,7 @@ from typer.core import TyperGroup
 from modelledger.cli import (
     audit,
     data,
+    drift,
     env,
     evals,
     model,
@@ -58,6 +59,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(predictions.app, name="predictions")
 app.add_typer(predictions.feedback_app, name="feedback")
 app.command()(serve.serve)
+app.add_typer(drift.app, name="drift")
 
 
 @app.command()

@@ -100,7 +100,15 @@ def register(
     for warning in result.warnings:
         typer.echo(f"warning: {warning}", err=True)
     if as_json:
-        emit_json({**v.to_json(), "created": result.created, "warnings": list(result.warnings)})
+        profile = result.profile.to_json() if result.profile else None
+        emit_json(
+            {
+                **v.to_json(),
+                "created": result.created,
+                "warnings": list(result.warnings),
+                "drift_profile": profile,
+            }
+        )
         return
     out = console()
     if result.created:
@@ -110,6 +118,12 @@ def register(
     repro = v.reproducibility
     note = f" — {'; '.join(repro.reasons)}" if repro.reasons else ""
     out.print(f"  reproducibility: {repro.status}{note}")
+    if result.profile is not None:
+        p = result.profile
+        out.print(
+            f"  drift reference: {p.features} features from {p.rows:,} training rows "
+            f"(profile {p.sha256[:12]})"
+        )
 
 
 def _version_rows(v: dict[str, Any]) -> list[tuple[str, Any]]:

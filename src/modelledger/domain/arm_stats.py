@@ -42,21 +42,32 @@ _DURATION = re.compile(r"(\d+)\s*(s|m|h|d|w)")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
+def parse_duration(text: str, option: str) -> timedelta:
+    """A positive duration: ``90s``, ``30m``, ``24h``, ``7d``, ``2w``."""
+    found = _DURATION.fullmatch(text.strip())
+    if not found or int(found.group(1)) == 0:
+        raise InvalidInput(f"{option} {text!r}: expected a duration such as 30m, 24h, 7d or 2w")
+    try:
+        return timedelta(**{_UNITS[found.group(2)]: int(found.group(1))})
+    except OverflowError:
+        raise InvalidInput(f"{option} {text!r}: too long") from None
+
+
 def parse_since(text: str, now: datetime, option: str = "--since") -> datetime:
     """An instant from ISO-8601 text (naive means UTC) or a duration back from ``now``: ``30m``,
     ``24h``, ``7d``, ``2w``, ``90s``. InvalidInput names ``option`` and the value."""
     value = text.strip()
-    found = _DURATION.fullmatch(value)
     bad = InvalidInput(
         f"{option} {text!r}: expected an ISO-8601 time (2024-05-01T12:00:00Z) or a duration "
         "back from now (30m, 24h, 7d, 2w)"
     )
-    if found:
-        amount = int(found.group(1))
-        if amount == 0:
-            raise bad
+    if _DURATION.fullmatch(value):
         try:
-            return now - timedelta(**{_UNITS[found.group(2)]: amount})
+            back = parse_duration(value, option)
+        except InvalidInput:
+            raise bad from None
+        try:
+            return now - back
         except OverflowError:
             raise InvalidInput(f"{option} {text!r}: too far back") from None
     if not value or not value[0].isdigit():

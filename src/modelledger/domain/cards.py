@@ -48,6 +48,9 @@ class ModelCard(_Strict):
     rollback_target: str | None = None
     # the serving contract: input feature name → type (see domain/contract.py)
     inputs: dict[str, FeatureType] | None = None
+    # the training data's label column: left out of the input profile, it gives the reference
+    # distribution of outputs for drift checks
+    label: str | None = None
 
 
 def parse_card(schema: type[_M], data: Any, what: str) -> _M:
@@ -67,15 +70,19 @@ def parse_card(schema: type[_M], data: Any, what: str) -> _M:
 
 
 def _suggest(schema: type[BaseModel], loc: tuple[Any, ...]) -> str:
-    """A "did you mean" for a misspelt top-level key."""
+    """A "did you mean" for a misspelt key, following nested models (``psi.alrt``)."""
     import difflib
 
-    if len(loc) != 1:
-        return ""
-    close = difflib.get_close_matches(str(loc[0]), list(schema.model_fields), n=1)
-    return (
-        f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(schema.model_fields)})"
-    )
+    model: Any = schema
+    for part in loc[:-1]:  # down through fields that are themselves models
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        inner = getattr(field, "annotation", None) if field else None
+        if not (isinstance(inner, type) and issubclass(inner, BaseModel)):
+            return ""
+        model = inner
+    names = list(model.model_fields)
+    close = difflib.get_close_matches(str(loc[-1]), names, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(names)})"
 
 
 def validate_card(data: Any) -> dict[str, Any]:

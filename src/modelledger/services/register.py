@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection
 
@@ -40,6 +40,11 @@ from modelledger.services.ledger import Ledger, now
 from modelledger.services.resolve import resolve_snapshot, resolve_version
 from modelledger.store import cards, events, snapshots, versions
 
+if TYPE_CHECKING:
+    from modelledger.services.drift_profiles import StoredProfile
+
+TRAINING_ROLES = ("train", "finetune")
+
 
 @dataclass
 class RegisterRequest:
@@ -67,6 +72,7 @@ class RegisterResult:
     version: ModelVersion
     created: bool  # False: the same tuple was registered before, and this is that version
     warnings: tuple[str, ...] = ()
+    profile: StoredProfile | None = None  # the drift reference taken from tabular training data
 
 
 def _check_request(req: RegisterRequest) -> tuple[list[DataRef], dict[str, Any]]:
@@ -194,13 +200,24 @@ def register(ledger: Ledger, req: RegisterRequest) -> RegisterResult:
             pending.discard()  # a no-op for what was committed
     if existing is not None:
         return RegisterResult(existing, created=False)
-    return RegisterResult(version, created=True, warnings=tuple(leakage_warnings(ledger, data)))
+    warnings = leakage_warnings(ledger, data)
+    profile = None
+    if any(d.role in TRAINING_ROLES for d in data):
+        # imported here: numpy and DuckDB cost a register without training data ~150 ms
+        from modelledger.services.drift_profiles import profile_at_registration
+
+        try:
+            profile = profile_at_registration(ledger, version)
+        except MledgerError as exc:
+            # the version stands without it; a profile can be taken later from traffic
+            warnings.append(f"no drift reference profile: {exc}")
+    return RegisterResult(version, created=True, warnings=tuple(warnings), profile=profile)
 
 
 def leakage_warnings(ledger: Ledger, data: list[DataRef]) -> list[str]:
     """Held-out snapshots (eval, test, val) whose rows also appear in the training snapshots.
     A warning, not a refusal: the version records what happened either way."""
-    train = sorted({d.snapshot_id for d in data if d.role in ("train", "finetune")})
+    train = sorted({d.snapshot_id for d in data if d.role in TRAINING_ROLES})
     held = sorted({(d.snapshot_id, d.role) for d in data if d.role in ("eval", "test", "val")})
     if not train or not held:
         return []

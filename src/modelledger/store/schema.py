@@ -271,3 +271,18 @@ env_routes = Table(
     Column("set_by", USER, nullable=False),
     Column("event_seq", BigInteger, nullable=False),
 )
+
+version_profiles = Table(
+    "version_profiles",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("version_id", ID, nullable=False),  # mv- (or sys-) id: a traffic profile may be either
+    Column("profile_sha256", String(64), nullable=False),  # the profile's canonical JSON blob
+    Column("source", String(16), nullable=False),  # training | traffic
+    Column("rows", BigInteger, nullable=False),
+    Column("features", Integer, nullable=False),
+    Column("created_at", TIME, nullable=False),
+    Column("created_by", USER, nullable=False),
+    UniqueConstraint("version_id", "profile_sha256", name="uq_version_profiles"),
+    Index("ix_version_profiles_version", "version_id", "id"),
+)

@@ -1,0 +1,396 @@
+"""``drift check``: for each version that served in the window, its traffic against its reference
+profile (input and output drift), its accuracy from feedback against the gate's floor (quality
+drift), and the same per protected slice (slice drift).
+
+Counts come from the inference log: features from the Parquet segments (DuckDB, numpy), outputs
+and feedback from the SQL table. Nothing row-by-row leaves the databases except the predictions
+that have feedback, which a slice needs joined to its features.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from modelledger.domain.arm_stats import label_matches, parse_since
+from modelledger.domain.clock import format_time, parse_time
+from modelledger.domain.drift import (
+    QualityPoint,
+    Signal,
+    disappeared,
+    distribution_signal,
+    quality_signal,
+    status_rank,
+    undefined_slice,
+    worst,
+)
+from modelledger.domain.drift_policy import DriftPolicy, bucket_width, slice_rule
+from modelledger.domain.drift_profile import (
+    ReferenceProfile,
+    category_counts,
+    category_token,
+    numeric_counts,
+)
+from modelledger.domain.errors import InvalidInput
+from modelledger.domain.gate import GatePolicy
+from modelledger.services.drift_profiles import StoredProfile, latest_profile, no_profile_message
+from modelledger.services.environments import require_env
+from modelledger.services.gatekeeper import env_policy
+from modelledger.services.ledger import Ledger, now
+from modelledger.services.resolve import resolve_version
+from modelledger.services.tables import LocalTables
+from modelledger.store import drift_reads, predictions, versions
+
+OUTPUT_CATEGORIES = 1000  # more distinct outputs than this and the output is binned as a number
+
+
+@dataclass
+class VersionDrift:
+    version_id: str
+    label: str
+    predictions: int
+    reference: StoredProfile | None
+    signals: list[Signal] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return worst([s.status for s in self.signals])
+
+    def alerts(self) -> list[Signal]:
+        return [s for s in self.signals if s.status == "alert"]
+
+    def to_json(self) -> dict[str, Any]:
+        ordered = sorted(self.signals, key=lambda s: -status_rank(s.status))
+        return {
+            "version_id": self.version_id,
+            "label": self.label,
+            "predictions": self.predictions,
+            "status": self.status,
+            "reference": self.reference.to_json() if self.reference else None,
+            "signals": [s.to_json() for s in ordered],
+        }
+
+
+@dataclass
+class DriftCheck:
+    env: str
+    checked_at: str
+    since: str
+    until: str
+    window_text: str
+    policy: DriftPolicy
+    versions: list[VersionDrift]
+    message: str | None = None
+    events: list[int] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return worst([v.status for v in self.versions])
+
+    def alerts(self) -> list[tuple[VersionDrift, Signal]]:
+        return [(v, s) for v in self.versions for s in v.alerts()]
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "env": self.env,
+            "checked_at": self.checked_at,
+            "window": {"since": self.since, "until": self.until, "text": self.window_text},
+            "status": self.status,
+            "policy": self.policy.summary(),
+            "versions": [v.to_json() for v in self.versions],
+            "alerts": [
+                {"version_id": v.version_id, "label": v.label, **s.to_json()}
+                for v, s in self.alerts()
+            ],
+            "events": self.events,
+        }
+        if self.message:
+            out["message"] = self.message
+        return out
+
+
+@dataclass(frozen=True)
+class Window:
+    since: str
+    until: str
+    text: str
+
+
+def window_of(text: str, until: str | None = None) -> Window:
+    end = parse_time(until) if until else parse_time(now())
+    start = parse_since(text, end, "--window")
+    if start >= end:
+        raise InvalidInput(f"--window {text!r}: the window ends before it starts")
+    return Window(format_time(start), format_time(end), text)
+
+
+def check(
+    ledger: Ledger,
+    env: str,
+    *,
+    window: str = "24h",
+    until: str | None = None,
+    version: str | None = None,
+    policy: DriftPolicy | None = None,
+) -> DriftCheck:
+    """Every signal for the versions that served ``env`` in the window (or just ``version``)."""
+    span = window_of(window, until)
+    policy = policy or DriftPolicy()
+    with ledger.db.read() as conn:
+        environment = require_env(conn, env)
+        gate, _ = env_policy(conn, environment)
+        wanted = resolve_version(conn, version) if version else None
+        log = predictions.log_window(conn, env, span.since, span.until)
+        served = [
+            r for r in drift_reads.served_versions(conn, log)
+            if wanted is None or r["version_id"] == wanted
+        ]  # fmt: skip
+        labels = {r["version_id"]: _label(conn, r["version_id"]) for r in served}
+        segments = [
+            s for s in predictions.segments(conn, env)
+            if s["last_served_at"] >= span.since and s["first_served_at"] < span.until
+        ]  # fmt: skip
+        judged = {r["version_id"]: _judged(drift_reads.judged(conn, log, r["version_id"]))
+                  for r in served}  # fmt: skip
+        outputs = {}
+        found_profiles = {r["version_id"]: latest_profile(ledger, r["version_id"]) for r in served}
+        for r in served:
+            prof = found_profiles[r["version_id"]]
+            if prof is not None and prof[1].output is not None:
+                outputs[r["version_id"]] = _output_counts(conn, log, r["version_id"], prof[1])
+    result = DriftCheck(
+        env, now(), span.since, span.until, span.text, policy, [],
+    )  # fmt: skip
+    if not served:
+        which = f" from {labels.get(wanted, wanted)}" if wanted else ""
+        result.message = (
+            f"no predictions{which} in {env} between {span.since} and {span.until}: "
+            "insufficient data, not an all-clear"
+        )
+        return result
+    from modelledger.tabular import connect
+    from modelledger.tabular.features import columns_of, segment_view, version_view
+
+    with LocalTables(ledger) as local:
+        con = connect()
+        try:
+            segment_view(
+                con, "served", [local.path(s["id"]) for s in segments], span.since, span.until
+            )
+            present = columns_of(con, "served")
+            for r in served:
+                vid = r["version_id"]
+                vd = VersionDrift(vid, labels[vid], int(r["n"]), None)
+                result.versions.append(vd)
+                version_view(con, _view(vid), "served", vid)
+                prof = found_profiles[vid]
+                if prof is None:
+                    vd.signals.append(
+                        Signal("reference", "profile", "insufficient",
+                               no_profile_message(labels[vid], env))
+                    )  # fmt: skip
+                else:
+                    vd.reference = prof[0]
+                    vd.signals += _inputs(con, vid, prof[1], present, policy)
+                    if vid in outputs:
+                        vd.signals.append(outputs[vid](policy))
+                vd.signals += _quality(con, vid, judged[vid], gate, policy, span, present)
+        finally:
+            con.close()
+    return result
+
+
+def _label(conn: Any, version_id: str) -> str:
+    found = versions.get(conn, version_id)
+    return found.label if found else version_id
+
+
+@dataclass(frozen=True)
+class Judged:
+    request_ids: list[str]
+    served_at: list[str]
+    correct: list[int]
+    clusters: list[str | None]
+
+
+def _judged(rows: Sequence[dict[str, Any]]) -> Judged:
+    out = Judged([], [], [], [])
+    for r in rows:
+        ok = int(r["correct"])
+        if r["label_json"] is not None and r["output_json"] is not None:
+            ok = int(label_matches(r["label_json"], r["output_json"]))
+        out.request_ids.append(r["request_id"])
+        out.served_at.append(r["served_at"])
+        out.correct.append(ok)
+        out.clusters.append(r["failure_cluster"])
+    return out
+
+
+def _inputs(
+    con: Any,
+    version_id: str,
+    profile: ReferenceProfile,
+    present: dict[str, str],
+    policy: DriftPolicy,
+) -> list[Signal]:
+    from modelledger.tabular.features import (
+        non_null_counts,
+        numeric_columns,
+        row_count,
+        value_counts,
+    )
+
+    view = _view(version_id)
+    rows = row_count(con, view)
+    signals: list[Signal] = []
+    if rows == 0:
+        return [
+            Signal("input", "features", "insufficient",
+                   "none of this version's predictions in the window logged features")
+        ]  # fmt: skip
+    known = [n for n in profile.features if n in present]
+    counts = non_null_counts(con, view, known)
+    for name, ref in profile.features.items():
+        if name not in present or (counts.get(name, 0) == 0 and ref.non_null > 0):
+            signals.append(disappeared(name, ref, rows))
+    numeric = [n for n in known if profile.features[n].kind == "numeric" and counts[n] > 0]
+    for name, values in numeric_columns(con, view, numeric).items():
+        binned, nulls = numeric_counts(profile.features[name], values)
+        signals.append(
+            distribution_signal("input", name, profile.features[name], binned, nulls, policy)
+        )
+    for name in known:
+        ref = profile.features[name]
+        if ref.kind == "categorical" and counts[name] > 0:
+            found = category_counts(ref, value_counts(con, view, name))
+            signals.append(
+                distribution_signal(
+                    "input", name, ref, found.counts, found.nulls, policy, found.new
+                )
+            )
+    return signals
+
+
+def _output_counts(conn: Any, log: Any, version_id: str, profile: ReferenceProfile) -> Any:
+    """Read the outputs now (inside the read transaction); judge them later with the policy."""
+    ref = profile.output
+    assert ref is not None
+    if ref.kind == "categorical":
+        rows = drift_reads.output_counts(conn, log, version_id, OUTPUT_CATEGORIES) or []
+        pairs = [(json_scalar(r["output_json"]), int(r["n"])) for r in rows]
+        found = category_counts(ref, pairs)
+        return lambda policy: distribution_signal(
+            "output", "output", ref, found.counts, found.nulls, policy, found.new
+        )
+    binned, others = drift_reads.output_bins(conn, log, version_id, ref.edges)
+    return lambda policy: distribution_signal("output", "output", ref, binned, others, policy)
+
+
+def json_scalar(text: str) -> Any:
+    """A logged output as the scalar it holds (its JSON text when it is not one)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return value if isinstance(value, str | int | float | bool) or value is None else text
+
+
+def _floor(gate: GatePolicy, policy: DriftPolicy) -> tuple[float | None, str]:
+    if policy.quality.min is not None:
+        return policy.quality.min, "drift policy quality.min"
+    for rule in gate.metrics:
+        if rule.name == "accuracy" and rule.min is not None:
+            return rule.min, "gate policy accuracy min"
+    return None, "neither the gate policy nor the drift policy sets an accuracy floor"
+
+
+def _slice_bar(
+    gate: GatePolicy, policy: DriftPolicy, floor: tuple[float | None, str]
+) -> tuple[float | None, str]:
+    ps = gate.protected_slices
+    if ps is not None and ps.min is not None:
+        return ps.min, "gate policy protected_slices.min"
+    if policy.slice_min is not None:
+        return policy.slice_min, "drift policy slice_min"
+    return floor
+
+
+def _series(judged: Judged, span: Window, policy: DriftPolicy) -> list[QualityPoint]:
+    start, end = parse_time(span.since), parse_time(span.until)
+    width = bucket_width(policy, end - start)
+    buckets = int((end - start) / width) + 1
+    n = [0] * buckets
+    ok = [0] * buckets
+    for at, correct in zip(judged.served_at, judged.correct, strict=True):
+        i = min(int((parse_time(at) - start) / width), buckets - 1)
+        n[i] += 1
+        ok[i] += correct
+    return [
+        QualityPoint(format_time(start + i * width), n[i], ok[i]) for i in range(buckets) if n[i]
+    ]
+
+
+def _quality(
+    con: Any,
+    version_id: str,
+    judged: Judged,
+    gate: GatePolicy,
+    policy: DriftPolicy,
+    span: Window,
+    present: dict[str, str],
+) -> list[Signal]:
+    floor = _floor(gate, policy)
+    signals = [
+        quality_signal(
+            "quality", "accuracy", len(judged.correct), sum(judged.correct), floor[0], floor[1],
+            policy, _series(judged, span, policy),
+        )
+    ]  # fmt: skip
+    names = list(gate.protected_slices.names) if gate.protected_slices else []
+    names += [n for n in policy.slices if n not in names]
+    if not names:
+        return signals
+    bar = _slice_bar(gate, policy, floor)
+    rules = {n: slice_rule(policy, n) for n in names}
+    features = sorted({f for r in rules.values() if r for f in r if f in present})
+    rows = _slice_rows(con, version_id, judged, features)
+    for name, rule in rules.items():
+        if rule is None:
+            signals.append(undefined_slice(name))
+            continue
+        missing = [f for f in rule if f not in present]
+        if missing:
+            signals.append(
+                Signal("slice", name, "insufficient",
+                       f"slice {name}: feature {missing[0]!r} is not in the logged features")
+            )  # fmt: skip
+            continue
+        wanted = [
+            (features.index(f) + 1, {category_token(v) for v in vs}) for f, vs in rule.items()
+        ]
+        n = correct = 0
+        for row in rows:
+            if all(category_token(row[i]) in allowed for i, allowed in wanted):
+                n += 1
+                correct += row[0]
+        signals.append(
+            quality_signal(
+                "slice", name, n, correct, bar[0], bar[1], policy,
+                definition={f: list(vs) for f, vs in rule.items()},
+            )
+        )  # fmt: skip
+    return signals
+
+
+def _slice_rows(
+    con: Any, version_id: str, judged: Judged, features: list[str]
+) -> list[tuple[Any, ...]]:
+    from modelledger.tabular.features import join_keys
+
+    return join_keys(con, _view(version_id), judged.request_ids, judged.correct, features)
+
+
+def _view(version_id: str) -> str:
+    return "v_" + version_id.replace("-", "_")

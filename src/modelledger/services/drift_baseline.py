@@ -1,0 +1,98 @@
+"""``drift baseline``: a reference profile taken from what a version actually served, for
+versions without tabular training data or to re-anchor after a shift the team accepted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from modelledger.domain.drift_profile import ReferenceProfile, categorical_profile, numeric_profile
+from modelledger.domain.errors import InvalidInput, NotFound
+from modelledger.services.drift import OUTPUT_CATEGORIES, json_scalar, window_of
+from modelledger.services.drift_profiles import profile_relation, store_profile
+from modelledger.services.environments import require_env
+from modelledger.services.ledger import Ledger
+from modelledger.services.resolve import resolve_version
+from modelledger.services.tables import LocalTables
+from modelledger.store import drift_reads, predictions, versions
+
+
+def take_baseline(
+    ledger: Ledger, env: str, *, window: str = "7d", version: str | None = None
+) -> dict[str, Any]:
+    span = window_of(window)
+    with ledger.db.read() as conn:
+        require_env(conn, env)
+        wanted = resolve_version(conn, version) if version else None
+        log = predictions.log_window(conn, env, span.since, span.until)
+        served = [
+            r for r in drift_reads.served_versions(conn, log)
+            if wanted is None or r["version_id"] == wanted
+        ]  # fmt: skip
+        if not served:
+            raise NotFound(
+                f"no served predictions in {env} between {span.since} and {span.until} to take "
+                "a baseline from"
+            )
+        vid = served[0]["version_id"]
+        found = versions.get(conn, vid)
+        label = found.label if found else vid
+        segments = [
+            s for s in predictions.segments(conn, env)
+            if s["last_served_at"] >= span.since and s["first_served_at"] < span.until
+        ]  # fmt: skip
+        outputs = drift_reads.output_counts(conn, log, vid, OUTPUT_CATEGORIES)
+        if outputs is not None:
+            pairs = [(json_scalar(r["output_json"]), int(r["n"])) for r in outputs]
+            output = categorical_profile(pairs)
+        else:
+            values = [_number(t) for t in drift_reads.output_values(conn, log, vid)]
+            output = numeric_profile(np.asarray(values, dtype=np.float64))
+    from modelledger.tabular import connect
+    from modelledger.tabular.features import (
+        columns_of,
+        feature_names,
+        row_count,
+        segment_view,
+        version_view,
+    )
+    from modelledger.tabular.sql import is_numeric
+
+    with LocalTables(ledger) as local:
+        con = connect()
+        try:
+            segment_view(con, "served", [local.path(s["id"]) for s in segments], span.since,
+                         span.until)  # fmt: skip
+            version_view(con, "mine", "served", vid)
+            types = columns_of(con, "mine")
+            rows = row_count(con, "mine")
+            kinds = {
+                n: "numeric" if is_numeric(types[n]) else "categorical"
+                for n in feature_names(types)
+            }
+            if not rows or not kinds:
+                raise InvalidInput(f"{label}'s predictions in {env} logged no features to profile")
+            features = profile_relation(con, "mine", kinds, rows)
+        finally:
+            con.close()
+    profile = ReferenceProfile(
+        features=features,
+        source={"kind": "traffic", "env": env, "since": span.since, "until": span.until},
+        rows=rows,
+        output=output,
+    )
+    stored = store_profile(ledger, vid, profile)
+    return {
+        "version_id": vid,
+        "label": label,
+        **stored.to_json(),
+        "window": {"since": span.since, "until": span.until, "text": span.text},
+    }
+
+
+def _number(text: str) -> float:
+    value = json_scalar(text)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return float("nan")

@@ -162,9 +162,12 @@ def numeric_profile(values: FloatArray, bins: int = BINS) -> FeatureProfile:
     edges: tuple[float, ...] = ()
     mean = std = None
     if finite.size:
-        qs = np.quantile(finite, np.linspace(0, 1, bins + 1)[1:-1], method="linear")
-        edges = tuple(float(x) for x in np.unique(qs))
-        mean, std = float(finite.mean()), float(finite.std())
+        # values near the float limits overflow sums and interpolation: such figures are left
+        # out (a profile is canonical JSON, which has no infinity)
+        with np.errstate(over="ignore", invalid="ignore"):
+            qs = np.quantile(finite, np.linspace(0, 1, bins + 1)[1:-1], method="linear")
+            edges = tuple(float(x) for x in np.unique(qs) if np.isfinite(x))
+            mean, std = _finite(finite.mean()), _finite(finite.std())
     return FeatureProfile(
         kind="numeric",
         rows=int(values.size),
@@ -174,6 +177,11 @@ def numeric_profile(values: FloatArray, bins: int = BINS) -> FeatureProfile:
         mean=mean,
         std=std,
     )
+
+
+def _finite(value: Any) -> float | None:
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 def numeric_counts(profile: FeatureProfile, values: FloatArray) -> tuple[list[int], int]:

@@ -278,6 +278,33 @@ def log_predictions(
     return ingest(ledger or open_ledger(), records, env)
 
 
+def drift_check(
+    env: str,
+    *,
+    window: str = "24h",
+    version: str | None = None,
+    policy: str | Path | Mapping[str, Any] | None = None,
+    record: bool = True,
+    trigger_retrain: bool = False,
+    ledger: Ledger | None = None,
+) -> dict[str, Any]:
+    """Drift of ``env``'s traffic in the window, as ``mledger drift check --json`` prints it.
+    ``policy`` is a YAML file or its mapping; with ``record`` each alert is a ``drift_alert``
+    event (and ``trigger_retrain`` adds ``retrain_triggered``)."""
+    from modelledger.domain.drift_policy import parse_drift_policy
+    from modelledger.services import drift_alerts
+    from modelledger.services.drift import check
+    from modelledger.services.files import load_mapping
+
+    if isinstance(policy, str | Path):
+        policy = load_mapping(Path(policy), "policy")
+    led = ledger or open_ledger()
+    result = check(led, env, window=window, version=version, policy=parse_drift_policy(policy))
+    if record:
+        drift_alerts.record(led, result, trigger_retrain=trigger_retrain)
+    return result.to_json()
+
+
 class Run:
     """One training run. Code state, dependency lock, hardware and seed are captured when it starts;
     every ``log_model`` registers a version carrying them (scenario S2)."""

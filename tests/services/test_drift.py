@@ -270,3 +270,18 @@ def test_policy_typo_is_named(served, project):
     write(project / "bad.yaml", "psi: {warn: 0.1, alrt: 0.3}\n")
     result = cli("drift", "check", "production", "--policy", "bad.yaml", code=2)
     assert "alrt" in result.stderr and "alert" in result.stderr
+
+
+def test_python_api(ledger, project, served):
+    from modelledger import client as ml
+
+    rng = random.Random(6)
+    now = datetime.now(UTC)
+    records, _ = traffic(
+        served.version.id, 300, shifted=True, start=now - timedelta(hours=1), rng=rng
+    )
+    ml.log_predictions(records, "production", ledger)
+    found = ml.drift_check("production", policy=POLICY, trigger_retrain=True, ledger=ledger)
+    assert found["status"] == "alert" and found["events"]
+    quiet = ml.drift_check("production", record=False, ledger=ledger)
+    assert quiet["events"] == []

@@ -10,7 +10,8 @@ that have feedback, which a slice needs joined to its features.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +32,6 @@ from modelledger.domain.drift_profile import (
     ReferenceProfile,
     category_counts,
     category_token,
-    numeric_counts,
 )
 from modelledger.domain.errors import InvalidInput
 from modelledger.domain.gate import GatePolicy
@@ -152,14 +152,50 @@ def check(
             s for s in predictions.segments(conn, env)
             if s["last_served_at"] >= span.since and s["first_served_at"] < span.until
         ]  # fmt: skip
-        judged = {r["version_id"]: _judged(drift_reads.judged(conn, log, r["version_id"]))
-                  for r in served}  # fmt: skip
-        outputs = {}
+        judged = {
+            r["version_id"]: _judged(drift_reads.judged(conn, log, r["version_id"], int(r["n"])))
+            for r in served
+        }
         found_profiles = {r["version_id"]: latest_profile(ledger, r["version_id"]) for r in served}
-        for r in served:
-            prof = found_profiles[r["version_id"]]
-            if prof is not None and prof[1].output is not None:
-                outputs[r["version_id"]] = _output_counts(conn, log, r["version_id"], prof[1])
+    # The outputs are counted from the log's rows (a scan of the wide table on SQLite, which
+    # runs without the GIL) on another connection while DuckDB counts the features here.
+    wanted_outputs = {
+        vid: prof[1] for vid, prof in found_profiles.items() if prof and prof[1].output
+    }
+    pool = ThreadPoolExecutor(1, thread_name_prefix="mledger-drift-outputs")
+    outputs_future = pool.submit(_outputs, ledger, log, wanted_outputs)
+    try:
+        return _finish(
+            ledger, env, span, policy, gate, wanted, served, labels, segments, judged,
+            found_profiles, outputs_future,
+        )  # fmt: skip
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _outputs(
+    ledger: Ledger, log: Any, profiles: dict[str, ReferenceProfile]
+) -> dict[str, Callable[[DriftPolicy], Signal]]:
+    if not profiles:
+        return {}
+    with ledger.db.read() as conn:
+        return {vid: _output_counts(conn, log, vid, p) for vid, p in profiles.items()}
+
+
+def _finish(
+    ledger: Ledger,
+    env: str,
+    span: Window,
+    policy: DriftPolicy,
+    gate: GatePolicy,
+    wanted: str | None,
+    served: list[dict[str, Any]],
+    labels: dict[str, str],
+    segments: list[dict[str, Any]],
+    judged: dict[str, Judged],
+    found_profiles: dict[str, tuple[StoredProfile, ReferenceProfile] | None],
+    outputs_future: Future[dict[str, Callable[[DriftPolicy], Signal]]],
+) -> DriftCheck:
     result = DriftCheck(
         env, now(), span.since, span.until, span.text, policy, [],
     )  # fmt: skip
@@ -194,11 +230,13 @@ def check(
                 else:
                     vd.reference = prof[0]
                     vd.signals += _inputs(con, vid, prof[1], present, policy)
-                    if vid in outputs:
-                        vd.signals.append(outputs[vid](policy))
                 vd.signals += _quality(con, vid, judged[vid], gate, policy, span, present)
         finally:
             con.close()
+    outputs = outputs_future.result()
+    for vd in result.versions:
+        if vd.version_id in outputs:
+            vd.signals.append(outputs[vd.version_id](policy))
     return result
 
 
@@ -215,16 +253,15 @@ class Judged:
     clusters: list[str | None]
 
 
-def _judged(rows: Sequence[dict[str, Any]]) -> Judged:
+def _judged(rows: Sequence[drift_reads.Judged]) -> Judged:
     out = Judged([], [], [], [])
-    for r in rows:
-        ok = int(r["correct"])
-        if r["label_json"] is not None and r["output_json"] is not None:
-            ok = int(label_matches(r["label_json"], r["output_json"]))
-        out.request_ids.append(r["request_id"])
-        out.served_at.append(r["served_at"])
-        out.correct.append(ok)
-        out.clusters.append(r["failure_cluster"])
+    for request_id, served_at, cluster, label_json, output_json, correct in rows:
+        if label_json is not None and output_json is not None:
+            correct = int(label_matches(label_json, output_json))
+        out.request_ids.append(request_id)
+        out.served_at.append(served_at)
+        out.correct.append(int(correct))
+        out.clusters.append(cluster)
     return out
 
 
@@ -236,8 +273,8 @@ def _inputs(
     policy: DriftPolicy,
 ) -> list[Signal]:
     from modelledger.tabular.features import (
+        binned_counts,
         non_null_counts,
-        numeric_columns,
         row_count,
         value_counts,
     )
@@ -255,9 +292,12 @@ def _inputs(
     for name, ref in profile.features.items():
         if name not in present or (counts.get(name, 0) == 0 and ref.non_null > 0):
             signals.append(disappeared(name, ref, rows))
-    numeric = [n for n in known if profile.features[n].kind == "numeric" and counts[n] > 0]
-    for name, values in numeric_columns(con, view, numeric).items():
-        binned, nulls = numeric_counts(profile.features[name], values)
+    numeric = {
+        n: profile.features[n].edges
+        for n in known
+        if profile.features[n].kind == "numeric" and counts[n] > 0
+    }
+    for name, (binned, nulls) in binned_counts(con, view, numeric).items():
         signals.append(
             distribution_signal("input", name, profile.features[name], binned, nulls, policy)
         )

@@ -45,7 +45,8 @@ def explain(
         found = versions.get(conn, vid)
         label = found.label if found else vid
         log = predictions.log_window(conn, env, span.since, span.until)
-        judged = _judged(drift_reads.judged(conn, log, vid))
+        served = {r["version_id"]: int(r["n"]) for r in drift_reads.served_versions(conn, log)}
+        judged = _judged(drift_reads.judged(conn, log, vid, served.get(vid, 0)))
         segments = [
             s for s in predictions.segments(conn, env)
             if s["last_served_at"] >= span.since and s["first_served_at"] < span.until

@@ -3,6 +3,7 @@ outputs' distribution, and each prediction with feedback judged right or wrong."
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +11,7 @@ from modelledger.store.predictions import (
     _BY_LABEL,
     _JUDGED,
     _LATEST_FEEDBACK,
+    _NEWEST,
     _RECHECK,
     LogWindow,
     sa_query,
@@ -20,13 +22,14 @@ if TYPE_CHECKING:
 
 
 def served_versions(conn: Connection, window: LogWindow) -> list[dict[str, Any]]:
-    """Per model version that served in the window: ``version_id``, ``n`` and ``first``/``last``
-    served_at, busiest first."""
-    where, params = window.where(conn.dialect.name)
+    """Per model version that served in the window: ``version_id`` and ``n``, busiest first.
+    On SQLite the (env, served_at) index holds the primary key's columns too (the table is
+    WITHOUT ROWID), so it answers alone, never touching the wide rows."""
+    covering = LogWindow(window.env, window.since, window.until, scan=False)
+    where, params = covering.where(conn.dialect.name)
     return sa_query(conn)(
-        "SELECT p.version_id AS version_id, count(*) AS n, min(p.served_at) AS first, "
-        f"max(p.served_at) AS last FROM predictions p WHERE {where} AND p.mode = 'served' "
-        "GROUP BY p.version_id ORDER BY n DESC, p.version_id",
+        "SELECT p.version_id AS version_id, count(*) AS n FROM predictions p "
+        f"WHERE {where} AND p.mode = 'served' GROUP BY p.version_id ORDER BY n DESC, p.version_id",
         params,
     )
 
@@ -76,24 +79,53 @@ def output_bins(
     return counts, others
 
 
-def judged(conn: Connection, window: LogWindow, version_id: str) -> list[dict[str, Any]]:
-    """The version's served predictions in the window that have usable feedback (the newest per
-    request): ``request_id``, ``served_at``, ``correct`` (1/0, by was_correct or by label equal
-    to output as stored text), ``failure_cluster``, and — only where text comparison cannot
-    decide — ``label_json``/``output_json`` for the caller to compare as JSON."""
+# (request_id, served_at, failure_cluster, label_json, output_json, correct)
+Judged = tuple[str, str, str | None, str | None, str | None, int]
+
+
+def judged(conn: Connection, window: LogWindow, version_id: str, served: int) -> list[Judged]:
+    """The version's ``served`` predictions in the window that have usable feedback (the newest
+    per request), as tuples: ``correct`` is 1/0 by was_correct or by label equal to output as
+    stored text; ``label_json``/``output_json`` are given only where text comparison cannot
+    decide, for the caller to compare as JSON.
+
+    The join starts from whichever side is smaller: the window's predictions, probing feedback
+    by request id, or (on SQLite, which has no statistics to choose) all feedback, probing the
+    predictions by primary key — a million-prediction window with a tenth of it judged is then
+    100,000 probes instead of a million."""
     where, params = window.where(conn.dialect.name)
-    return sa_query(conn)(
-        "SELECT p.request_id AS request_id, p.served_at AS served_at, "
-        "l.failure_cluster AS failure_cluster, "
-        f"CASE WHEN {_RECHECK} THEN l.label_json END AS label_json, "
-        f"CASE WHEN {_RECHECK} THEN p.output_json END AS output_json, "
+    params = {**params, "version": version_id}
+    columns = (
+        "p.request_id, p.served_at, l.failure_cluster, "
+        f"CASE WHEN {_RECHECK} THEN l.label_json END, "
+        f"CASE WHEN {_RECHECK} THEN p.output_json END, "
         f"CASE WHEN {_JUDGED} THEN (CASE WHEN l.was_correct THEN 1 ELSE 0 END) "
-        "WHEN l.label_json = p.output_json THEN 1 ELSE 0 END AS correct "
-        f"FROM predictions p {_LATEST_FEEDBACK} "
-        f"WHERE {where} AND p.mode = 'served' AND p.version_id = :version "
-        f"AND (({_JUDGED}) OR ({_BY_LABEL}))",
-        {**params, "version": version_id},
+        "WHEN l.label_json = p.output_json THEN 1 ELSE 0 END"
     )
+    usable = f"(({_JUDGED}) OR ({_BY_LABEL}))"
+    raw = conn.connection.driver_connection
+    if isinstance(raw, sqlite3.Connection):
+        total = raw.execute("SELECT count(*) FROM feedback").fetchone()[0]
+        if total < served:
+            # CROSS JOIN: SQLite keeps the written order, feedback outside
+            sql = (
+                f"SELECT {columns} FROM feedback l CROSS JOIN predictions p "
+                "WHERE p.request_id = l.request_id AND p.mode = 'served' "
+                f"AND p.version_id = :version AND {where} AND {usable} AND {_NEWEST}"
+            )
+        else:
+            sql = (
+                f"SELECT {columns} FROM predictions p {_LATEST_FEEDBACK} "
+                f"WHERE {where} AND p.mode = 'served' AND p.version_id = :version AND {usable}"
+            )
+        return [tuple(r) for r in raw.execute(sql, params)]
+    from sqlalchemy import text
+
+    sql = (
+        f"SELECT {columns} FROM predictions p {_LATEST_FEEDBACK} "
+        f"WHERE {where} AND p.mode = 'served' AND p.version_id = :version AND {usable}"
+    )
+    return [tuple(r) for r in conn.execute(text(sql), params)]
 
 
 def output_values(conn: Connection, window: LogWindow, version_id: str) -> list[str]:

@@ -539,11 +539,12 @@ def arm_latency_percentiles(
 # The newest feedback per request (by received_at, then insertion order) decides: a row joins
 # only when no later one exists for its request (one probe of the request_id index each; cheaper
 # on SQLite than ranking the whole feedback table, and the window's size bounds it).
-_LATEST_FEEDBACK = (
-    "JOIN feedback l ON l.request_id = p.request_id AND NOT EXISTS (SELECT 1 FROM feedback n "
+_NEWEST = (
+    "NOT EXISTS (SELECT 1 FROM feedback n "
     "WHERE n.request_id = l.request_id AND (n.received_at > l.received_at "
     "OR (n.received_at = l.received_at AND n.id > l.id)))"
 )
+_LATEST_FEEDBACK = f"JOIN feedback l ON l.request_id = p.request_id AND {_NEWEST}"
 # A served answer with an explicit was_correct is judged by it; anything else with a label is
 # judged by comparing the label with the output (a shadow's output was never shown, so the
 # served answer's was_correct says nothing about it).

@@ -7,7 +7,7 @@ column reads, not a million Python objects."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import duckdb
@@ -34,6 +34,31 @@ def numeric_columns(
         if isinstance(column, np.ma.MaskedArray):  # nulls come back masked
             column = np.ma.filled(column.astype(np.float64), np.nan)
         out[name] = np.asarray(column, dtype=np.float64)
+    return out
+
+
+def binned_counts(
+    con: duckdb.DuckDBPyConnection, relation: str, edges: Mapping[str, Sequence[float]]
+) -> dict[str, tuple[list[int], int]]:
+    """Per column, the values counted into the bins its ``edges`` close — (e[i-1], e[i]], the
+    last bin open above — and how many were null or not a number (NaN, or text that is not a
+    number): (counts, nulls). One scan for every column, in DuckDB, never materialising them."""
+    if not edges:
+        return {}
+    casts = ", ".join(f"TRY_CAST({ident(name)} AS DOUBLE) AS x{i}" for i, name in enumerate(edges))
+    parts = []
+    for i, cuts in enumerate(edges.values()):
+        bounds = ", ".join([*(repr(float(e)) for e in cuts), "'infinity'::DOUBLE"])
+        parts.append(f"histogram(x{i}, [{bounds}]) FILTER (WHERE NOT isnan(x{i}))")
+        parts.append(f"count(*) FILTER (WHERE x{i} IS NULL OR isnan(x{i}))")
+    relation = f"(SELECT {casts} FROM {relation})"
+    row = con.execute(f"SELECT {', '.join(parts)} FROM {relation}").fetchone()
+    assert row is not None
+    out: dict[str, tuple[list[int], int]] = {}
+    for i, (name, cuts) in enumerate(edges.items()):
+        found = row[2 * i] or {}
+        closing = [*(float(e) for e in cuts), float("inf")]
+        out[name] = ([int(found.get(b, 0)) for b in closing], int(row[2 * i + 1]))
     return out
 
 

@@ -75,10 +75,10 @@ def test_register_show_list_lineage_verify(ledger_cli, project):
     assert jrun(cli, "model", "verify", "delay@1")["ok"]
     assert cli("model", "verify", "delay@1").stdout.startswith("ok:")
     log = jrun(cli, "audit", "log")
-    assert [e["kind"] for e in log] == ["data.snapshot", "model.registered"]
+    assert [e["kind"] for e in log] == ["data.snapshot", "model.registered", "drift.profile"]
     assert jrun(cli, "audit", "verify") == {
         "ok": True,
-        "checked": 2,
+        "checked": 3,
         "head": log[-1]["hash"],
         "broken": None,
     }

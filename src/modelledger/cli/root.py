@@ -1,0 +1,105 @@
+"""The root ``mledger`` command and its error handling."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from modelledger.cli import (
+    audit,
+    data,
+    drift,
+    env,
+    evals,
+    model,
+    predictions,
+    release,
+    route,
+    serve,
+    system,
+)
+from modelledger.cli.output import JSON_HELP, emit_json
+from modelledger.domain.errors import MledgerError
+
+
+class _LedgerGroup(TyperGroup):
+    """Turns our exceptions into one line on stderr and the documented exit code."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MledgerError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+
+
+app = typer.Typer(
+    cls=_LedgerGroup,
+    name="mledger",
+    help="Model version control and governance: reproducible versions, content-addressed data, "
+    "gated promotion and a tamper-evident ledger.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(model.app, name="model")
+app.add_typer(data.app, name="data")
+app.add_typer(system.app, name="system")
+app.add_typer(evals.app, name="eval")
+app.add_typer(env.app, name="env")
+app.add_typer(release.gate, name="gate")
+app.add_typer(route.app, name="route")
+app.command()(release.promote)
+app.command()(release.rehearse)
+app.command()(release.rollback)
+app.add_typer(audit.app, name="audit")
+app.add_typer(predictions.app, name="predictions")
+app.add_typer(predictions.feedback_app, name="feedback")
+app.command()(serve.serve)
+app.add_typer(drift.app, name="drift")
+
+
+@app.command()
+def init(
+    path: Path = typer.Argument(Path("."), help="Folder to create .mledger/ in."),
+    db: str | None = typer.Option(
+        None,
+        "--db",
+        help="Metadata database URL, e.g. postgresql+psycopg://user@host/db "
+        "(default: SQLite in .mledger/ledger.db).",
+    ),
+    blobs: str | None = typer.Option(
+        None, "--blobs", help="Blob store URL, e.g. s3://bucket/prefix (default: .mledger/blobs)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Create a ledger here (or bring an existing one's schema up to date)."""
+    from modelledger.services.ledger import init_ledger
+    from modelledger.store.db import safe_url
+
+    result = init_ledger(path, db, blobs)
+    info = {
+        "home": str(result.home),
+        "db_url": safe_url(result.db_url),
+        "blob_url": result.blob_url,
+        "created": result.created,
+    }
+    if as_json:
+        emit_json(info)
+        return
+    verb = "Initialised" if result.created else "Ledger already present; schema up to date in"
+    typer.echo(f"{verb} {result.home}\n  database: {info['db_url']}\n  blobs:    {result.blob_url}")
+
+
+@app.command()
+def demo(
+    directory: Path | None = typer.Option(None, "--dir", help="Where to build the demo ledger."),
+    keep: bool = typer.Option(False, "--keep", help="Keep the demo folder afterwards."),
+) -> None:
+    """Play the end-to-end story on a fresh ledger with small synthetic data."""
+    from modelledger.cli.demo import run_demo
+
+    run_demo(directory, keep)

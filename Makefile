@@ -20,7 +20,12 @@ $(VENV)/.stamp-dev: $(VENV)/.stamp-run requirements-dev.lock
 	$(BIN)/pip install -q --require-hashes -r requirements-dev.lock
 	touch $@
 
-demo: $(VENV)/.stamp-run
+# The demo trains scikit-learn models: the `demo` extra, pinned by hash like everything else.
+$(VENV)/.stamp-demo: $(VENV)/.stamp-run requirements-demo.lock
+	$(BIN)/pip install -q --require-hashes -r requirements-demo.lock
+	touch $@
+
+demo: $(VENV)/.stamp-demo
 	$(BIN)/mledger demo
 
 test: $(VENV)/.stamp-dev
@@ -32,15 +37,21 @@ bench: $(VENV)/.stamp-dev
 	@status=0; for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || status=1; done; exit $$status
 
 # Peers the benchmarks compare against, each in its own virtualenv under .peers/ so it cannot
-# disturb .venv; benchmarks find .peers/dvc/bin/dvc (or $$MLEDGER_BENCH_DVC) and skip it if absent.
+# disturb .venv; benchmarks find .peers/dvc/bin/dvc (or $$MLEDGER_BENCH_DVC) and
+# .peers/evidently/bin/python (or $$MLEDGER_BENCH_EVIDENTLY) and skip a peer that is absent.
 bench-peers:
 	@test -x .peers/dvc/bin/dvc || { $(PY) -m venv .peers/dvc \
 		&& .peers/dvc/bin/pip install -q --upgrade "pip>=24" && .peers/dvc/bin/pip install -q dvc; }
 	.peers/dvc/bin/dvc --version
+	@.peers/evidently/bin/python -c "import evidently, pandas, pyarrow" 2>/dev/null \
+		|| { $(PY) -m venv .peers/evidently \
+		&& .peers/evidently/bin/pip install -q --upgrade "pip>=24" \
+		&& .peers/evidently/bin/pip install -q "evidently==0.7.23" "pandas<3" pyarrow; }
+	.peers/evidently/bin/python -c "import evidently; print('evidently', evidently.__version__)"
 
 lint: $(VENV)/.stamp-dev
-	$(BIN)/ruff format --check src tests benchmarks
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks scripts
+	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/mypy
 
 docs: $(VENV)/.stamp-run
@@ -51,6 +62,7 @@ lock: $(BIN)/python
 	$(BIN)/pip install -q "uv>=0.4"
 	$(BIN)/uv pip compile -q --generate-hashes --python-version 3.11 pyproject.toml -o requirements.lock
 	$(BIN)/uv pip compile -q --generate-hashes --python-version 3.11 --extra dev pyproject.toml -o requirements-dev.lock
+	$(BIN)/uv pip compile -q --generate-hashes --python-version 3.11 --extra demo pyproject.toml -o requirements-demo.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -70,8 +70,9 @@ def explain(
             else f"no feedback for {label} in the window: import some with `mledger feedback import`"
         )
         return out
+    # failures that feedback left without a cluster are not a cluster of their own
     clusters = Counter(
-        c or "(none)" for c, ok in zip(judged.clusters, judged.correct, strict=True) if not ok
+        c for c, ok in zip(judged.clusters, judged.correct, strict=True) if not ok and c
     )
     out["clusters"] = [{"cluster": c, "failures": n} for c, n in clusters.most_common()]
 

@@ -136,6 +136,12 @@ def _resolve_refs(
                 base = resolve_version(conn, req.base_model)
             except InvalidInput:
                 base = validate_base_model(req.base_model)  # explains how to pin it
+            except NotFound:
+                # NAME@N names a version that is not there; NAME@latest is a floating name,
+                # not an environment someone forgot to create
+                if req.base_model.rpartition("@")[2].isdigit():
+                    raise
+                base = validate_base_model(req.base_model)
     # unique prefixes work as everywhere else; full ids are checked in one query
     data = [
         d if ids.is_id(d.snapshot_id) else DataRef(resolve_snapshot(conn, d.snapshot_id), d.role)

@@ -115,3 +115,14 @@ def test_feature_profile_labels_line_up_with_counts():
     assert len(ref.bin_labels()) == len(ref.reference_counts())
     cats = FeatureProfile("categorical", 3, 0, categories=("a", "b"), counts=(2, 1))
     assert cats.bin_labels() == ["a", "b", "other"]
+
+
+def test_training_key_depends_on_data_label_and_inputs_only():
+    from modelledger.domain.profile_key import training_key
+
+    a, b = "ds-" + "a" * 64, "ds-" + "b" * 64
+    base = training_key([a, b], {"label": "y"})
+    assert training_key([b, a, a], {"label": "y", "intended_use": "x"}) == base
+    assert training_key([a], {"label": "y"}) != base
+    assert training_key([a, b], {"label": "z"}) != base
+    assert training_key([a, b], {"label": "y", "inputs": {"f": "float"}}) != base

@@ -285,3 +285,22 @@ def test_python_api(ledger, project, served):
     assert found["status"] == "alert" and found["events"]
     quiet = ml.drift_check("production", record=False, ledger=ledger)
     assert quiet["events"] == []
+
+
+def test_retrain_on_the_same_data_shares_the_profile(ledger, project, served, monkeypatch):
+    from modelledger.services import drift_profiles
+
+    def must_not_read(*_args):
+        raise AssertionError("the training data was profiled again")
+
+    monkeypatch.setattr(drift_profiles, "training_profile", must_not_read)
+    art = write(project / "model2.bin", "weights 2")
+    data = [f"{d.snapshot_id}:train" for d in served.version.tuple.data]
+    card = {"label": "late", "inputs": {"amount": "float", "region": "str", "route": "str"}}
+    again = register(
+        ledger, RegisterRequest(name="delay", artifact=art, code_ref="x", data=data, card=card)
+    )
+    assert again.profile is not None and again.profile.sha256 == served.profile.sha256
+    log = json.loads(cli("audit", "log", "--json").stdout)
+    shared = [e for e in log if e["kind"] == "drift.profile" and e["subject"] == again.version.id]
+    assert shared[0]["payload"]["shared_from"] == served.version.id

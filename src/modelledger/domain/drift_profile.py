@@ -20,11 +20,9 @@ import numpy.typing as npt
 
 from modelledger.domain.canonical import digest
 from modelledger.domain.errors import InvalidInput
+from modelledger.domain.profile_key import BINS, PROFILE_SCHEMA, TOP_K
 
 Kind = Literal["numeric", "categorical"]
-BINS = 20  # quantile bins: fine enough for a binned KS test, coarse enough for a stable PSI
-TOP_K = 64  # categories kept by name; the rest are counted together as "other"
-PROFILE_SCHEMA = 1
 
 
 def category_token(value: Any) -> str:

@@ -35,10 +35,11 @@ from modelledger.domain.drift_profile import (
 )
 from modelledger.domain.errors import InvalidInput
 from modelledger.domain.gate import GatePolicy
-from modelledger.services.drift_profiles import StoredProfile, latest_profile, no_profile_message
+from modelledger.services.drift_profiles import latest_profile, no_profile_message
 from modelledger.services.environments import require_env
 from modelledger.services.gatekeeper import env_policy
 from modelledger.services.ledger import Ledger, now
+from modelledger.services.profile_store import StoredProfile
 from modelledger.services.resolve import resolve_version
 from modelledger.services.tables import LocalTables
 from modelledger.store import drift_reads, predictions, versions

@@ -5,44 +5,26 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from modelledger.domain.canonical import canonical_json
 from modelledger.domain.drift_profile import (
-    TOP_K,
     FeatureProfile,
     ReferenceProfile,
     categorical_profile,
     numeric_profile,
 )
 from modelledger.domain.errors import InvalidInput, NotFound
+from modelledger.domain.profile_key import TOP_K
 from modelledger.domain.version import ModelVersion
 from modelledger.services.ledger import Ledger, now
+from modelledger.services.profile_store import StoredProfile
 from modelledger.services.register import TRAINING_ROLES
 from modelledger.services.snapshot import get_snapshot
 from modelledger.services.tables import LocalTables, tabular_files
 from modelledger.store import cards, events, profiles
 
 _NUMERIC_CARD_TYPES = ("float", "int")
-
-
-@dataclass(frozen=True)
-class StoredProfile:
-    sha256: str
-    source: str
-    rows: int
-    features: int
-    created_at: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "profile": self.sha256,
-            "source": self.source,
-            "rows": self.rows,
-            "features": self.features,
-            "created_at": self.created_at,
-        }
 
 
 def _kinds(types: dict[str, str], inputs: dict[str, str] | None, skip: set[str]) -> dict[str, str]:
@@ -137,7 +119,9 @@ def training_profile(ledger: Ledger, version: ModelVersion) -> ReferenceProfile 
         return with_reader(read)
 
 
-def store_profile(ledger: Ledger, subject_id: str, profile: ReferenceProfile) -> StoredProfile:
+def store_profile(
+    ledger: Ledger, subject_id: str, profile: ReferenceProfile, source_key: str | None = None
+) -> StoredProfile:
     """Keep the profile (a blob) and list it under the version, with an event saying so."""
     data = canonical_json(profile.to_json())
     info = ledger.blobs.put_bytes(data)
@@ -146,7 +130,7 @@ def store_profile(ledger: Ledger, subject_id: str, profile: ReferenceProfile) ->
     with ledger.db.write() as conn:
         if profiles.add(
             conn, subject_id, info.sha256, source, profile.rows, len(profile.features), at,
-            ledger.user,
+            ledger.user, source_key,
         ):  # fmt: skip
             events.append(
                 conn, "drift.profile", subject_id, ledger.user, at,
@@ -156,10 +140,12 @@ def store_profile(ledger: Ledger, subject_id: str, profile: ReferenceProfile) ->
     return StoredProfile(info.sha256, source, profile.rows, len(profile.features), at)
 
 
-def profile_at_registration(ledger: Ledger, version: ModelVersion) -> StoredProfile | None:
+def profile_at_registration(
+    ledger: Ledger, version: ModelVersion, source_key: str
+) -> StoredProfile | None:
     """Profile a newly registered version's training data, when it is tabular."""
     found = training_profile(ledger, version)
-    return None if found is None else store_profile(ledger, version.id, found)
+    return None if found is None else store_profile(ledger, version.id, found, source_key)
 
 
 def latest_profile(

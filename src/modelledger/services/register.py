@@ -27,6 +27,7 @@ from modelledger.domain.errors import DirtyWorkingTree, InvalidInput, MledgerErr
 from modelledger.domain.loader import parse_loader
 from modelledger.domain.names import validate_name
 from modelledger.domain.params import merge_params
+from modelledger.domain.profile_key import training_key
 from modelledger.domain.tree import Tree
 from modelledger.domain.version import (
     ArtifactRef,
@@ -37,11 +38,12 @@ from modelledger.domain.version import (
     validate_base_model,
 )
 from modelledger.services.ledger import Ledger, now
+from modelledger.services.profile_store import share_profile
 from modelledger.services.resolve import resolve_snapshot, resolve_version
 from modelledger.store import cards, events, snapshots, versions
 
 if TYPE_CHECKING:
-    from modelledger.services.drift_profiles import StoredProfile
+    from modelledger.services.profile_store import StoredProfile
 
 TRAINING_ROLES = ("train", "finetune")
 
@@ -197,8 +199,13 @@ def register(ledger: Ledger, req: RegisterRequest) -> RegisterResult:
                 parent=parent,
             )
             existing = versions.get(conn, tuple_.id)
+            training = [d.snapshot_id for d in data if d.role in TRAINING_ROLES]
+            profile_key = training_key(training, card) if training else None
+            profile = None
             if existing is None:
                 version = _insert(ledger, conn, req, tuple_, code_notes, card)
+                if profile_key is not None:
+                    profile = share_profile(conn, version.id, profile_key, now(), ledger.user)
             for pending in staged:
                 pending.commit()  # durable before the record naming it commits
     finally:
@@ -207,13 +214,12 @@ def register(ledger: Ledger, req: RegisterRequest) -> RegisterResult:
     if existing is not None:
         return RegisterResult(existing, created=False)
     warnings = leakage_warnings(ledger, data)
-    profile = None
-    if any(d.role in TRAINING_ROLES for d in data):
+    if profile_key is not None and profile is None:
         # imported here: numpy and DuckDB cost a register without training data ~150 ms
         from modelledger.services.drift_profiles import profile_at_registration
 
         try:
-            profile = profile_at_registration(ledger, version)
+            profile = profile_at_registration(ledger, version, profile_key)
         except MledgerError as exc:
             # the version stands without it; a profile can be taken later from traffic
             warnings.append(f"no drift reference profile: {exc}")

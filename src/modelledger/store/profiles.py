@@ -19,6 +19,7 @@ def add(
     features: int,
     at: str,
     user: str,
+    source_key: str | None = None,
 ) -> bool:
     """Record the profile; False when this version already has these exact bytes."""
     t = version_profiles.c
@@ -34,6 +35,7 @@ def add(
             source=source,
             rows=rows,
             features=features,
+            source_key=source_key,
             created_at=at,
             created_by=user,
         )
@@ -48,3 +50,12 @@ def listed(conn: Connection, version_id: str) -> list[dict[str, Any]]:
         select(version_profiles).where(t.version_id == version_id).order_by(t.id.desc())
     )
     return [dict(r._mapping) for r in rows]
+
+
+def by_source_key(conn: Connection, key: str) -> dict[str, Any] | None:
+    """A profile already computed from the same training data, if any."""
+    t = version_profiles.c
+    row = conn.execute(
+        select(version_profiles).where(t.source_key == key).order_by(t.id).limit(1)
+    ).first()
+    return dict(row._mapping) if row else None

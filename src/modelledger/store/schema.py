@@ -281,8 +281,12 @@ version_profiles = Table(
     Column("source", String(16), nullable=False),  # training | traffic
     Column("rows", BigInteger, nullable=False),
     Column("features", Integer, nullable=False),
+    # what a training profile was computed from (snapshots, label, inputs, binning): versions
+    # trained on the same data share the profile without profiling it again
+    Column("source_key", String(64)),
     Column("created_at", TIME, nullable=False),
     Column("created_by", USER, nullable=False),
     UniqueConstraint("version_id", "profile_sha256", name="uq_version_profiles"),
     Index("ix_version_profiles_version", "version_id", "id"),
+    Index("ix_version_profiles_source_key", "source_key"),
 )

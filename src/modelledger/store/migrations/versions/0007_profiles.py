@@ -25,11 +25,13 @@ def upgrade() -> None:
         sa.Column("source", sa.String(16), nullable=False),
         sa.Column("rows", sa.BigInteger, nullable=False),
         sa.Column("features", sa.Integer, nullable=False),
+        sa.Column("source_key", sa.String(64), nullable=True),
         sa.Column("created_at", sa.String(32), nullable=False),
         sa.Column("created_by", sa.String(256), nullable=False),
         sa.UniqueConstraint("version_id", "profile_sha256", name="uq_version_profiles"),
     )
     op.create_index("ix_version_profiles_version", "version_profiles", ["version_id", "id"])
+    op.create_index("ix_version_profiles_source_key", "version_profiles", ["source_key"])
     for statement in triggers.install_sql(op.get_bind().dialect.name, "version_profiles"):
         op.execute(statement)
 

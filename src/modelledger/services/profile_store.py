@@ -1,0 +1,46 @@
+"""Which reference profile a version has: the records, without the numbers. Registration uses
+this on every call, so it imports nothing heavier than the store (the profiles themselves are
+computed with numpy and DuckDB in ``drift_profiles``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from modelledger.store import events, profiles
+
+
+@dataclass(frozen=True)
+class StoredProfile:
+    sha256: str
+    source: str
+    rows: int
+    features: int
+    created_at: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "profile": self.sha256,
+            "source": self.source,
+            "rows": self.rows,
+            "features": self.features,
+            "created_at": self.created_at,
+        }
+
+
+def share_profile(
+    conn: Any, version_id: str, source_key: str, at: str, user: str
+) -> StoredProfile | None:
+    """In the registering transaction: list under the new version the profile already taken
+    from the same training data (same key), if there is one — no data is read again."""
+    found = profiles.by_source_key(conn, source_key)
+    if found is None:
+        return None
+    sha, rows, features = found["profile_sha256"], found["rows"], found["features"]
+    profiles.add(conn, version_id, sha, "training", rows, features, at, user, source_key)
+    events.append(
+        conn, "drift.profile", version_id, user, at,
+        {"profile": sha, "source": {"kind": "training"}, "rows": rows, "features": features,
+         "shared_from": found["version_id"]},
+    )  # fmt: skip
+    return StoredProfile(sha, "training", rows, features, at)

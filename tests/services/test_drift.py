@@ -304,3 +304,23 @@ def test_retrain_on_the_same_data_shares_the_profile(ledger, project, served, mo
     log = json.loads(cli("audit", "log", "--json").stdout)
     shared = [e for e in log if e["kind"] == "drift.profile" and e["subject"] == again.version.id]
     assert shared[0]["payload"]["shared_from"] == served.version.id
+
+
+def test_identifier_columns_are_not_profiled(ledger, project):
+    rng = random.Random(9)
+    lines = ["customer_id,region,late"] + [
+        f"C-{i:05d},{rng.choice(REGIONS)},{i % 2}" for i in range(400)
+    ]
+    data = write(project / "ids" / "part.csv", "\n".join(lines) + "\n")
+    snap = snapshot(ledger, SnapshotRequest([data.parent], "with-ids")).snapshot
+    art = write(project / "m.bin", "w")
+    req = RegisterRequest(
+        name="ided", artifact=art, code_ref="x", data=[f"{snap.id}:train"], card={"label": "late"}
+    )
+    result = register(ledger, req)
+    assert result.profile is not None and result.profile.features == 1  # region only
+    from modelledger.services.drift_profiles import latest_profile
+
+    stored = latest_profile(ledger, result.version.id)
+    assert stored is not None and set(stored[1].features) == {"region"}
+    assert b"C-00001" not in ledger.blobs.get(stored[0].sha256)

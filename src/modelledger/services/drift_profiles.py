@@ -25,6 +25,7 @@ from modelledger.services.tables import LocalTables, tabular_files
 from modelledger.store import cards, events, profiles
 
 _NUMERIC_CARD_TYPES = ("float", "int")
+IDENTIFIER_SHARE = 0.5  # distinct values over non-null values above which a column is an id
 
 
 def _kinds(types: dict[str, str], inputs: dict[str, str] | None, skip: set[str]) -> dict[str, str]:
@@ -45,14 +46,19 @@ def _kinds(types: dict[str, str], inputs: dict[str, str] | None, skip: set[str])
 def profile_relation(
     con: Any, relation: str, kinds: dict[str, str], rows: int
 ) -> dict[str, FeatureProfile]:
-    """Profile every column of ``kinds`` in ``relation`` (one scan for the numeric ones)."""
-    from modelledger.tabular.features import numeric_columns, value_counts
+    """Profile every column of ``kinds`` in ``relation`` (one scan for the numeric ones). A
+    categorical column whose values are nearly all distinct is an identifier (a customer id, a
+    request id): it is left out, because its most frequent values would be personal data kept
+    forever in an immutable blob, and they say nothing about drift."""
+    from modelledger.tabular.features import distinct_counts, numeric_columns, value_counts
 
     numeric = [n for n, k in kinds.items() if k == "numeric"]
     out = {n: numeric_profile(v) for n, v in numeric_columns(con, relation, numeric).items()}
-    for name, kind in kinds.items():
-        if kind == "categorical":
-            out[name] = categorical_profile(value_counts(con, relation, name))
+    categorical = [n for n, k in kinds.items() if k == "categorical"]
+    for name, (distinct, non_null) in distinct_counts(con, relation, categorical).items():
+        if distinct > TOP_K and distinct > non_null * IDENTIFIER_SHARE:
+            continue
+        out[name] = categorical_profile(value_counts(con, relation, name))
     return out
 
 

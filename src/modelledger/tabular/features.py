@@ -69,6 +69,18 @@ def value_counts(con: duckdb.DuckDBPyConnection, relation: str, name: str) -> li
     return [(value, int(n)) for value, n in rows]
 
 
+def distinct_counts(
+    con: duckdb.DuckDBPyConnection, relation: str, names: Sequence[str]
+) -> dict[str, tuple[int, int]]:
+    """Per column: (approximate distinct values, non-null values), in one scan."""
+    if not names:
+        return {}
+    select = ", ".join(f"approx_count_distinct({ident(n)}), count({ident(n)})" for n in names)
+    row = con.execute(f"SELECT {select} FROM {relation}").fetchone()
+    assert row is not None
+    return {n: (int(row[2 * i]), int(row[2 * i + 1])) for i, n in enumerate(names)}
+
+
 def row_count(con: duckdb.DuckDBPyConnection, relation: str) -> int:
     return int(con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0])  # type: ignore[index]
 

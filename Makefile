@@ -26,7 +26,7 @@ $(VENV)/.stamp-demo: $(VENV)/.stamp-run requirements-demo.lock
 	touch $@
 
 demo: $(VENV)/.stamp-demo
-	$(BIN)/mledger demo
+	$(BIN)/mledger demo --keep
 
 test: $(VENV)/.stamp-dev
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)

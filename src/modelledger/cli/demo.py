@@ -89,6 +89,8 @@ def run_demo(directory: Path | None, keep: bool) -> None:
     typer.secho(f"\nThe demo took {time.perf_counter() - started:.1f} s.", bold=True)
     if keep or directory is not None:
         typer.secho(f"The ledger is in {base / '.mledger'}. Explore it:", bold=True)
+        if shutil.which("mledger") is None:  # run as `make demo`: the venv is not on PATH
+            typer.echo(f"  export PATH={Path(sys.executable).parent}:$PATH")
         typer.echo(
             f"  cd {base}\n"
             "  mledger env history production\n"

@@ -103,8 +103,13 @@ def _print(report: dict[str, Any], show_all: bool) -> None:
             f"\n[bold]{v['label']}[/bold]  {v['predictions']:,} predictions  {source}  "
             f"[{_STYLE[v['status']]}]{v['status']}[/]"
         )
-        shown = [s for s in v["signals"] if show_all or s["status"] != "ok"]
-        hidden = len(v["signals"]) - len(shown)
+        # signals short of observations are summed up in one line, not a row each
+        few = [s for s in v["signals"] if s["message"].startswith("insufficient data")]
+        shown = [
+            s for s in v["signals"]
+            if (show_all or s["status"] != "ok") and (show_all or s not in few)
+        ]  # fmt: skip
+        hidden = len(v["signals"]) - len(shown) - (0 if show_all else len(few))
         if shown:
             t = table("status", "signal", "name", "value", "n", "why", wrap=("why",))
             for s in shown:
@@ -118,6 +123,12 @@ def _print(report: dict[str, Any], show_all: bool) -> None:
                     s["message"],
                 )
             out.print(t)
+        if few and not show_all:
+            names = ", ".join(s["name"] for s in few)
+            out.print(
+                f"  [dim]insufficient data[/] for {len(few)} signal(s) ({names}): fewer than "
+                f"{report['policy']['min_observations']} observations each (--all lists them)"
+            )
         if hidden:
             out.print(f"  {hidden} signal(s) ok (--all lists them)")
     if report["events"]:

@@ -10,32 +10,29 @@ that have feedback, which a slice needs joined to its features.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelledger.domain.arm_stats import label_matches, parse_since
+from modelledger.domain.arm_stats import parse_since
 from modelledger.domain.clock import format_time, parse_time
 from modelledger.domain.drift import (
-    QualityPoint,
     Signal,
     disappeared,
     distribution_signal,
-    quality_signal,
     status_rank,
-    undefined_slice,
     worst,
 )
-from modelledger.domain.drift_policy import DriftPolicy, bucket_width, slice_rule
+from modelledger.domain.drift_policy import DriftPolicy
 from modelledger.domain.drift_profile import (
     ReferenceProfile,
     category_counts,
-    category_token,
 )
 from modelledger.domain.errors import InvalidInput
 from modelledger.domain.gate import GatePolicy
 from modelledger.services.drift_profiles import latest_profile, no_profile_message
+from modelledger.services.drift_quality import Judged, judged_from, quality_signals, view_name
 from modelledger.services.environments import require_env
 from modelledger.services.gatekeeper import env_policy
 from modelledger.services.ledger import Ledger, now
@@ -154,7 +151,9 @@ def check(
             if s["last_served_at"] >= span.since and s["first_served_at"] < span.until
         ]  # fmt: skip
         judged = {
-            r["version_id"]: _judged(drift_reads.judged(conn, log, r["version_id"], int(r["n"])))
+            r["version_id"]: judged_from(
+                drift_reads.judged(conn, log, r["version_id"], int(r["n"]))
+            )
             for r in served
         }
         found_profiles = {r["version_id"]: latest_profile(ledger, r["version_id"]) for r in served}
@@ -221,7 +220,7 @@ def _finish(
                 vid = r["version_id"]
                 vd = VersionDrift(vid, labels[vid], int(r["n"]), None)
                 result.versions.append(vd)
-                version_view(con, _view(vid), "served", vid)
+                version_view(con, view_name(vid), "served", vid)
                 prof = found_profiles[vid]
                 if prof is None:
                     vd.signals.append(
@@ -231,7 +230,9 @@ def _finish(
                 else:
                     vd.reference = prof[0]
                     vd.signals += _inputs(con, vid, prof[1], present, policy)
-                vd.signals += _quality(con, vid, judged[vid], gate, policy, span, present)
+                vd.signals += quality_signals(
+                    con, vid, judged[vid], gate, policy, span.since, span.until, present
+                )
         finally:
             con.close()
     outputs = outputs_future.result()
@@ -244,26 +245,6 @@ def _finish(
 def _label(conn: Any, version_id: str) -> str:
     found = versions.get(conn, version_id)
     return found.label if found else version_id
-
-
-@dataclass(frozen=True)
-class Judged:
-    request_ids: list[str]
-    served_at: list[str]
-    correct: list[int]
-    clusters: list[str | None]
-
-
-def _judged(rows: Sequence[drift_reads.Judged]) -> Judged:
-    out = Judged([], [], [], [])
-    for request_id, served_at, cluster, label_json, output_json, correct in rows:
-        if label_json is not None and output_json is not None:
-            correct = int(label_matches(label_json, output_json))
-        out.request_ids.append(request_id)
-        out.served_at.append(served_at)
-        out.correct.append(int(correct))
-        out.clusters.append(cluster)
-    return out
 
 
 def _inputs(
@@ -280,7 +261,7 @@ def _inputs(
         value_counts,
     )
 
-    view = _view(version_id)
+    view = view_name(version_id)
     rows = row_count(con, view)
     signals: list[Signal] = []
     if rows == 0:
@@ -336,102 +317,3 @@ def json_scalar(text: str) -> Any:
     except ValueError:
         return text
     return value if isinstance(value, str | int | float | bool) or value is None else text
-
-
-def _floor(gate: GatePolicy, policy: DriftPolicy) -> tuple[float | None, str]:
-    if policy.quality.min is not None:
-        return policy.quality.min, "drift policy quality.min"
-    for rule in gate.metrics:
-        if rule.name == "accuracy" and rule.min is not None:
-            return rule.min, "gate policy accuracy min"
-    return None, "neither the gate policy nor the drift policy sets an accuracy floor"
-
-
-def _slice_bar(
-    gate: GatePolicy, policy: DriftPolicy, floor: tuple[float | None, str]
-) -> tuple[float | None, str]:
-    ps = gate.protected_slices
-    if ps is not None and ps.min is not None:
-        return ps.min, "gate policy protected_slices.min"
-    if policy.slice_min is not None:
-        return policy.slice_min, "drift policy slice_min"
-    return floor
-
-
-def _series(judged: Judged, span: Window, policy: DriftPolicy) -> list[QualityPoint]:
-    start, end = parse_time(span.since), parse_time(span.until)
-    width = bucket_width(policy, end - start)
-    buckets = int((end - start) / width) + 1
-    n = [0] * buckets
-    ok = [0] * buckets
-    for at, correct in zip(judged.served_at, judged.correct, strict=True):
-        i = min(int((parse_time(at) - start) / width), buckets - 1)
-        n[i] += 1
-        ok[i] += correct
-    return [
-        QualityPoint(format_time(start + i * width), n[i], ok[i]) for i in range(buckets) if n[i]
-    ]
-
-
-def _quality(
-    con: Any,
-    version_id: str,
-    judged: Judged,
-    gate: GatePolicy,
-    policy: DriftPolicy,
-    span: Window,
-    present: dict[str, str],
-) -> list[Signal]:
-    floor = _floor(gate, policy)
-    signals = [
-        quality_signal(
-            "quality", "accuracy", len(judged.correct), sum(judged.correct), floor[0], floor[1],
-            policy, _series(judged, span, policy),
-        )
-    ]  # fmt: skip
-    names = list(gate.protected_slices.names) if gate.protected_slices else []
-    names += [n for n in policy.slices if n not in names]
-    if not names:
-        return signals
-    bar = _slice_bar(gate, policy, floor)
-    rules = {n: slice_rule(policy, n) for n in names}
-    features = sorted({f for r in rules.values() if r for f in r if f in present})
-    rows = _slice_rows(con, version_id, judged, features)
-    for name, rule in rules.items():
-        if rule is None:
-            signals.append(undefined_slice(name))
-            continue
-        missing = [f for f in rule if f not in present]
-        if missing:
-            signals.append(
-                Signal("slice", name, "insufficient",
-                       f"slice {name}: feature {missing[0]!r} is not in the logged features")
-            )  # fmt: skip
-            continue
-        wanted = [
-            (features.index(f) + 1, {category_token(v) for v in vs}) for f, vs in rule.items()
-        ]
-        n = correct = 0
-        for row in rows:
-            if all(category_token(row[i]) in allowed for i, allowed in wanted):
-                n += 1
-                correct += row[0]
-        signals.append(
-            quality_signal(
-                "slice", name, n, correct, bar[0], bar[1], policy,
-                definition={f: list(vs) for f, vs in rule.items()},
-            )
-        )  # fmt: skip
-    return signals
-
-
-def _slice_rows(
-    con: Any, version_id: str, judged: Judged, features: list[str]
-) -> list[tuple[Any, ...]]:
-    from modelledger.tabular.features import join_keys
-
-    return join_keys(con, _view(version_id), judged.request_ids, judged.correct, features)
-
-
-def _view(version_id: str) -> str:
-    return "v_" + version_id.replace("-", "_")

@@ -16,8 +16,9 @@ import numpy as np
 
 from modelledger.domain.drift_policy import DriftPolicy, slice_rule
 from modelledger.domain.drift_profile import category_token
-from modelledger.services.drift import _judged, _view, check, window_of
+from modelledger.services.drift import check, window_of
 from modelledger.services.drift_profiles import latest_profile
+from modelledger.services.drift_quality import judged_from, view_name
 from modelledger.services.environments import require_env
 from modelledger.services.gatekeeper import env_policy
 from modelledger.services.ledger import Ledger
@@ -46,7 +47,7 @@ def explain(
         label = found.label if found else vid
         log = predictions.log_window(conn, env, span.since, span.until)
         served = {r["version_id"]: int(r["n"]) for r in drift_reads.served_versions(conn, log)}
-        judged = _judged(drift_reads.judged(conn, log, vid, served.get(vid, 0)))
+        judged = judged_from(drift_reads.judged(conn, log, vid, served.get(vid, 0)))
         segments = [
             s for s in predictions.segments(conn, env)
             if s["last_served_at"] >= span.since and s["first_served_at"] < span.until
@@ -95,13 +96,13 @@ def explain(
         try:
             segment_view(con, "served", [local.path(s["id"]) for s in segments], span.since,
                          span.until)  # fmt: skip
-            version_view(con, _view(vid), "served", vid)
-            present = columns_of(con, _view(vid))
+            version_view(con, view_name(vid), "served", vid)
+            present = columns_of(con, view_name(vid))
             features = sorted(
                 {f for r in rules.values() for f in r if f in present}
                 | {f for f in drifted if f in present}
             )
-            rows = join_keys(con, _view(vid), judged.request_ids, judged.correct, features)
+            rows = join_keys(con, view_name(vid), judged.request_ids, judged.correct, features)
         finally:
             con.close()
 

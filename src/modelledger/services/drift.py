@@ -33,12 +33,12 @@ from modelledger.domain.errors import InvalidInput
 from modelledger.domain.gate import GatePolicy
 from modelledger.services.drift_profiles import latest_profile, no_profile_message
 from modelledger.services.drift_quality import Judged, judged_from, quality_signals, view_name
+from modelledger.services.drift_traffic import overlapping_segments, served_traffic
 from modelledger.services.environments import require_env
 from modelledger.services.gatekeeper import env_policy
 from modelledger.services.ledger import Ledger, now
 from modelledger.services.profile_store import StoredProfile
 from modelledger.services.resolve import resolve_version
-from modelledger.services.tables import LocalTables
 from modelledger.store import drift_reads, predictions, versions
 
 OUTPUT_CATEGORIES = 1000  # more distinct outputs than this and the output is binned as a number
@@ -146,10 +146,7 @@ def check(
             if wanted is None or r["version_id"] == wanted
         ]  # fmt: skip
         labels = {r["version_id"]: _label(conn, r["version_id"]) for r in served}
-        segments = [
-            s for s in predictions.segments(conn, env)
-            if s["last_served_at"] >= span.since and s["first_served_at"] < span.until
-        ]  # fmt: skip
+        segments = overlapping_segments(conn, env, span.since, span.until)
         judged = {
             r["version_id"]: judged_from(
                 drift_reads.judged(conn, log, r["version_id"], int(r["n"]))
@@ -206,35 +203,27 @@ def _finish(
             "insufficient data, not an all-clear"
         )
         return result
-    from modelledger.tabular import connect
-    from modelledger.tabular.features import columns_of, segment_view, version_view
+    from modelledger.tabular.features import columns_of, version_view
 
-    with LocalTables(ledger) as local:
-        con = connect()
-        try:
-            segment_view(
-                con, "served", [local.path(s["id"]) for s in segments], span.since, span.until
+    with served_traffic(ledger, segments, span.since, span.until) as con:
+        present = columns_of(con, "served")
+        for r in served:
+            vid = r["version_id"]
+            vd = VersionDrift(vid, labels[vid], int(r["n"]), None)
+            result.versions.append(vd)
+            version_view(con, view_name(vid), "served", vid)
+            prof = found_profiles[vid]
+            if prof is None:
+                vd.signals.append(
+                    Signal("reference", "profile", "insufficient",
+                           no_profile_message(labels[vid], env))
+                )  # fmt: skip
+            else:
+                vd.reference = prof[0]
+                vd.signals += _inputs(con, vid, prof[1], present, policy)
+            vd.signals += quality_signals(
+                con, vid, judged[vid], gate, policy, span.since, span.until, present
             )
-            present = columns_of(con, "served")
-            for r in served:
-                vid = r["version_id"]
-                vd = VersionDrift(vid, labels[vid], int(r["n"]), None)
-                result.versions.append(vd)
-                version_view(con, view_name(vid), "served", vid)
-                prof = found_profiles[vid]
-                if prof is None:
-                    vd.signals.append(
-                        Signal("reference", "profile", "insufficient",
-                               no_profile_message(labels[vid], env))
-                    )  # fmt: skip
-                else:
-                    vd.reference = prof[0]
-                    vd.signals += _inputs(con, vid, prof[1], present, policy)
-                vd.signals += quality_signals(
-                    con, vid, judged[vid], gate, policy, span.since, span.until, present
-                )
-        finally:
-            con.close()
     outputs = outputs_future.result()
     for vd in result.versions:
         if vd.version_id in outputs:

@@ -11,10 +11,10 @@ from modelledger.domain.drift_profile import ReferenceProfile, categorical_profi
 from modelledger.domain.errors import InvalidInput, NotFound
 from modelledger.services.drift import OUTPUT_CATEGORIES, json_scalar, window_of
 from modelledger.services.drift_profiles import profile_relation, store_profile
+from modelledger.services.drift_traffic import overlapping_segments, served_traffic
 from modelledger.services.environments import require_env
 from modelledger.services.ledger import Ledger
 from modelledger.services.resolve import resolve_version
-from modelledger.services.tables import LocalTables
 from modelledger.store import drift_reads, predictions, versions
 
 
@@ -38,10 +38,7 @@ def take_baseline(
         vid = served[0]["version_id"]
         found = versions.get(conn, vid)
         label = found.label if found else vid
-        segments = [
-            s for s in predictions.segments(conn, env)
-            if s["last_served_at"] >= span.since and s["first_served_at"] < span.until
-        ]  # fmt: skip
+        segments = overlapping_segments(conn, env, span.since, span.until)
         outputs = drift_reads.output_counts(conn, log, vid, OUTPUT_CATEGORIES)
         if outputs is not None:
             pairs = [(json_scalar(r["output_json"]), int(r["n"])) for r in outputs]
@@ -49,33 +46,24 @@ def take_baseline(
         else:
             values = [_number(t) for t in drift_reads.output_values(conn, log, vid)]
             output = numeric_profile(np.asarray(values, dtype=np.float64))
-    from modelledger.tabular import connect
     from modelledger.tabular.features import (
         columns_of,
         feature_names,
         row_count,
-        segment_view,
         version_view,
     )
     from modelledger.tabular.sql import is_numeric
 
-    with LocalTables(ledger) as local:
-        con = connect()
-        try:
-            segment_view(con, "served", [local.path(s["id"]) for s in segments], span.since,
-                         span.until)  # fmt: skip
-            version_view(con, "mine", "served", vid)
-            types = columns_of(con, "mine")
-            rows = row_count(con, "mine")
-            kinds = {
-                n: "numeric" if is_numeric(types[n]) else "categorical"
-                for n in feature_names(types)
-            }
-            if not rows or not kinds:
-                raise InvalidInput(f"{label}'s predictions in {env} logged no features to profile")
-            features = profile_relation(con, "mine", kinds, rows)
-        finally:
-            con.close()
+    with served_traffic(ledger, segments, span.since, span.until) as con:
+        version_view(con, "mine", "served", vid)
+        types = columns_of(con, "mine")
+        rows = row_count(con, "mine")
+        kinds = {
+            n: "numeric" if is_numeric(types[n]) else "categorical" for n in feature_names(types)
+        }
+        if not rows or not kinds:
+            raise InvalidInput(f"{label}'s predictions in {env} logged no features to profile")
+        features = profile_relation(con, "mine", kinds, rows)
     profile = ReferenceProfile(
         features=features,
         source={"kind": "traffic", "env": env, "since": span.since, "until": span.until},

@@ -19,11 +19,11 @@ from modelledger.domain.drift_profile import category_token
 from modelledger.services.drift import check, window_of
 from modelledger.services.drift_profiles import latest_profile
 from modelledger.services.drift_quality import judged_from, view_name
+from modelledger.services.drift_traffic import overlapping_segments, served_traffic
 from modelledger.services.environments import require_env
 from modelledger.services.gatekeeper import env_policy
 from modelledger.services.ledger import Ledger
 from modelledger.services.resolve import resolve_version
-from modelledger.services.tables import LocalTables
 from modelledger.store import drift_reads, predictions, versions
 
 MIN_CELL = 5  # a cell smaller than this says more about chance than about the model
@@ -48,10 +48,7 @@ def explain(
         log = predictions.log_window(conn, env, span.since, span.until)
         served = {r["version_id"]: int(r["n"]) for r in drift_reads.served_versions(conn, log)}
         judged = judged_from(drift_reads.judged(conn, log, vid, served.get(vid, 0)))
-        segments = [
-            s for s in predictions.segments(conn, env)
-            if s["last_served_at"] >= span.since and s["first_served_at"] < span.until
-        ]  # fmt: skip
+        segments = overlapping_segments(conn, env, span.since, span.until)
     failures = len(judged.correct) - sum(judged.correct)
     out: dict[str, Any] = {
         "env": env,
@@ -88,23 +85,16 @@ def explain(
     names += [n for n in policy.slices if n not in names]
     rules = {n: r for n in names if (r := slice_rule(policy, n)) is not None}
 
-    from modelledger.tabular import connect
-    from modelledger.tabular.features import columns_of, join_keys, segment_view, version_view
+    from modelledger.tabular.features import columns_of, join_keys, version_view
 
-    with LocalTables(ledger) as local:
-        con = connect()
-        try:
-            segment_view(con, "served", [local.path(s["id"]) for s in segments], span.since,
-                         span.until)  # fmt: skip
-            version_view(con, view_name(vid), "served", vid)
-            present = columns_of(con, view_name(vid))
-            features = sorted(
-                {f for r in rules.values() for f in r if f in present}
-                | {f for f in drifted if f in present}
-            )
-            rows = join_keys(con, view_name(vid), judged.request_ids, judged.correct, features)
-        finally:
-            con.close()
+    with served_traffic(ledger, segments, span.since, span.until) as con:
+        version_view(con, view_name(vid), "served", vid)
+        present = columns_of(con, view_name(vid))
+        features = sorted(
+            {f for r in rules.values() for f in r if f in present}
+            | {f for f in drifted if f in present}
+        )
+        rows = join_keys(con, view_name(vid), judged.request_ids, judged.correct, features)
 
     cells: dict[str, list[int]] = {}  # where → [n, failures]
 

@@ -3,7 +3,9 @@
 import hashlib
 import os
 import threading
+import time
 import uuid
+from types import SimpleNamespace
 
 import pytest
 
@@ -120,9 +122,16 @@ def test_a_failed_ingest_leaves_nothing_visible(tmp_path, limits, monkeypatch):
     cache.close()
 
 
+def _settling(path):
+    """Give ``path`` an mtime just ahead of the clock: still settling however slow the test runs."""
+    ahead = time.time_ns() + 3_600 * 10**9
+    os.utime(path, ns=(ahead, ahead))
+
+
 def test_hashes_are_remembered_once_committed(tmp_path, limits):
     for i in range(4):
         write(tmp_path / "d" / f"{i}", f"small {i}".encode())
+        _settling(tmp_path / "d" / f"{i}")
     os.utime(tmp_path / "d" / "0", ns=(1_000_000_000, 1_000_000_000))  # old enough to trust
     store = BlobStore(str(tmp_path / "blobs"))
     cache = HashCache(tmp_path / "cache.sqlite", store.url)
@@ -132,6 +141,26 @@ def test_hashes_are_remembered_once_committed(tmp_path, limits):
     assert cache.lookup(f.key for f in files) == {}
     job.commit()
     assert cache.lookup(f.key for f in files) == {files[0].key.path: sha(b"small 0")}
+    cache.close()
+
+
+def test_a_file_young_when_read_is_not_trusted_however_late_the_commit(
+    tmp_path, limits, monkeypatch
+):
+    write(tmp_path / "d" / "young", b"young")
+    written = time.time_ns() - 60 * 10**9  # by the wall clock, long settled by commit time
+    os.utime(tmp_path / "d" / "young", ns=(written, written))
+    store = BlobStore(str(tmp_path / "blobs"))
+    cache = HashCache(tmp_path / "cache.sqlite", store.url)
+    files = scan([tmp_path / "d"])
+    job = Ingest(store, cache)
+    read_at = files[0].key.mtime_ns + 1_000  # read a microsecond after its last write
+    monkeypatch.setattr(ingest, "time", SimpleNamespace(time_ns=lambda: read_at))
+    job.run(files)
+    # committed a minute later
+    monkeypatch.setattr(ingest, "time", SimpleNamespace(time_ns=lambda: read_at + 60 * 10**9))
+    job.commit()
+    assert cache.lookup(f.key for f in files) == {}
     cache.close()
 
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
 # A file modified again within the filesystem's timestamp granularity keeps its mtime; like git's
-# "racily clean" rule, entries this young when hashed are not trusted later.
+# "racily clean" rule, entries this young when their bytes were read are not trusted later.
 RACY_NS = 100_000_000
 
 
@@ -61,12 +60,16 @@ class HashCache:
                 found[path] = sha
         return found
 
-    def remember(self, entries: Iterable[tuple[FileKey, str]]) -> None:
-        now = time.time_ns()
+    def remember(self, entries: Iterable[tuple[FileKey, str]], read_at_ns: int) -> None:
+        """Keep the hashes of files already ``RACY_NS`` old when reading began at ``read_at_ns``.
+
+        The age is taken at reading time, not now: a slow commit must not make a file that was
+        still settling when it was read look trustworthy.
+        """
         rows = [
             (k.path, k.ino, k.size, k.mtime_ns, sha)
             for k, sha in entries
-            if now - k.mtime_ns > RACY_NS
+            if read_at_ns - k.mtime_ns > RACY_NS
         ]
         if rows:
             with self._db:

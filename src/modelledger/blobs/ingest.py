@@ -16,6 +16,7 @@ import errno
 import hashlib
 import os
 import stat
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -147,8 +148,10 @@ class Ingest:
         self._loose: LooseBatch | None = None
         self._staged: list[Staged] = []
         self._hashed: list[tuple[FileKey, str]] = []
+        self._read_at_ns = 0  # when run() began reading: the age that counts for the hash cache
 
     def run(self, files: list[SourceFile]) -> list[TreeEntry]:
+        self._read_at_ns = time.time_ns()
         hits = self.cache.lookup(f.key for f in files) if self.cache else {}
         shas = [hits.get(f.key.path) for f in files]
         todo = [f for f, sha in zip(files, shas, strict=True) if sha is None]
@@ -193,7 +196,7 @@ class Ingest:
         finally:
             self.discard()
         if self.cache is not None:
-            self.cache.remember(self._hashed)
+            self.cache.remember(self._hashed, self._read_at_ns)
 
     def discard(self) -> None:
         for batch in (self._pack, self._loose):

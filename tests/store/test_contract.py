@@ -115,3 +115,40 @@ def test_concurrent_registration_numbers_without_gaps(ledger, project, db_url):
     assert numbers == list(range(1, 801))
     check = audit.verify(ledger)
     assert check.ok and check.checked == 800
+
+
+def test_a_bulk_write_commits_and_leaves_its_checkpoint_to_the_background(ledger, backend):
+    """The inference log's bulk writes: committed and readable at once on both backends. On
+    SQLite the commit doesn't copy the WAL back itself; the background checkpoint does (the
+    database file, read without its WAL, has the rows), and the connection's autocheckpoint is
+    back to SQLite's default for the next transaction."""
+    with ledger.db.write(bulk=True) as conn:
+        conn.execute(text("CREATE TABLE bulk_probe (n INTEGER)"))
+        conn.execute(text("INSERT INTO bulk_probe VALUES (1), (2), (3)"))
+    with ledger.db.read() as conn:
+        assert conn.execute(text("SELECT sum(n) FROM bulk_probe")).scalar() == 6
+        if backend == "sqlite":
+            raw = conn.connection.driver_connection
+            assert raw.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+    if backend == "sqlite":
+        import sqlite3
+
+        ledger.db._checkpointer.wait()
+        main_file = sqlite3.connect(f"file:{ledger.db.engine.url.database}?immutable=1", uri=True)
+        try:
+            assert main_file.execute("SELECT sum(n) FROM bulk_probe").fetchone()[0] == 6
+        finally:
+            main_file.close()
+
+
+def test_a_failed_bulk_write_rolls_back_and_restores_the_autocheckpoint(ledger, backend):
+    from sqlalchemy import inspect
+
+    with pytest.raises(RuntimeError), ledger.db.write(bulk=True) as conn:
+        conn.execute(text("CREATE TABLE bulk_probe (n INTEGER)"))
+        raise RuntimeError("boom")
+    with ledger.db.read() as conn:
+        assert not inspect(conn).has_table("bulk_probe")
+        if backend == "sqlite":
+            raw = conn.connection.driver_connection
+            assert raw.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000

@@ -161,8 +161,11 @@ class BatchBuilder:
         return canonical_json(features).decode("utf-8")
 
     def _learn(self, features: dict[Any, Any]) -> bool:
-        """Merge a new shape's types into the batch's; True when every value is a scalar under a
-        string key (the shapes ``canonical_text``'s fast path handles)."""
+        """Check a new shape's keys and merge its types into the batch's; True when every value is
+        a scalar under a string key (the shapes ``canonical_text``'s fast path handles)."""
+        if not _RESERVED.isdisjoint(features):
+            clash = sorted(_RESERVED.intersection(features))
+            raise InvalidInput(f"features: {', '.join(clash)} is a reserved column name")
         types = self.batch.feature_types
         flat = True
         for key, value in features.items():
@@ -248,9 +251,6 @@ class BatchBuilder:
         if features is not None:
             if type(features) is not dict:
                 raise InvalidInput(f"features: expected an object, got {type(features).__name__}")
-            if not _RESERVED.isdisjoint(features):
-                clash = sorted(_RESERVED.intersection(features))
-                raise InvalidInput(f"features: {', '.join(clash)} is a reserved column name")
             feature_text = self._features(features)
         given_sha = get("input_sha256")
         if given_sha is not None:

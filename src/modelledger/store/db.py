@@ -8,6 +8,8 @@ a single writer at a time; registry writes are rare enough that this costs nothi
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -21,6 +23,50 @@ from modelledger.store.head import SCHEMA_HEAD
 from modelledger.store.triggers import IMMUTABLE_MESSAGE
 
 _WRITE = "mledger_write"
+_AUTOCHECKPOINT = 1000  # SQLite's default, in pages
+
+
+class Checkpointer:
+    """Copies a SQLite WAL back into the database on a thread of its own (``PRAGMA
+    wal_checkpoint(PASSIVE)`` on its own connection; SQLite runs it without the GIL, beside the
+    writer). A bulk write hands its checkpoint here instead of doing it inside its commit, where
+    it was a tenth of an inference-log ingest. Requests made while one runs are coalesced."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._lock = threading.Lock()
+        self._wanted = False
+        self._thread: threading.Thread | None = None
+
+    def request(self) -> None:
+        with self._lock:
+            self._wanted = True
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="mledger-checkpoint", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if not self._wanted:
+                    self._thread = None
+                    return
+                self._wanted = False
+            try:
+                with self._engine.connect() as conn:
+                    raw = conn.connection.driver_connection
+                    assert isinstance(raw, sqlite3.Connection)
+                    raw.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except (sqlite3.Error, DBAPIError):  # the next ordinary commit checkpoints then
+                pass
+
+    def wait(self) -> None:
+        with self._lock:
+            thread = self._thread
+        if thread is not None:
+            thread.join()
 
 
 def make_engine(url: str) -> Engine:
@@ -51,26 +97,41 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.dialect = self.engine.dialect.name
+        self._checkpointer = Checkpointer(self.engine) if self.dialect == "sqlite" else None
 
     @contextmanager
-    def _scope(self, write: bool) -> Iterator[Connection]:
+    def _scope(self, write: bool, bulk: bool = False) -> Iterator[Connection]:
+        deferred = bulk and self._checkpointer is not None
         try:
             with self.engine.connect() as conn:
                 conn.execution_options(**{_WRITE: write})
-                with conn.begin():
-                    if write and self.dialect == "postgresql":
-                        conn.execute(
-                            text(
-                                "SELECT pg_advisory_xact_lock(hashtext('mledger:' || current_schema()))"
+                raw = conn.connection.driver_connection if deferred else None
+                if raw is not None:
+                    raw.execute("PRAGMA wal_autocheckpoint=0")
+                try:
+                    with conn.begin():
+                        if write and self.dialect == "postgresql":
+                            conn.execute(
+                                text(
+                                    "SELECT pg_advisory_xact_lock("
+                                    "hashtext('mledger:' || current_schema()))"
+                                )
                             )
-                        )
-                    yield conn
+                        yield conn
+                finally:
+                    if raw is not None:
+                        raw.execute(f"PRAGMA wal_autocheckpoint={_AUTOCHECKPOINT}")
+            if deferred:
+                assert self._checkpointer is not None
+                self._checkpointer.request()
         except DBAPIError as exc:
             raise translate(exc) from exc
 
-    def write(self) -> Any:
-        """A transaction that holds the ledger's write lock until it commits or rolls back."""
-        return self._scope(write=True)
+    def write(self, *, bulk: bool = False) -> Any:
+        """A transaction that holds the ledger's write lock until it commits or rolls back.
+        ``bulk``: many rows at once (the inference log); on SQLite its commit leaves copying the
+        WAL into the database to a background checkpoint."""
+        return self._scope(write=True, bulk=bulk)
 
     def read(self) -> Any:
         return self._scope(write=False)
@@ -110,6 +171,8 @@ class Database:
             raise translate(exc) from exc
 
     def dispose(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.wait()
         self.engine.dispose()
 
 

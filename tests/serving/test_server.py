@@ -201,6 +201,30 @@ def test_bad_input_is_422_naming_the_field_and_nothing_is_logged(ledger, live, s
     assert count(ledger) == 0 and server.logger.written == 0
 
 
+def test_a_request_id_answered_before_is_409_and_never_answered_unlogged(ledger, live, serve):
+    """Every answer is logged: a second request with a request id already answered (still
+    queued in this server, or already written) is refused, single or in a batch, and the
+    log keeps exactly one row for it."""
+    client, server = serve()
+    first = client.post("/predict", json={"request_id": "order-1", "features": features()})
+    assert first.status_code == 200
+    again = client.post("/predict", json={"request_id": "order-1", "features": features(x=9)})
+    assert again.status_code == 409 and again.json()["field"] == "request_id"
+    assert "order-1 was answered before" in again.json()["detail"]
+    assert server.logger.flush(timeout=10)
+    later = client.post("/predict", json={"request_id": "order-1", "features": features()})
+    assert later.status_code == 409  # written now: the store answers
+    batch = {"instances": [{"request_id": "order-2", "features": features()},
+                           {"request_id": "order-1", "features": features()}]}  # fmt: skip
+    assert client.post("/predict", json=batch).status_code == 409
+    # the refused batch reserved nothing: order-2 can still be answered once
+    ok = client.post("/predict", json={"request_id": "order-2", "features": features()})
+    assert ok.status_code == 200
+    assert client.post("/predict", json={"features": features()}).status_code == 200
+    assert server.logger.flush(timeout=10)
+    assert count(ledger) == 3 and server.logger.rejected == 0
+
+
 def test_nothing_live_is_503_until_a_promotion_is_picked_up(ledger, project, serve):
     v1 = version(ledger, project, 1)
     envs.create(ledger, ENV)

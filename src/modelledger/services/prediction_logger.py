@@ -10,7 +10,7 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 from typing import Any
 
@@ -19,6 +19,7 @@ from modelledger.domain.errors import InvalidInput
 from modelledger.domain.prediction_batch import BadRecord
 from modelledger.services.ledger import Ledger
 from modelledger.services.prediction_ingest import log_predictions, mint_request_id
+from modelledger.store.predictions import logged_keys
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,8 @@ class PredictionLogger:
         self._flushed = threading.Condition()
         self._pending = 0
         self._closed = False
+        self._claimed: set[str] = set()  # client-given request ids answered, not yet written
+        self._claim_lock = threading.Lock()
         _ = ledger.db, ledger.blobs  # open both here: the cached properties are not thread-safe
         with ledger.db.read() as conn:
             from modelledger.services.environments import require_env
@@ -100,6 +103,23 @@ class PredictionLogger:
                 self._pending -= 1
                 self.dropped += 1
         return str(request_id)
+
+    def claim(self, request_ids: Sequence[str]) -> str | None:
+        """Reserve request ids given by clients for served answers, before they are answered: a
+        request id names one request, and a second answer to it could never be logged. Returns
+        the first id already logged (or answered here and still queued), reserving none; None
+        when all are reserved (until the batch holding them is written)."""
+        with self._claim_lock:
+            for request_id in request_ids:
+                if request_id in self._claimed:
+                    return request_id
+            with self.ledger.db.read() as conn:
+                logged = {key[0] for key in logged_keys(conn, request_ids)}
+            for request_id in request_ids:
+                if request_id in logged:
+                    return request_id
+            self._claimed.update(request_ids)
+        return None
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything queued so far is written (or given up on); False on timeout."""
@@ -183,6 +203,8 @@ class PredictionLogger:
             if self.on_error is not None:
                 self.on_error(exc)
         finally:
+            with self._claim_lock:  # written now (or lost): the store answers for these ids
+                self._claimed.difference_update(r["request_id"] for r in batch)
             with self._flushed:
                 self._pending -= len(batch)
                 self._flushed.notify_all()

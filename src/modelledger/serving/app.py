@@ -23,7 +23,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from modelledger.serving.features import BadRequest
-from modelledger.serving.handler import Unavailable
+from modelledger.serving.handler import AlreadyAnswered, Unavailable
 from modelledger.serving.hotswap import Server
 from modelledger.serving.runtime import ModelFailed
 
@@ -70,6 +70,8 @@ def create_app(server: Server) -> FastAPI:
             )
         except BadRequest as exc:
             return _json({"detail": str(exc), "field": exc.field}, 422)
+        except AlreadyAnswered as exc:
+            return _json({"detail": str(exc), "field": "request_id"}, 409)
         except Unavailable as exc:
             return _json({"detail": str(exc)}, 503)
         except ModelFailed as exc:

@@ -40,8 +40,14 @@ class Unavailable(MledgerError):
     """Nothing to answer with (HTTP 503): nothing is live in the environment."""
 
 
+class AlreadyAnswered(MledgerError):
+    """A request id given by the client names a request answered before (HTTP 409)."""
+
+
 class LogSink(Protocol):
     def log(self, record: Mapping[str, Any]) -> str: ...
+
+    def claim(self, request_ids: Sequence[str]) -> str | None: ...
 
 
 Item = tuple[str, dict[str, Any]]  # (request id, features as sent)
@@ -171,11 +177,22 @@ class Handler:
         request_id, features, arm = self._route(runtime, payload, "")
         model_features = arm.contract.check(features)
         [(prediction, confidence)] = arm.score([model_features])
+        if payload.get("request_id") is not None:
+            self._claim([request_id], "request_id")
         latency = (time.perf_counter() - started) * 1000
         self.sink.log(_record(arm, request_id, features, prediction, confidence, latency, "served"))
         if runtime.shadows and self.shadows is not None:
             self.shadows.submit(runtime.shadows, [(request_id, features)])
         return _answer(arm, request_id, prediction, confidence)
+
+    def _claim(self, request_ids: list[str], field: str) -> None:
+        """Answer only what can be logged: never a second answer to one request id."""
+        taken = self.sink.claim(request_ids)
+        if taken is not None:
+            raise AlreadyAnswered(
+                f"{field}: request {taken} was answered before and is in the inference log; "
+                "a request id names one request (send a new one, or none to have one minted)"
+            )
 
     @staticmethod
     def _shape(payload: dict[str, Any], where: str) -> None:
@@ -253,6 +270,13 @@ class Handler:
             scored = runtime.arms[name].score([routed[i][3] for i in positions])
             for i, answer in zip(positions, scored, strict=True):
                 answers[i] = answer
+        given = [
+            r[0]
+            for r, inst in zip(routed, instances, strict=True)
+            if inst.get("request_id") is not None
+        ]
+        if given:
+            self._claim(given, "instances[].request_id")
         latency = (time.perf_counter() - started) * 1000 / len(routed)
         out = []
         for (request_id, features, arm, _), (prediction, confidence) in zip(

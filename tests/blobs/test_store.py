@@ -29,6 +29,31 @@ def test_put_get_has_verify(store, tmp_path):
     assert list(store.iter_shas()) == [info.sha256]
 
 
+@pytest.mark.parametrize("size", [0, 1, 256 * 1024, 3 * 1024 * 1024 + 17])
+def test_a_file_is_stored_whole_without_copy_file_range(tmp_path, monkeypatch, size):
+    """Where the kernel can't copy between the files (another filesystem, an old kernel) the
+    copy goes through user space."""
+    import errno
+
+    def refuse(*_args):
+        raise OSError(errno.EXDEV, "cross-device")
+
+    monkeypatch.setattr(os, "copy_file_range", refuse)
+    store = BlobStore(str(tmp_path / "blobs"))
+    data = os.urandom(size)
+    info = store.put_file(write(tmp_path / "m.bin", data))
+    assert info.sha256 == hashlib.sha256(data).hexdigest() and info.size == size
+    assert store.get(info.sha256) == data
+
+
+def test_an_object_is_stored_even_when_its_fan_out_directory_was_removed(tmp_path):
+    store = BlobStore(str(tmp_path / "blobs"))
+    sha = hashlib.sha256(b"weights").hexdigest()
+    os.rmdir(tmp_path / "blobs" / "sha256" / sha[:2])
+    assert store.put_file(write(tmp_path / "m.bin", b"weights")).sha256 == sha
+    assert store.get(sha) == b"weights"
+
+
 def test_same_bytes_stored_once(store):
     a = store.put_bytes(b"hello")
     b = store.put_bytes(b"hello")

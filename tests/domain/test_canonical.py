@@ -120,3 +120,30 @@ def test_nan_and_infinity_are_refused(bad):
 def test_non_json_values_are_refused(bad):
     with pytest.raises(InvalidInput):
         canonical_json(bad)
+
+
+_any_values = st.recursive(
+    scalars | st.floats() | st.sampled_from([1.0, -0.0, 2.5e300]),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.lists(children, max_size=4).map(tuple)
+        | st.dictionaries(st.text(max_size=3) | st.integers(0, 3), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(_any_values)
+def test_the_quick_path_agrees_with_the_careful_one(value):
+    """``canonical_value`` skips building error paths; it must accept, normalise and refuse
+    exactly what the path-naming ``_normalise`` does."""
+    from modelledger.domain.canonical import _normalise, canonical_value
+
+    try:
+        expected = _normalise(value, "")
+    except InvalidInput as exc:
+        with pytest.raises(InvalidInput) as raised:
+            canonical_value(value)
+        assert str(raised.value) == str(exc)
+        return
+    assert canonical_value(value) == expected

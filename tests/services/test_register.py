@@ -2,6 +2,7 @@
 
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -267,6 +268,22 @@ def test_bad_input_writes_nothing(ledger, repo, kw, exc, match):
     with pytest.raises((exc, InvalidInput), match=match):
         register(ledger, req(repo, **kw))
     assert counts(ledger) == before
+
+
+def test_a_refused_registration_leaves_no_staged_copy_behind(ledger, repo):
+    """The artifact is copied and hashed before the references resolve; when one fails to, the
+    copy is dropped (not published, no temp file left in the store)."""
+    import time
+
+    art = write(repo / "big.bin", os.urandom(8 << 20))
+    with pytest.raises(NotFound, match="unknown snapshot"):
+        register(ledger, req(repo, artifact=art, data=["ds-" + "0" * 64]))
+    store = Path(ledger.blobs.root) / "sha256"
+    deadline = time.monotonic() + 10
+    while [p for p in store.iterdir() if p.name.startswith(".tmp-")]:
+        assert time.monotonic() < deadline, "a staged copy was left in the store"
+        time.sleep(0.01)
+    assert list(ledger.blobs.iter_shas()) == []
 
 
 def test_artifact_directory_with_escaping_symlink_writes_nothing(ledger, repo):

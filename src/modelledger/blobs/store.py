@@ -110,8 +110,12 @@ class BlobStore:
             self.root = self.fs_and_root[1].rstrip("/")
         self._tmp_dir = os.path.join(self.root, "sha256")
         self._packs = PackIndex(os.path.join(self.root, "packs"))
-        if self.local:
+        if self.local and not os.path.isdir(self._tmp_dir):
             os.makedirs(self._tmp_dir, exist_ok=True)
+            # All 256 fan-out directories up front (a new store's first few hundred objects
+            # would each pay a mkdir inside a registration otherwise).
+            for fan in range(256):
+                os.makedirs(os.path.join(self._tmp_dir, f"{fan:02x}"), exist_ok=True)
 
     @functools.cached_property
     def fs_and_root(self) -> tuple[Any, str]:
@@ -237,13 +241,17 @@ class BlobStore:
     def _link_into_place(self, tmp: str, sha: str) -> None:
         final = self.path(sha)
         try:
-            if not os.path.exists(final):
+            os.chmod(tmp, 0o444)
+            # unlike rename, a link never replaces an existing object; FileExistsError means the
+            # object is stored already (by an earlier write or a concurrent writer)
+            try:
+                os.link(tmp, final)
+            except FileNotFoundError:  # a fan-out directory removed by hand, or a remote mount
                 os.makedirs(os.path.dirname(final), exist_ok=True)
-                os.chmod(tmp, 0o444)
-                # unlike rename, a link never replaces an existing object; FileExistsError means a
-                # concurrent writer stored the same bytes first
                 with contextlib.suppress(FileExistsError):
                     os.link(tmp, final)
+            except FileExistsError:
+                pass
         finally:
             os.unlink(tmp)
 

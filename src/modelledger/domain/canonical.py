@@ -40,20 +40,54 @@ def _normalise(value: Any, path: str) -> Any:
     raise InvalidInput(f"{path or 'value'}: {type(value).__name__} is not JSON-serialisable")
 
 
+class _NotCanonical(Exception):
+    """Raised by ``_quick``; ``_normalise`` then runs again to say where."""
+
+
+_SCALAR = frozenset({str, int, bool, type(None)})  # exact types: kept as they are
+
+
+def _quick(value: Any) -> Any:
+    """``_normalise`` without building a path for every item (only an error needs one): this
+    runs on every registration and event."""
+    kind = type(value)
+    if kind in _SCALAR:
+        return value
+    if kind is float:
+        if value.is_integer():
+            return int(value)
+        if not math.isfinite(value):
+            raise _NotCanonical
+        return value
+    if kind is dict:
+        out = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _NotCanonical
+            out[key] = _quick(item)
+        return out
+    if kind is list or kind is tuple:
+        return [_quick(item) for item in value]
+    raise _NotCanonical  # subclasses, other mappings and sequences: the careful path
+
+
+def canonical_value(value: Any) -> Any:
+    """The value as canonical JSON would read back (numbers normalised, tuples as lists)."""
+    try:
+        return _quick(value)
+    except _NotCanonical:
+        return _normalise(value, "")
+
+
 def canonical_json(value: Any) -> bytes:
     """The canonical UTF-8 bytes of a JSON-compatible value."""
     return json.dumps(
-        _normalise(value, ""),
+        canonical_value(value),
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
         allow_nan=False,
     ).encode("utf-8")
-
-
-def canonical_value(value: Any) -> Any:
-    """The value as canonical JSON would read back (numbers normalised, tuples as lists)."""
-    return _normalise(value, "")
 
 
 def sha256_hex(data: bytes) -> str:

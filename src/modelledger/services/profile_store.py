@@ -37,7 +37,9 @@ def share_profile(
     if found is None:
         return None
     sha, rows, features = found["profile_sha256"], found["rows"], found["features"]
-    profiles.add(conn, version_id, sha, "training", rows, features, at, user, source_key)
+    profiles.add(
+        conn, version_id, sha, "training", rows, features, at, user, source_key, new_version=True
+    )
     events.append(
         conn, "drift.profile", version_id, user, at,
         {"profile": sha, "source": {"kind": "training"}, "rows": rows, "features": features,

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.engine import Connection
 
 from modelledger.store.schema import version_profiles
+
+# Built once: registration runs these on every call (see store/versions.py).
+_t = version_profiles.c
+_FOUND = select(_t.id).where(
+    _t.version_id == bindparam("version_id"), _t.profile_sha256 == bindparam("sha256")
+)
+_BY_SOURCE_KEY = (
+    select(version_profiles).where(_t.source_key == bindparam("key")).order_by(_t.id).limit(1)
+)
+_INSERT = insert(version_profiles)
 
 
 def add(
@@ -20,25 +30,27 @@ def add(
     at: str,
     user: str,
     source_key: str | None = None,
+    *,
+    new_version: bool = False,
 ) -> bool:
-    """Record the profile; False when this version already has these exact bytes."""
-    t = version_profiles.c
-    found = conn.execute(
-        select(t.id).where(t.version_id == version_id, t.profile_sha256 == sha256)
-    ).first()
-    if found is not None:
-        return False
+    """Record the profile; False when this version already has these exact bytes (not asked
+    for a ``new_version``, registered in the same transaction: it has no profiles yet)."""
+    if not new_version:
+        found = conn.execute(_FOUND, {"version_id": version_id, "sha256": sha256}).first()
+        if found is not None:
+            return False
     conn.execute(
-        insert(version_profiles).values(
-            version_id=version_id,
-            profile_sha256=sha256,
-            source=source,
-            rows=rows,
-            features=features,
-            source_key=source_key,
-            created_at=at,
-            created_by=user,
-        )
+        _INSERT,
+        {
+            "version_id": version_id,
+            "profile_sha256": sha256,
+            "source": source,
+            "rows": rows,
+            "features": features,
+            "source_key": source_key,
+            "created_at": at,
+            "created_by": user,
+        },
     )
     return True
 
@@ -54,8 +66,5 @@ def listed(conn: Connection, version_id: str) -> list[dict[str, Any]]:
 
 def by_source_key(conn: Connection, key: str) -> dict[str, Any] | None:
     """A profile already computed from the same training data, if any."""
-    t = version_profiles.c
-    row = conn.execute(
-        select(version_profiles).where(t.source_key == key).order_by(t.id).limit(1)
-    ).first()
+    row = conn.execute(_BY_SOURCE_KEY, {"key": key}).first()
     return dict(row._mapping) if row else None

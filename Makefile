@@ -38,7 +38,8 @@ bench: $(VENV)/.stamp-dev
 
 # Peers the benchmarks compare against, each in its own virtualenv under .peers/ so it cannot
 # disturb .venv; benchmarks find .peers/dvc/bin/dvc (or $$MLEDGER_BENCH_DVC) and
-# .peers/evidently/bin/python (or $$MLEDGER_BENCH_EVIDENTLY) and skip a peer that is absent.
+# .peers/evidently/bin/python (or $$MLEDGER_BENCH_EVIDENTLY), .peers/mlflow/bin/python (or
+# $$MLEDGER_BENCH_MLFLOW) and skip a peer that is absent.
 bench-peers:
 	@test -x .peers/dvc/bin/dvc || { $(PY) -m venv .peers/dvc \
 		&& .peers/dvc/bin/pip install -q --upgrade "pip>=24" && .peers/dvc/bin/pip install -q dvc; }
@@ -48,6 +49,9 @@ bench-peers:
 		&& .peers/evidently/bin/pip install -q --upgrade "pip>=24" \
 		&& .peers/evidently/bin/pip install -q "evidently==0.7.23" "pandas<3" pyarrow; }
 	.peers/evidently/bin/python -c "import evidently; print('evidently', evidently.__version__)"
+	@.peers/mlflow/bin/python -c "import mlflow" 2>/dev/null || { $(PY) -m venv .peers/mlflow \
+		&& .peers/mlflow/bin/pip install -q --upgrade "pip>=24" && .peers/mlflow/bin/pip install -q mlflow; }
+	.peers/mlflow/bin/python -c "import mlflow; print('mlflow', mlflow.__version__)"
 
 lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff format --check src tests benchmarks scripts

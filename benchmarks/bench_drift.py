@@ -44,6 +44,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import yaml
+from peers import find_peer
 
 from modelledger.client import log_predictions
 from modelledger.domain.drift_policy import parse_drift_policy
@@ -56,7 +57,6 @@ from modelledger.services.register import RegisterRequest, register
 from modelledger.services.snapshot import SnapshotRequest, snapshot
 from modelledger.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[1]
 CHECK_TARGET_S = 2.0
 RSS_TARGET = int(1.5 * (1 << 30))
 EVIDENTLY_RATIO_MIN = 20.0
@@ -407,16 +407,7 @@ print(json.dumps({"version": evidently.__version__, "import": t1 - t0, "read": t
 
 def find_evidently() -> tuple[Path | None, str]:
     """A python that imports evidently, and how it was found, or None and why not."""
-    env = os.environ.get("MLEDGER_BENCH_EVIDENTLY")
-    if env:
-        path = Path(env)
-        if os.access(path, os.X_OK):
-            return path, f"{path} (MLEDGER_BENCH_EVIDENTLY)"
-        return None, f"MLEDGER_BENCH_EVIDENTLY={env} is not an executable"
-    path = ROOT / ".peers" / "evidently" / "bin" / "python"
-    if os.access(path, os.X_OK):
-        return path, str(path.relative_to(ROOT))
-    return None, "not installed (`make bench-peers` puts it in .peers/evidently)"
+    return find_peer("MLEDGER_BENCH_EVIDENTLY", "evidently/bin/python")
 
 
 def run_evidently(python: Path, world: World, tmp: Path) -> tuple[Child, dict[str, Any]]:

@@ -29,9 +29,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from peers import find_peer
+
 from modelledger import client as ml
 
-ROOT = Path(__file__).resolve().parents[1]
 API_VS_HASH_COPY_MAX = 1.3  # ours ≤ 1.3 × (sha256 + copy)
 DVC_RATIO_MIN = 3.0  # ours ≥ 3x faster than dvc add / dvc status
 FILE_SIZE = 1024  # bytes per file in the tree
@@ -125,16 +126,7 @@ def mledger_snapshot(home: Path, target: str, name: str) -> tuple[float, dict[st
 # -- dvc --------------------------------------------------------------------------------------
 def find_dvc() -> tuple[Path | None, str]:
     """The dvc executable and how it was found, or None and why not."""
-    env = os.environ.get("MLEDGER_BENCH_DVC")
-    if env:
-        path = Path(env)
-        if os.access(path, os.X_OK):
-            return path, f"{path} (MLEDGER_BENCH_DVC)"
-        return None, f"MLEDGER_BENCH_DVC={env} is not an executable"
-    path = ROOT / ".peers" / "dvc" / "bin" / "dvc"
-    if os.access(path, os.X_OK):
-        return path, str(path.relative_to(ROOT))
-    return None, "not installed (`make bench-peers` puts it in .peers/dvc)"
+    return find_peer("MLEDGER_BENCH_DVC", "dvc/bin/dvc")
 
 
 def dvc_version(dvc: Path) -> str:

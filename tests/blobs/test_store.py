@@ -1,5 +1,7 @@
+import contextlib
 import hashlib
 import os
+import time
 import uuid
 
 import pytest
@@ -44,6 +46,68 @@ def test_a_file_is_stored_whole_without_copy_file_range(tmp_path, monkeypatch, s
     info = store.put_file(write(tmp_path / "m.bin", data))
     assert info.sha256 == hashlib.sha256(data).hexdigest() and info.size == size
     assert store.get(info.sha256) == data
+
+
+def open_files_under(root) -> list[str]:
+    """This process's descriptors on files in ``root`` (unnamed ones read ``…/#123 (deleted)``)."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.startswith(str(root)) and not os.path.isdir(target):
+                found.append(target)
+    return found
+
+
+def settled(root) -> bool:
+    """No temp name and no open descriptor left in the store (closes follow background fsyncs)."""
+    deadline = time.monotonic() + 10
+    while True:
+        temps = [p for p in (root / "sha256").iterdir() if p.name.startswith(".tmp-")]
+        if not temps and not open_files_under(root):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+
+
+@pytest.fixture(params=["unnamed", "named"])
+def local_store(request, tmp_path):
+    """A local store staging into unnamed files (O_TMPFILE), or into named temp files as on
+    filesystems without them."""
+    store = BlobStore(str(tmp_path / "blobs"))
+    if request.param == "named":
+        store._anonymous._supported = False
+    yield store
+    store.close()  # the file made ahead for the next write
+    assert settled(tmp_path / "blobs")
+
+
+def test_a_staged_file_is_visible_only_once_committed(local_store, tmp_path):
+    data = os.urandom(1 << 20)
+    staged = local_store.stage_file(write(tmp_path / "m.bin", data))
+    sha = hashlib.sha256(data).hexdigest()
+    assert staged.info.sha256 == sha and staged.info.size == len(data)
+    assert not local_store.has(sha)
+    staged.commit()
+    staged.discard()  # after a commit: a no-op
+    assert local_store.get(sha) == data and local_store.verify(sha)
+
+
+def test_a_discarded_staged_file_leaves_nothing(local_store, tmp_path):
+    staged = local_store.stage_file(write(tmp_path / "m.bin", os.urandom(4096)))
+    staged.discard()  # before its address was even worked out
+    staged.commit()  # after a discard: nothing to publish
+    assert list(local_store.iter_shas()) == []
+
+
+def test_staging_bytes_already_stored_publishes_nothing_new(local_store, tmp_path):
+    first = local_store.put_file(write(tmp_path / "a.bin", b"same bytes"))
+    path = local_store.path(first.sha256)
+    inode = os.stat(path).st_ino
+    again = local_store.stage_file(write(tmp_path / "b.bin", b"same bytes"))
+    assert again.commit() == first
+    assert os.stat(path).st_ino == inode and list(local_store.iter_shas()) == [first.sha256]
 
 
 def test_an_object_is_stored_even_when_its_fan_out_directory_was_removed(tmp_path):

@@ -272,17 +272,14 @@ def test_bad_input_writes_nothing(ledger, repo, kw, exc, match):
 
 def test_a_refused_registration_leaves_no_staged_copy_behind(ledger, repo):
     """The artifact is copied and hashed before the references resolve; when one fails to, the
-    copy is dropped (not published, no temp file left in the store)."""
-    import time
+    copy is dropped (not published, no temp file or descriptor left in the store)."""
+    from tests.blobs.test_store import settled
 
     art = write(repo / "big.bin", os.urandom(8 << 20))
     with pytest.raises(NotFound, match="unknown snapshot"):
         register(ledger, req(repo, artifact=art, data=["ds-" + "0" * 64]))
-    store = Path(ledger.blobs.root) / "sha256"
-    deadline = time.monotonic() + 10
-    while [p for p in store.iterdir() if p.name.startswith(".tmp-")]:
-        assert time.monotonic() < deadline, "a staged copy was left in the store"
-        time.sleep(0.01)
+    ledger.blobs.close()  # the file made ahead for the next write
+    assert settled(Path(ledger.blobs.root)), "a staged copy was left in the store"
     assert list(ledger.blobs.iter_shas()) == []
 
 
@@ -346,3 +343,23 @@ def test_model_show_fast_path_agrees_with_the_full_path(ledger, project):
             quick_show(fresh, "mv-0000")
     finally:
         fresh.close()
+
+
+def test_a_forked_child_registers_after_its_parent_did(ledger, repo):
+    """A training script that registers, then forks workers that register too: the child gets
+    worker threads of its own (the parent's are not inherited) instead of waiting forever."""
+    import signal
+
+    register(ledger, req(repo, content=b"parent"))
+    ledger.db.engine.dispose()  # no connection shared across the fork (SQLAlchemy's rule)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit status
+        signal.alarm(20)
+        try:
+            number = register(ledger, req(repo, content=b"child")).version.number
+            os._exit(0 if number == 2 else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, f"child ended with {status}"
+    assert [v.number for v in models.list_versions(ledger, "delay")] == [2, 1]

@@ -76,6 +76,22 @@ def test_tampering_behind_the_triggers_back_is_caught_by_verify(ledger, project)
     assert check.broken.seq == 3 and check.checked == 2
 
 
+def test_appends_in_one_transaction_and_after_a_rolled_back_one_keep_the_chain(ledger):
+    from modelledger.store import events
+
+    with ledger.db.write() as conn:
+        for i in range(3):
+            events.append(conn, "test.event", f"s{i}", "alice", "2026-11-25T00:00:00Z", {"i": i})
+    with pytest.raises(RuntimeError), ledger.db.write() as conn:
+        events.append(conn, "test.event", "gone", "alice", "2026-11-25T00:00:00Z", {})
+        raise RuntimeError("roll back")
+    with ledger.db.write() as conn:  # very likely the same pooled connection as the rolled-back one
+        appended = events.append(conn, "test.event", "s3", "alice", "2026-11-25T00:00:00Z", {})
+    assert appended.seq == 4
+    check = audit.verify(ledger)
+    assert check.ok and check.checked == 4
+
+
 def test_unknown_database_says_run_init(tmp_path):
     from modelledger.domain.errors import NoLedger
 

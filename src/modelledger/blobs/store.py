@@ -16,20 +16,22 @@ import fcntl
 import functools
 import hashlib
 import io
+import mmap
 import os
 import tempfile
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import IO, Any
 
+from modelledger.blobs.anonymous import AnonymousFiles
 from modelledger.blobs.packs import LooseBatch, PackIndex, PackWriter
 from modelledger.domain.errors import InvalidInput, NotFound
 from modelledger.domain.tree import Tree
+from modelledger.workers import ProcessPool
 
 CHUNK = 1 << 20
 _FICLONE: int | None = 0x40049409 if os.uname().sysname == "Linux" else None
-_SYNC_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mledger-fsync")
+_SYNC_POOL = ProcessPool(4, "mledger-fsync")
 
 
 @dataclass(frozen=True)
@@ -39,28 +41,35 @@ class BlobInfo:
 
 
 class Staged:
-    """A blob whose address is known but which is not in the store yet.
+    """A blob whose address is known (or being worked out) but which is not in the store yet.
 
     ``commit()`` makes it durable and visible under its address; ``discard()`` drops it, so a
     registration that fails after hashing leaves nothing behind. Either may be called safely
-    after the other.
+    after the other. ``info`` may be given as a call that works it out: reading it waits.
     """
 
     def __init__(
         self,
-        info: BlobInfo,
+        info: BlobInfo | Callable[[], BlobInfo],
         publish: Callable[[], None] | None = None,
         discard: Callable[[], None] | None = None,
     ) -> None:
-        self.info = info
+        self._info = info
         self._publish = publish
         self._discard = discard
 
+    @property
+    def info(self) -> BlobInfo:
+        if not isinstance(self._info, BlobInfo):
+            self._info = self._info()
+        return self._info
+
     def commit(self) -> BlobInfo:
+        info = self.info  # first: working it out may find the bytes stored already
         publish, self._publish, self._discard = self._publish, None, None
         if publish is not None:
             publish()
-        return self.info
+        return info
 
     def discard(self) -> None:
         drop, self._publish, self._discard = self._discard, None, None
@@ -92,13 +101,6 @@ def _kernel_copy(src: IO[bytes], fd: int, size: int) -> None:
         os.write(fd, chunk)
 
 
-def _sync_and_close(fd: int) -> None:
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class BlobStore:
     def __init__(self, url: str) -> None:
         self.url = url
@@ -110,12 +112,17 @@ class BlobStore:
             self.root = self.fs_and_root[1].rstrip("/")
         self._tmp_dir = os.path.join(self.root, "sha256")
         self._packs = PackIndex(os.path.join(self.root, "packs"))
+        self._anonymous = AnonymousFiles(self._tmp_dir, _SYNC_POOL)
         if self.local and not os.path.isdir(self._tmp_dir):
             os.makedirs(self._tmp_dir, exist_ok=True)
             # All 256 fan-out directories up front (a new store's first few hundred objects
             # would each pay a mkdir inside a registration otherwise).
             for fan in range(256):
                 os.makedirs(os.path.join(self._tmp_dir, f"{fan:02x}"), exist_ok=True)
+
+    def close(self) -> None:
+        """Let go of what the store holds open (the next write opens it again)."""
+        self._anonymous.release()
 
     @functools.cached_property
     def fs_and_root(self) -> tuple[Any, str]:
@@ -163,12 +170,14 @@ class BlobStore:
         return Staged(info, publish=publish)
 
     def stage_file(self, path: str | os.PathLike[str]) -> Staged:
-        """Copy and hash a file, returning once its address is known; its fsync runs on in the
-        background. Registration commits the staged blob just before its database commit, so the
-        fsync overlaps the SQL work while a record never commits ahead of the bytes it names.
-        A kernel copy (a reflink where the filesystem offers one) plus a hash of the copy reads
-        the bytes twice from the page cache, which beats one pass through Python. (Remote stores
-        are written outright.)
+        """Copy a file into the store, unpublished; its hash and fsync run on worker threads.
+
+        Reading ``info`` waits for the address: meanwhile the caller can do what does not need
+        it (registration opens its transaction and resolves its references). Registration
+        commits the staged blob just before its database commit, so the fsync overlaps the SQL
+        work while a record never commits ahead of the bytes it names. A kernel copy (a reflink
+        where the filesystem offers one) plus a hash of the copy reads the bytes twice from the
+        page cache, which beats one pass through Python. (Remote stores are written outright.)
         """
         try:
             size = os.stat(path).st_size
@@ -192,40 +201,57 @@ class BlobStore:
         return self._put_remote(src)
 
     def _stage_local(self, src: IO[bytes], size: int) -> Staged:
-        """Kernel-copy into a temp file; fsync it in a background thread while hashing the copy
-        here. Hashing the copy (not the source) guarantees the address matches the stored bytes
-        even if the source changes underneath."""
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self._tmp_dir)
+        """Kernel-copy into an unnamed file (a named temp file where the filesystem has none);
+        fsync it on a worker thread. Hashing the copy (not the source) guarantees the address
+        matches the stored bytes even if the source changes underneath."""
+        fd, tmp = self._anonymous.take(), None
+        if fd is None:
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self._tmp_dir)
         try:
             _kernel_copy(src, fd, size)
         except BaseException:
             os.close(fd)
-            os.unlink(tmp)
-            raise
-        syncing = _SYNC_POOL.submit(_sync_and_close, fd)
-        try:
-            with open(tmp, "rb") as copy:
-                sha = hashlib.file_digest(copy, "sha256").hexdigest()
-                copied = os.fstat(copy.fileno()).st_size
-        except BaseException:
-            os.unlink(tmp)
-            raise
-        info = BlobInfo(sha, copied)
-
-        def drop() -> None:
-            # unlinking now is safe: the fsync thread holds its own descriptor
-            with contextlib.suppress(FileNotFoundError):
+            if tmp is not None:
                 os.unlink(tmp)
+            raise
+        syncing = _SYNC_POOL.submit(os.fsync, fd)
 
-        if self.has(sha, recheck=False):
-            drop()
-            return Staged(info)
+        def address() -> BlobInfo:
+            # hashed where the address is first needed: the caller may have work to hand to
+            # another thread meanwhile (a single call into the hash lets go of the GIL throughout)
+            copied = os.fstat(fd).st_size
+            if copied == 0:
+                info = BlobInfo(hashlib.sha256().hexdigest(), 0)
+            else:
+                with mmap.mmap(fd, copied, access=mmap.ACCESS_READ) as mapped:
+                    info = BlobInfo(hashlib.sha256(mapped).hexdigest(), copied)
+            if self.has(info.sha256, recheck=False):
+                staged.discard()  # stored already: nothing to publish
+            return info
+
+        def link(final: str) -> None:
+            if tmp is None:
+                self._anonymous.link(fd, final)
+            else:
+                os.link(tmp, final)
 
         def publish() -> None:
-            syncing.result()
-            self._link_into_place(tmp, sha)
+            try:
+                syncing.result()
+                os.fchmod(fd, 0o444)
+                self._place(link, staged.info.sha256)
+            finally:
+                drop()
 
-        return Staged(info, publish=publish, discard=drop)
+        def drop() -> None:
+            if tmp is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+            # closing under a running fsync would hand its descriptor number to someone else
+            syncing.add_done_callback(lambda _: os.close(fd))
+
+        staged = Staged(address, publish=publish, discard=drop)
+        return staged
 
     # -- many small files: a pack, or loose files with one filesystem sync ----------------------
     def pack_writer(self) -> PackWriter:
@@ -239,21 +265,24 @@ class BlobStore:
         return LooseBatch(self._tmp_dir)
 
     def _link_into_place(self, tmp: str, sha: str) -> None:
-        final = self.path(sha)
         try:
             os.chmod(tmp, 0o444)
-            # unlike rename, a link never replaces an existing object; FileExistsError means the
-            # object is stored already (by an earlier write or a concurrent writer)
-            try:
-                os.link(tmp, final)
-            except FileNotFoundError:  # a fan-out directory removed by hand, or a remote mount
-                os.makedirs(os.path.dirname(final), exist_ok=True)
-                with contextlib.suppress(FileExistsError):
-                    os.link(tmp, final)
-            except FileExistsError:
-                pass
+            self._place(lambda final: os.link(tmp, final), sha)
         finally:
             os.unlink(tmp)
+
+    def _place(self, link: Callable[[str], None], sha: str) -> None:
+        """Link a durable copy to its address. Unlike rename, a link never replaces an existing
+        object; FileExistsError means it is stored already (earlier, or by a concurrent writer)."""
+        final = self.path(sha)
+        try:
+            link(final)
+        except FileNotFoundError:  # a fan-out directory removed by hand, or a remote mount
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            with contextlib.suppress(FileExistsError):
+                link(final)
+        except FileExistsError:
+            pass
 
     def _put_local(self, src: IO[bytes]) -> BlobInfo:
         """One pass for large files and streams: read, hash and write each chunk once."""

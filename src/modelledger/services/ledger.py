@@ -73,6 +73,8 @@ class Ledger:
     def close(self) -> None:
         if "db" in self.__dict__:
             self.db.dispose()
+        if "blobs" in self.__dict__:
+            self.blobs.close()
 
     def __enter__(self) -> Ledger:
         return self

@@ -28,18 +28,21 @@ class StoredProfile:
         }
 
 
+def profile_from_same_data(conn: Any, source_key: str) -> dict[str, Any] | None:
+    """The profile already taken from the same training data (same key), if there is one."""
+    return profiles.by_source_key(conn, source_key)
+
+
 def share_profile(
-    conn: Any, version_id: str, source_key: str, at: str, user: str
-) -> StoredProfile | None:
-    """In the registering transaction: list under the new version the profile already taken
-    from the same training data (same key), if there is one — no data is read again."""
-    found = profiles.by_source_key(conn, source_key)
-    if found is None:
-        return None
+    conn: Any, version_id: str, found: dict[str, Any], at: str, user: str
+) -> StoredProfile:
+    """In the registering transaction: list ``found`` (from ``profile_from_same_data``) under
+    the new version as well — no data is read again."""
     sha, rows, features = found["profile_sha256"], found["rows"], found["features"]
     profiles.add(
-        conn, version_id, sha, "training", rows, features, at, user, source_key, new_version=True
-    )
+        conn, version_id, sha, "training", rows, features, at, user, found["source_key"],
+        new_version=True,
+    )  # fmt: skip
     events.append(
         conn, "drift.profile", version_id, user, at,
         {"profile": sha, "source": {"kind": "training"}, "rows": rows, "features": features,

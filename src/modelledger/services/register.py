@@ -9,6 +9,8 @@ stored when the code is captured: unreferenced content-addressed bytes.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from concurrent.futures import wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import Connection
 
 from modelledger.blobs.ingest import Ingest, scan
-from modelledger.blobs.store import Staged
+from modelledger.blobs.store import BlobStore, Staged
 from modelledger.capture.git import capture_git
 from modelledger.capture.hardware import capture_hardware
 from modelledger.capture.lock import frozen_environment, read_lock_file
@@ -38,14 +40,17 @@ from modelledger.domain.version import (
     validate_base_model,
 )
 from modelledger.services.ledger import Ledger, now
-from modelledger.services.profile_store import share_profile
+from modelledger.services.profile_store import profile_from_same_data, share_profile
 from modelledger.services.resolve import resolve_snapshot, resolve_version
 from modelledger.store import cards, events, snapshots, versions
+from modelledger.workers import ProcessPool
 
 if TYPE_CHECKING:
     from modelledger.services.profile_store import StoredProfile
 
 TRAINING_ROLES = ("train", "finetune")
+# reads a registration's context while the registering thread hashes its artifact
+_READER = ProcessPool(4, "mledger-register")
 
 
 @dataclass
@@ -156,6 +161,51 @@ def _resolve_refs(
     return parent, base, data
 
 
+@dataclass(frozen=True)
+class _Context:
+    """What a registration reads inside its transaction that does not depend on the artifact."""
+
+    parent: str | None
+    base: str | None
+    data: list[DataRef]
+    number: int  # the next version number of the name
+    profile_key: str | None
+    shared_profile: dict[str, Any] | None  # the reference profile taken from the same data
+
+
+def _read_context(
+    conn: Connection, req: RegisterRequest, data: list[DataRef], card: dict[str, Any] | None
+) -> _Context:
+    parent, base, data = _resolve_refs(conn, req, data)
+    training = [d.snapshot_id for d in data if d.role in TRAINING_ROLES]
+    key = training_key(training, card) if training else None
+    return _Context(
+        parent=parent,
+        base=base,
+        data=data,
+        number=versions.next_number(conn, req.name),
+        profile_key=key,
+        shared_profile=profile_from_same_data(conn, key) if key else None,
+    )
+
+
+def _stage_artifact(
+    blobs: BlobStore, path: Path, staged: list[Staged | Ingest]
+) -> Callable[[], ArtifactRef]:
+    """Stage the artifact's bytes (added to ``staged``); the call returned gives its reference,
+    hashing a single file only then."""
+    if path.is_dir():
+        files = Ingest(blobs)
+        staged.append(files)
+        tree = Tree.of(files.run(scan([path])))
+        staged.append(blobs.stage_bytes(tree.canonical()))
+        ref = ArtifactRef("tree", tree.sha256, tree.size)
+        return lambda: ref
+    blob = blobs.stage_file(path)
+    staged.append(blob)
+    return lambda: ArtifactRef("blob", blob.info.sha256, blob.info.size)
+
+
 def register(ledger: Ledger, req: RegisterRequest) -> RegisterResult:
     data, params = _check_request(req)
     card = validate_card(req.card) if req.card is not None else None
@@ -164,49 +214,46 @@ def register(ledger: Ledger, req: RegisterRequest) -> RegisterResult:
     if lock_bytes is None and req.irreproducible is None:
         lock_bytes = frozen_environment()
 
-    # Blobs are staged (copied and hashed, not yet visible) and committed inside the transaction,
-    # so a reference that fails to resolve leaves nothing behind. (Staging on a worker thread
-    # while the transaction opens measured slower in bench_register: three threads on two cores.)
+    # Blobs are staged (copied, not yet visible) and committed inside the transaction, so a
+    # reference that fails to resolve leaves nothing behind.
     blobs = ledger.blobs
     staged: list[Staged | Ingest] = []
     try:
-        if req.artifact.is_dir():
-            files = Ingest(blobs)
-            staged.append(files)
-            tree = Tree.of(files.run(scan([req.artifact])))
-            staged.append(blobs.stage_bytes(tree.canonical()))
-            artifact = ArtifactRef("tree", tree.sha256, tree.size)
-        else:
-            blob = blobs.stage_file(req.artifact)
-            staged.append(blob)
-            artifact = ArtifactRef("blob", blob.info.sha256, blob.info.size)
+        artifact_ref = _stage_artifact(blobs, req.artifact, staged)
         lock_sha = None
         if lock_bytes:
             lock = blobs.stage_bytes(lock_bytes)
             staged.append(lock)
             lock_sha = lock.info.sha256
         with ledger.db.write() as conn:
-            parent, base, data = _resolve_refs(conn, req, data)
+            # What does not need the artifact's address is read on another thread while this
+            # one hashes the artifact (one call into the hash, which lets go of the GIL).
+            reading = _READER.submit(_read_context, conn, req, data, card)
+            try:
+                artifact = artifact_ref()
+            finally:
+                wait([reading])  # the connection is the reader's until it is done
+            ctx = reading.result()
             tuple_ = VersionTuple(
                 name=req.name,
                 artifact=artifact,
                 code=code,
-                data=tuple(sorted(set(data))),
+                data=tuple(sorted(set(ctx.data))),
                 lock_sha256=lock_sha,
                 params=params,
                 seed=req.seed,
                 preprocessing=req.preprocessing,
-                base_model=base,
-                parent=parent,
+                base_model=ctx.base,
+                parent=ctx.parent,
             )
             existing = versions.get(conn, tuple_.id)
-            training = [d.snapshot_id for d in data if d.role in TRAINING_ROLES]
-            profile_key = training_key(training, card) if training else None
             profile = None
             if existing is None:
-                version = _insert(ledger, conn, req, tuple_, code_notes, card)
-                if profile_key is not None:
-                    profile = share_profile(conn, version.id, profile_key, now(), ledger.user)
+                version = _insert(ledger, conn, req, tuple_, ctx.number, code_notes, card)
+                if ctx.shared_profile is not None:
+                    profile = share_profile(
+                        conn, version.id, ctx.shared_profile, now(), ledger.user
+                    )
             for pending in staged:
                 pending.commit()  # durable before the record naming it commits
     finally:
@@ -214,7 +261,8 @@ def register(ledger: Ledger, req: RegisterRequest) -> RegisterResult:
             pending.discard()  # a no-op for what was committed
     if existing is not None:
         return RegisterResult(existing, created=False)
-    warnings = leakage_warnings(ledger, data)
+    warnings = leakage_warnings(ledger, ctx.data)
+    profile_key = ctx.profile_key
     if profile_key is not None and profile is None:
         # imported here: numpy and DuckDB cost a register without training data ~150 ms
         from modelledger.services.drift_profiles import profile_at_registration
@@ -256,6 +304,7 @@ def _insert(
     conn: Connection,
     req: RegisterRequest,
     tuple_: VersionTuple,
+    number: int,
     code_notes: dict[str, Any],
     card: dict[str, Any] | None,
 ) -> ModelVersion:
@@ -269,7 +318,7 @@ def _insert(
     }
     version = ModelVersion(
         id=tuple_.id,
-        number=versions.next_number(conn, req.name),
+        number=number,
         tuple=tuple_,
         created_at=parse_time(at),
         registered_by=ledger.user,

@@ -32,12 +32,24 @@ _HEAD = select(events.c.seq, events.c.hash).order_by(events.c.seq.desc()).limit(
 _INSERT = insert(events)
 
 
+# where a transaction keeps the link it appended last (registration appends two in a row)
+_APPENDED = "mledger.events.appended"
+
+
+def _head(conn: Connection) -> Link | None:
+    kept = conn.info.get(_APPENDED)
+    if kept is not None and kept[0] is conn.get_transaction() and not conn.in_nested_transaction():
+        return kept[1]  # type: ignore[no-any-return]
+    row = conn.execute(_HEAD).first()
+    return Link(row.seq, row.hash) if row else None
+
+
 def append(
     conn: Connection, kind: str, subject: str, actor: str, at: str, payload: dict[str, Any]
 ) -> Event:
-    """Append the next link. Callers hold the write lock (``Database.write``), so head is stable."""
-    row = conn.execute(_HEAD).first()
-    ev = new_event(Link(row.seq, row.hash) if row else None, kind, subject, actor, at, payload)
+    """Append the next link. Callers hold the write lock (``Database.write``), so the head is
+    stable for the whole transaction: after its first append it need not be read again."""
+    ev = new_event(_head(conn), kind, subject, actor, at, payload)
     conn.execute(
         _INSERT,
         {
@@ -51,6 +63,7 @@ def append(
             "hash": ev.hash,
         },
     )
+    conn.info[_APPENDED] = (conn.get_transaction(), Link(ev.seq, ev.hash))
     return ev
 
 

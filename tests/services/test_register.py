@@ -363,3 +363,37 @@ def test_a_forked_child_registers_after_its_parent_did(ledger, repo):
     _, status = os.waitpid(pid, 0)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, f"child ended with {status}"
     assert [v.number for v in models.list_versions(ledger, "delay")] == [2, 1]
+
+
+@pytest.mark.parametrize(("size", "order"), [(100, ["write", "hash"]), (5000, ["hash", "write"])])
+def test_only_a_small_artifact_is_hashed_while_the_write_lock_is_held(
+    ledger, repo, monkeypatch, size, order
+):
+    """A small file's hash overlaps the transaction's reads; a big one is hashed before the
+    transaction takes the ledger's write lock, which other writers (the serving log) wait on."""
+    import hashlib
+    from types import SimpleNamespace
+
+    from modelledger.blobs import store as store_module
+    from modelledger.services import register as register_module
+
+    seen: list[str] = []
+
+    def sha256(*data):
+        if data and len(data[0]) == size:
+            seen.append("hash")
+        return hashlib.sha256(*data)
+
+    monkeypatch.setattr(store_module, "hashlib", SimpleNamespace(sha256=sha256))
+    monkeypatch.setattr(register_module, "HASH_IN_TRANSACTION_MAX", 1000)
+    write_lock = ledger.db.write
+
+    def write(**kw):
+        seen.append("write")
+        return write_lock(**kw)
+
+    monkeypatch.setattr(ledger.db, "write", write)
+    content = os.urandom(size)
+    version = register(ledger, req(repo, content=content)).version
+    assert version.tuple.artifact.sha256 == hashlib.sha256(content).hexdigest()
+    assert seen == order

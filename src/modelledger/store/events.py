@@ -32,24 +32,28 @@ _HEAD = select(events.c.seq, events.c.hash).order_by(events.c.seq.desc()).limit(
 _INSERT = insert(events)
 
 
-# where a transaction keeps the link it appended last (registration appends two in a row)
-_APPENDED = "mledger.events.appended"
+# where a write transaction keeps the chain's head once read (registration appends two events)
+_KEPT_HEAD = "mledger.events.head"
 
 
-def _head(conn: Connection) -> Link | None:
-    kept = conn.info.get(_APPENDED)
-    if kept is not None and kept[0] is conn.get_transaction() and not conn.in_nested_transaction():
+def head(conn: Connection) -> Link | None:
+    """The chain's head, read once per write transaction: it holds the write lock, so only its
+    own appends move the head."""
+    txn = conn.get_transaction()
+    kept = conn.info.get(_KEPT_HEAD)
+    if kept is not None and kept[0] is txn and not conn.in_nested_transaction():
         return kept[1]  # type: ignore[no-any-return]
     row = conn.execute(_HEAD).first()
-    return Link(row.seq, row.hash) if row else None
+    link = Link(row.seq, row.hash) if row else None
+    conn.info[_KEPT_HEAD] = (txn, link)
+    return link
 
 
 def append(
     conn: Connection, kind: str, subject: str, actor: str, at: str, payload: dict[str, Any]
 ) -> Event:
-    """Append the next link. Callers hold the write lock (``Database.write``), so the head is
-    stable for the whole transaction: after its first append it need not be read again."""
-    ev = new_event(_head(conn), kind, subject, actor, at, payload)
+    """Append the next link. Callers hold the write lock (``Database.write``)."""
+    ev = new_event(head(conn), kind, subject, actor, at, payload)
     conn.execute(
         _INSERT,
         {
@@ -63,7 +67,7 @@ def append(
             "hash": ev.hash,
         },
     )
-    conn.info[_APPENDED] = (conn.get_transaction(), Link(ev.seq, ev.hash))
+    conn.info[_KEPT_HEAD] = (conn.get_transaction(), Link(ev.seq, ev.hash))
     return ev
 
 

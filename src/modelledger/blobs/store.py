@@ -170,10 +170,9 @@ class BlobStore:
         return Staged(info, publish=publish)
 
     def stage_file(self, path: str | os.PathLike[str]) -> Staged:
-        """Copy a file into the store, unpublished; its hash and fsync run on worker threads.
-
-        Reading ``info`` waits for the address: meanwhile the caller can do what does not need
-        it (registration opens its transaction and resolves its references). Registration
+        """Copy a file into the store, unpublished; its fsync runs on a worker thread, and its
+        hash when ``info`` is first read, so the caller can first hand work that does not need
+        the address to another thread (registration reads its references). Registration
         commits the staged blob just before its database commit, so the fsync overlaps the SQL
         work while a record never commits ahead of the bytes it names. A kernel copy (a reflink
         where the filesystem offers one) plus a hash of the copy reads the bytes twice from the

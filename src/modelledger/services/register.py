@@ -207,11 +207,13 @@ def _stage_artifact(
         return lambda: ref
     blob = blobs.stage_file(path)
     staged.append(blob)
+
+    def blob_ref() -> ArtifactRef:
+        return ArtifactRef("blob", blob.info.sha256, blob.info.size)
+
     if os.path.getsize(path) > HASH_IN_TRANSACTION_MAX:
-        # hashed now: the ledger's write lock is not held for seconds over a big file
-        ref = ArtifactRef("blob", blob.info.sha256, blob.info.size)
-        return lambda: ref
-    return lambda: ArtifactRef("blob", blob.info.sha256, blob.info.size)
+        blob_ref()  # hashed now: the ledger's write lock is not held for seconds over a big file
+    return blob_ref
 
 
 def register(ledger: Ledger, req: RegisterRequest) -> RegisterResult:

@@ -201,3 +201,26 @@ def test_unreadable_file(store, tmp_path, deny_read):
     deny_read(p)
     with pytest.raises(InvalidInput, match="permission denied"):
         store.put_file(p)
+
+
+def cached(path) -> bool:
+    """Whether the file's first page is in the page cache (a read that must not wait succeeds)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.preadv(fd, [bytearray(4096)], 0, os.RWF_NOWAIT)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def test_a_stored_copy_leaves_the_page_cache_once_durable(local_store, tmp_path):
+    """The store's copy is written once and read rarely: its pages are given back (for the next
+    copy) instead of growing the cache by every artifact."""
+    source = write(tmp_path / "m.bin", os.urandom(1 << 20))
+    staged = local_store.stage_file(source)
+    assert cached(source)
+    info = staged.commit()
+    assert not cached(local_store.path(info.sha256))
+    assert local_store.get(info.sha256) == source.read_bytes()  # read back from the disk

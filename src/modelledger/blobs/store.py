@@ -77,6 +77,18 @@ class Staged:
             drop()
 
 
+def _forget_pages(fd: int) -> None:
+    """Drop a durable stored copy's pages from the page cache. The copy is written once and read
+    rarely (verify, serving's load), and the source's pages are cached anyway; freed at once,
+    its pages serve the next copy. Kept instead, every registration grows the cache by its
+    artifact: on a VM whose memory the host backs on first touch (Firecracker, our benchmark
+    machine), each new page then costs a host fault, and a 1 MiB copy took 0.7–2.6 ms instead
+    of 0.3 ms. Clean pages only: the call follows the fsync."""
+    if hasattr(os, "posix_fadvise"):
+        with contextlib.suppress(OSError):
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+
+
 def _kernel_copy(src: IO[bytes], fd: int, size: int) -> None:
     """A reflink (copy-on-write: no bytes copied) where the filesystem offers it, else
     copy_file_range (no bytes through Python), else a plain copy."""
@@ -239,6 +251,7 @@ class BlobStore:
                 syncing.result()
                 os.fchmod(fd, 0o444)
                 self._place(link, staged.info.sha256)
+                _forget_pages(fd)  # after the hash (which reads them) and the fsync
             finally:
                 drop()
 
@@ -295,6 +308,7 @@ class BlobStore:
                     size += len(chunk)
                 out.flush()
                 os.fsync(out.fileno())
+                _forget_pages(out.fileno())
         except BaseException:
             os.unlink(tmp)
             raise

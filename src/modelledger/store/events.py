@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection, Row
 
 from modelledger.domain.canonical import canonical_json
 from modelledger.domain.events import Event, Link, new_event
+from modelledger.store.prepared import Prepared
 from modelledger.store.schema import events
 
 
@@ -28,8 +29,8 @@ def _to_event(row: Row[Any]) -> Event:
 
 
 # only the head's (seq, hash): its payload may be large (a gate report) and is not needed
-_HEAD = select(events.c.seq, events.c.hash).order_by(events.c.seq.desc()).limit(1)
-_INSERT = insert(events)
+_HEAD = Prepared(select(events.c.seq, events.c.hash).order_by(events.c.seq.desc()).limit(1))
+_INSERT = Prepared(insert(events))
 
 
 # where a write transaction keeps the chain's head once read (registration appends two events)
@@ -43,8 +44,8 @@ def head(conn: Connection) -> Link | None:
     kept = conn.info.get(_KEPT_HEAD)
     if kept is not None and kept[0] is txn and not conn.in_nested_transaction():
         return kept[1]  # type: ignore[no-any-return]
-    row = conn.execute(_HEAD).first()
-    link = Link(row.seq, row.hash) if row else None
+    row = _HEAD.first(conn)
+    link = Link(row["seq"], row["hash"]) if row else None
     conn.info[_KEPT_HEAD] = (txn, link)
     return link
 
@@ -54,8 +55,8 @@ def append(
 ) -> Event:
     """Append the next link. Callers hold the write lock (``Database.write``)."""
     ev = new_event(head(conn), kind, subject, actor, at, payload)
-    conn.execute(
-        _INSERT,
+    _INSERT.run(
+        conn,
         {
             "seq": ev.seq,
             "kind": ev.kind,

@@ -7,17 +7,20 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.engine import Connection
 
+from modelledger.store.prepared import Prepared
 from modelledger.store.schema import version_profiles
 
-# Built once: registration runs these on every call (see store/versions.py).
+# Registration runs these on every call: built once, run on the driver (store/prepared.py).
 _t = version_profiles.c
-_FOUND = select(_t.id).where(
-    _t.version_id == bindparam("version_id"), _t.profile_sha256 == bindparam("sha256")
+_FOUND = Prepared(
+    select(_t.id).where(
+        _t.version_id == bindparam("version_id"), _t.profile_sha256 == bindparam("sha256")
+    )
 )
-_BY_SOURCE_KEY = (
+_BY_SOURCE_KEY = Prepared(
     select(version_profiles).where(_t.source_key == bindparam("key")).order_by(_t.id).limit(1)
 )
-_INSERT = insert(version_profiles)
+_INSERT = Prepared(insert(version_profiles))
 
 
 def add(
@@ -36,11 +39,11 @@ def add(
     """Record the profile; False when this version already has these exact bytes (not asked
     for a ``new_version``, registered in the same transaction: it has no profiles yet)."""
     if not new_version:
-        found = conn.execute(_FOUND, {"version_id": version_id, "sha256": sha256}).first()
+        found = _FOUND.first(conn, {"version_id": version_id, "sha256": sha256})
         if found is not None:
             return False
-    conn.execute(
-        _INSERT,
+    _INSERT.run(
+        conn,
         {
             "version_id": version_id,
             "profile_sha256": sha256,
@@ -66,5 +69,4 @@ def listed(conn: Connection, version_id: str) -> list[dict[str, Any]]:
 
 def by_source_key(conn: Connection, key: str) -> dict[str, Any] | None:
     """A profile already computed from the same training data, if any."""
-    row = conn.execute(_BY_SOURCE_KEY, {"key": key}).first()
-    return dict(row._mapping) if row else None
+    return _BY_SOURCE_KEY.first(conn, {"key": key})

@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.engine import Connection, Row
 
 from modelledger.domain.snapshot import Snapshot
+from modelledger.store.prepared import Prepared
 from modelledger.store.schema import snapshots
 
 
@@ -28,11 +29,13 @@ def get_many(conn: Connection, snapshot_ids: set[str]) -> list[Snapshot]:
     return [_to_snapshot(r) for r in rows]
 
 
-_EXISTING = select(snapshots.c.id).where(snapshots.c.id.in_(bindparam("ids", expanding=True)))
+# run on the driver (store/prepared.py): registration checks its data references with it
+_HAS = Prepared(select(snapshots.c.id).where(snapshots.c.id == bindparam("id")))
 
 
 def existing(conn: Connection, snapshot_ids: list[str]) -> set[str]:
-    return set(conn.execute(_EXISTING, {"ids": snapshot_ids}).scalars())
+    """Which of these (a registration's few data references) are recorded."""
+    return {i for i in snapshot_ids if _HAS.scalar(conn, {"id": i}) is not None}
 
 
 def ids_with_prefix(conn: Connection, prefix: str, limit: int = 11) -> list[str]:

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection, Row
 
 from modelledger.domain.canonical import canonical_json
 from modelledger.domain.version import ModelVersion
+from modelledger.store.prepared import Prepared
 from modelledger.store.schema import model_versions, version_data
 
 
@@ -17,19 +18,18 @@ def _to_version(row: Row[Any]) -> ModelVersion:
     return ModelVersion.from_record(row._mapping)
 
 
-# Statements on the registration path are built once: constructing them per call costs more
-# than executing them on SQLite.
-_GET = select(model_versions).where(model_versions.c.id == bindparam("id"))
-_MAX_NUMBER = select(func.max(model_versions.c.number)).where(
-    model_versions.c.name == bindparam("name")
+# Statements on the registration path: built once, run on the driver (store/prepared.py).
+_GET = Prepared(select(model_versions).where(model_versions.c.id == bindparam("id")))
+_MAX_NUMBER = Prepared(
+    select(func.max(model_versions.c.number)).where(model_versions.c.name == bindparam("name"))
 )
-_INSERT = insert(model_versions)
-_INSERT_DATA = insert(version_data)
+_INSERT = Prepared(insert(model_versions))
+_INSERT_DATA = Prepared(insert(version_data))
 
 
 def get(conn: Connection, version_id: str) -> ModelVersion | None:
-    row = conn.execute(_GET, {"id": version_id}).first()
-    return _to_version(row) if row else None
+    row = _GET.first(conn, {"id": version_id})
+    return ModelVersion.from_record(row) if row else None
 
 
 def get_many(conn: Connection, version_ids: set[str]) -> list[ModelVersion]:
@@ -71,13 +71,13 @@ def id_by_number(conn: Connection, name: str, number: int) -> str | None:
 
 
 def next_number(conn: Connection, name: str) -> int:
-    current = conn.execute(_MAX_NUMBER, {"name": name}).scalar()
+    current = _MAX_NUMBER.scalar(conn, {"name": name})
     return int(current or 0) + 1
 
 
 def insert_version(conn: Connection, version: ModelVersion, created_at: str) -> None:
-    conn.execute(
-        _INSERT,
+    _INSERT.run(
+        conn,
         {
             "id": version.id,
             "name": version.name,
@@ -92,14 +92,13 @@ def insert_version(conn: Connection, version: ModelVersion, created_at: str) -> 
             "manifest_json": canonical_json(version.manifest).decode("utf-8"),
         },
     )
-    if version.tuple.data:
-        conn.execute(
-            _INSERT_DATA,
-            [
-                {"version_id": version.id, "snapshot_id": d.snapshot_id, "role": d.role}
-                for d in sorted(set(version.tuple.data))
-            ],
-        )
+    _INSERT_DATA.run_many(
+        conn,
+        [
+            {"version_id": version.id, "snapshot_id": d.snapshot_id, "role": d.role}
+            for d in sorted(set(version.tuple.data))
+        ],
+    )
 
 
 def listing(

@@ -96,7 +96,7 @@ def test_a_staged_file_is_visible_only_once_committed(local_store, tmp_path):
 
 def test_a_discarded_staged_file_leaves_nothing(local_store, tmp_path):
     staged = local_store.stage_file(write(tmp_path / "m.bin", os.urandom(4096)))
-    staged.discard()  # before its address was even worked out
+    staged.discard()
     staged.commit()  # after a discard: nothing to publish
     assert list(local_store.iter_shas()) == []
 

@@ -41,35 +41,28 @@ class BlobInfo:
 
 
 class Staged:
-    """A blob whose address is known (or being worked out) but which is not in the store yet.
+    """A blob whose address is known but which is not in the store yet.
 
     ``commit()`` makes it durable and visible under its address; ``discard()`` drops it, so a
     registration that fails after hashing leaves nothing behind. Either may be called safely
-    after the other. ``info`` may be given as a call that works it out: reading it waits.
+    after the other.
     """
 
     def __init__(
         self,
-        info: BlobInfo | Callable[[], BlobInfo],
+        info: BlobInfo,
         publish: Callable[[], None] | None = None,
         discard: Callable[[], None] | None = None,
     ) -> None:
-        self._info = info
+        self.info = info
         self._publish = publish
         self._discard = discard
 
-    @property
-    def info(self) -> BlobInfo:
-        if not isinstance(self._info, BlobInfo):
-            self._info = self._info()
-        return self._info
-
     def commit(self) -> BlobInfo:
-        info = self.info  # first: working it out may find the bytes stored already
         publish, self._publish, self._discard = self._publish, None, None
         if publish is not None:
             publish()
-        return info
+        return self.info
 
     def discard(self) -> None:
         drop, self._publish, self._discard = self._discard, None, None
@@ -83,10 +76,19 @@ def _forget_pages(fd: int) -> None:
     its pages serve the next copy. Kept instead, every registration grows the cache by its
     artifact: on a VM whose memory the host backs on first touch (Firecracker, our benchmark
     machine), each new page then costs a host fault, and a 1 MiB copy took 0.7–2.6 ms instead
-    of 0.3 ms. Clean pages only: the call follows the fsync."""
+    of 0.3 ms. Called after the fsync (only clean pages can be dropped) and the hash."""
     if hasattr(os, "posix_fadvise"):
         with contextlib.suppress(OSError):
             os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+
+
+def _hash_of(fd: int) -> BlobInfo:
+    """The address of an open file's bytes: one call into the hash, which lets go of the GIL."""
+    size = os.fstat(fd).st_size
+    if size == 0:
+        return BlobInfo(hashlib.sha256().hexdigest(), 0)
+    with mmap.mmap(fd, size, access=mmap.ACCESS_READ) as mapped:
+        return BlobInfo(hashlib.sha256(mapped).hexdigest(), size)
 
 
 def _kernel_copy(src: IO[bytes], fd: int, size: int) -> None:
@@ -182,13 +184,12 @@ class BlobStore:
         return Staged(info, publish=publish)
 
     def stage_file(self, path: str | os.PathLike[str]) -> Staged:
-        """Copy a file into the store, unpublished; its fsync runs on a worker thread, and its
-        hash when ``info`` is first read, so the caller can first hand work that does not need
-        the address to another thread (registration reads its references). Registration
-        commits the staged blob just before its database commit, so the fsync overlaps the SQL
-        work while a record never commits ahead of the bytes it names. A kernel copy (a reflink
-        where the filesystem offers one) plus a hash of the copy reads the bytes twice from the
-        page cache, which beats one pass through Python. (Remote stores are written outright.)
+        """Copy a file into the store and hash the copy, unpublished; its fsync runs on a worker
+        thread meanwhile. Registration commits the staged blob just before its database commit,
+        so the fsync overlaps the SQL work while a record never commits ahead of the bytes it
+        names. A kernel copy (a reflink where the filesystem offers one) plus a hash of the copy
+        reads the bytes twice from the page cache, which is as quick as one pass through Python
+        and leaves nothing in user memory. (Remote stores are written outright.)
         """
         try:
             size = os.stat(path).st_size
@@ -227,18 +228,21 @@ class BlobStore:
             raise
         syncing = _SYNC_POOL.submit(os.fsync, fd)
 
-        def address() -> BlobInfo:
-            # hashed where the address is first needed: the caller may have work to hand to
-            # another thread meanwhile (a single call into the hash lets go of the GIL throughout)
-            copied = os.fstat(fd).st_size
-            if copied == 0:
-                info = BlobInfo(hashlib.sha256().hexdigest(), 0)
-            else:
-                with mmap.mmap(fd, copied, access=mmap.ACCESS_READ) as mapped:
-                    info = BlobInfo(hashlib.sha256(mapped).hexdigest(), copied)
-            if self.has(info.sha256, recheck=False):
-                staged.discard()  # stored already: nothing to publish
-            return info
+        def drop() -> None:
+            if tmp is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+            # closing under a running fsync would hand its descriptor number to someone else
+            syncing.add_done_callback(lambda _: os.close(fd))
+
+        try:
+            info = _hash_of(fd)
+        except BaseException:
+            drop()
+            raise
+        if self.has(info.sha256, recheck=False):
+            drop()
+            return Staged(info)  # stored already: nothing to publish
 
         def link(final: str) -> None:
             if tmp is None:
@@ -250,20 +254,12 @@ class BlobStore:
             try:
                 syncing.result()
                 os.fchmod(fd, 0o444)
-                self._place(link, staged.info.sha256)
-                _forget_pages(fd)  # after the hash (which reads them) and the fsync
+                self._place(link, info.sha256)
+                _forget_pages(fd)
             finally:
                 drop()
 
-        def drop() -> None:
-            if tmp is not None:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
-            # closing under a running fsync would hand its descriptor number to someone else
-            syncing.add_done_callback(lambda _: os.close(fd))
-
-        staged = Staged(address, publish=publish, discard=drop)
-        return staged
+        return Staged(info, publish=publish, discard=drop)
 
     # -- many small files: a pack, or loose files with one filesystem sync ----------------------
     def pack_writer(self) -> PackWriter:

@@ -9,8 +9,6 @@ stored when the code is captured: unreferenced content-addressed bytes.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from concurrent.futures import wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,17 +41,11 @@ from modelledger.services.ledger import Ledger, now
 from modelledger.services.profile_store import profile_from_same_data, share_profile
 from modelledger.services.resolve import resolve_snapshot, resolve_version
 from modelledger.store import cards, events, snapshots, versions
-from modelledger.workers import ProcessPool
 
 if TYPE_CHECKING:
     from modelledger.services.profile_store import StoredProfile
 
 TRAINING_ROLES = ("train", "finetune")
-# A file up to this size is hashed inside the transaction, overlapping its reads (~10 ms of
-# hashing at most while the ledger's write lock is held); a bigger one before it begins.
-HASH_IN_TRANSACTION_MAX = 16 << 20
-# reads a registration's context while the registering thread hashes its artifact
-_READER = ProcessPool(4, "mledger-register")
 
 
 @dataclass
@@ -166,7 +158,7 @@ def _resolve_refs(
 
 @dataclass(frozen=True)
 class _Context:
-    """What a registration reads inside its transaction that does not depend on the artifact."""
+    """What a registration reads inside its transaction besides the artifact."""
 
     parent: str | None
     base: str | None
@@ -182,7 +174,6 @@ def _read_context(
     parent, base, data = _resolve_refs(conn, req, data)
     training = [d.snapshot_id for d in data if d.role in TRAINING_ROLES]
     key = training_key(training, card) if training else None
-    events.head(conn)  # read here, kept by the transaction for its appends
     return _Context(
         parent=parent,
         base=base,
@@ -193,27 +184,17 @@ def _read_context(
     )
 
 
-def _stage_artifact(
-    blobs: BlobStore, path: Path, staged: list[Staged | Ingest]
-) -> Callable[[], ArtifactRef]:
-    """Stage the artifact's bytes (added to ``staged``); the call returned gives its reference,
-    hashing a single file only then."""
+def _stage_artifact(blobs: BlobStore, path: Path, staged: list[Staged | Ingest]) -> ArtifactRef:
+    """Stage the artifact's bytes (added to ``staged``) and give its reference."""
     if path.is_dir():
         files = Ingest(blobs)
         staged.append(files)
         tree = Tree.of(files.run(scan([path])))
         staged.append(blobs.stage_bytes(tree.canonical()))
-        ref = ArtifactRef("tree", tree.sha256, tree.size)
-        return lambda: ref
+        return ArtifactRef("tree", tree.sha256, tree.size)
     blob = blobs.stage_file(path)
     staged.append(blob)
-
-    def blob_ref() -> ArtifactRef:
-        return ArtifactRef("blob", blob.info.sha256, blob.info.size)
-
-    if os.path.getsize(path) > HASH_IN_TRANSACTION_MAX:
-        blob_ref()  # hashed now: the ledger's write lock is not held for seconds over a big file
-    return blob_ref
+    return ArtifactRef("blob", blob.info.sha256, blob.info.size)
 
 
 def register(ledger: Ledger, req: RegisterRequest) -> RegisterResult:
@@ -224,26 +205,20 @@ def register(ledger: Ledger, req: RegisterRequest) -> RegisterResult:
     if lock_bytes is None and req.irreproducible is None:
         lock_bytes = frozen_environment()
 
-    # Blobs are staged (copied, not yet visible) and committed inside the transaction, so a
-    # reference that fails to resolve leaves nothing behind.
+    # Blobs are staged (copied and hashed, not yet visible) before the transaction takes the
+    # ledger's write lock, and committed inside it, so a reference that fails to resolve leaves
+    # nothing behind.
     blobs = ledger.blobs
     staged: list[Staged | Ingest] = []
     try:
-        artifact_ref = _stage_artifact(blobs, req.artifact, staged)
+        artifact = _stage_artifact(blobs, req.artifact, staged)
         lock_sha = None
         if lock_bytes:
             lock = blobs.stage_bytes(lock_bytes)
             staged.append(lock)
             lock_sha = lock.info.sha256
         with ledger.db.write() as conn:
-            # What does not need the artifact's address is read on another thread while this
-            # one hashes the artifact (one call into the hash, which lets go of the GIL).
-            reading = _READER.submit(_read_context, conn, req, data, card)
-            try:
-                artifact = artifact_ref()
-            finally:
-                wait([reading])  # the connection is the reader's until it is done
-            ctx = reading.result()
+            ctx = _read_context(conn, req, data, card)
             tuple_ = VersionTuple(
                 name=req.name,
                 artifact=artifact,

@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+from modelledger.blobs import direct
 from modelledger.blobs.ingest import Ingest, scan
 from modelledger.blobs.store import BlobStore
 from modelledger.domain.errors import InvalidInput, NotFound
@@ -71,13 +72,15 @@ def settled(root) -> bool:
         time.sleep(0.01)
 
 
-@pytest.fixture(params=["unnamed", "named"])
+@pytest.fixture(params=["unnamed", "named", "no-direct-io"])
 def local_store(request, tmp_path):
     """A local store staging into unnamed files (O_TMPFILE), or into named temp files as on
-    filesystems without them."""
+    filesystems without them, or by kernel copy as on filesystems without direct I/O."""
     store = BlobStore(str(tmp_path / "blobs"))
     if request.param == "named":
         store._anonymous._supported = False
+    if request.param == "no-direct-io":
+        store._direct = False
     yield store
     store.close()  # the file made ahead for the next write
     assert settled(tmp_path / "blobs")
@@ -224,3 +227,63 @@ def test_a_stored_copy_leaves_the_page_cache_once_durable(local_store, tmp_path)
     info = staged.commit()
     assert not cached(local_store.path(info.sha256))
     assert local_store.get(info.sha256) == source.read_bytes()  # read back from the disk
+
+
+@pytest.mark.parametrize(
+    "size", [0, 1, 4095, 4096, 4097, 1 << 20, direct.DIRECT_MAX, direct.DIRECT_MAX + 1]
+)
+def test_a_staged_file_is_stored_whole_at_every_size(local_store, tmp_path, size):
+    """Direct I/O writes whole blocks: the last one padded, then cut to the file's size. Bigger
+    files than the buffer are copied by the kernel."""
+    data = os.urandom(size)
+    info = local_store.stage_file(write(tmp_path / "m.bin", data)).commit()
+    assert info.sha256 == hashlib.sha256(data).hexdigest() and info.size == size
+    assert local_store.get(info.sha256) == data and local_store.verify(info.sha256)
+
+
+def test_without_direct_io_the_store_copies_and_stops_trying(tmp_path, monkeypatch):
+    monkeypatch.setattr(direct, "enable", lambda fd: False)  # as on a filesystem without it
+    store = BlobStore(str(tmp_path / "blobs"))
+    data = os.urandom(10_000)
+    assert store.put_file(write(tmp_path / "m.bin", data)).size == len(data)
+    assert store._direct is False
+    assert store.get(hashlib.sha256(data).hexdigest()) == data
+    store.close()
+    assert settled(tmp_path / "blobs")
+
+
+def test_a_file_bigger_than_the_buffer_is_not_read_into_it(tmp_path):
+    import mmap
+
+    path = write(tmp_path / "m.bin", os.urandom(3 * 4096))
+    with open(path, "rb") as src, mmap.mmap(-1, 2 * 4096) as small, mmap.mmap(-1, 4 * 4096) as big:
+        assert direct.read_whole(src.fileno(), small) is None
+        assert direct.read_whole(src.fileno(), big) == 3 * 4096
+        assert big[: 3 * 4096] == path.read_bytes()
+
+
+def test_buffers_are_reused_and_only_a_few_kept():
+    buffers = direct.Buffers()
+    taken = [buffers.take() for _ in range(4)]
+    for buf in taken:
+        buffers.give(buf)
+    assert buffers.take() is taken[1] and taken[2].closed and taken[3].closed
+    buffers.close()
+    assert taken[0].closed
+
+
+def test_only_a_file_up_to_the_buffer_size_is_written_around_the_page_cache(tmp_path, monkeypatch):
+    written = []
+    write_durably = direct.write_durably
+
+    def recording(fd, buf, size):
+        written.append(size)
+        write_durably(fd, buf, size)
+
+    monkeypatch.setattr(direct, "write_durably", recording)
+    store = BlobStore(str(tmp_path / "blobs"))
+    store.put_file(write(tmp_path / "small.bin", os.urandom(direct.DIRECT_MAX)))
+    store.put_file(write(tmp_path / "big.bin", os.urandom(direct.DIRECT_MAX + 1)))
+    assert written == [direct.DIRECT_MAX]
+    store.close()
+    assert settled(tmp_path / "blobs")

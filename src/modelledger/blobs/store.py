@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
+from modelledger.blobs import direct
 from modelledger.blobs.anonymous import AnonymousFiles
 from modelledger.blobs.packs import LooseBatch, PackIndex, PackWriter
 from modelledger.domain.errors import InvalidInput, NotFound
@@ -127,6 +128,8 @@ class BlobStore:
         self._tmp_dir = os.path.join(self.root, "sha256")
         self._packs = PackIndex(os.path.join(self.root, "packs"))
         self._anonymous = AnonymousFiles(self._tmp_dir, _SYNC_POOL)
+        self._buffers = direct.Buffers()
+        self._direct = self.local and direct.supported()
         if self.local and not os.path.isdir(self._tmp_dir):
             os.makedirs(self._tmp_dir, exist_ok=True)
             # All 256 fan-out directories up front (a new store's first few hundred objects
@@ -137,6 +140,7 @@ class BlobStore:
     def close(self) -> None:
         """Let go of what the store holds open (the next write opens it again)."""
         self._anonymous.release()
+        self._buffers.close()
 
     @functools.cached_property
     def fs_and_root(self) -> tuple[Any, str]:
@@ -212,21 +216,47 @@ class BlobStore:
             return self._put_local(src)
         return self._put_remote(src)
 
+    def _read_for_direct(self, src: IO[bytes], fd: int) -> tuple[mmap.mmap, int] | None:
+        """The source read into a pooled buffer, with ``fd`` switched to direct I/O; None where
+        direct I/O is not to be had or the file outgrew the buffer (the caller copies)."""
+        if not self._direct:
+            return None
+        buf = self._buffers.take()
+        try:
+            n = direct.read_whole(src.fileno(), buf)
+            if n is not None and direct.enable(fd):
+                return buf, n
+            if n is not None:
+                self._direct = False  # this filesystem has no direct I/O
+        except BaseException:
+            self._buffers.give(buf)
+            raise
+        self._buffers.give(buf)
+        return None
+
     def _stage_local(self, src: IO[bytes], size: int) -> Staged:
-        """Kernel-copy into an unnamed file (a named temp file where the filesystem has none);
-        fsync it on a worker thread. Hashing the copy (not the source) guarantees the address
-        matches the stored bytes even if the source changes underneath."""
+        """Write into an unnamed file (a named temp file where the filesystem has none), made
+        durable on a worker thread, and hash exactly the bytes stored, so the address matches
+        the copy even if the source changes underneath. A file up to ``direct.DIRECT_MAX`` is
+        read once into a buffer that is hashed here while the worker writes it around the page
+        cache (blobs/direct.py); a bigger one is copied by the kernel and the copy hashed."""
         fd, tmp = self._anonymous.take(), None
         if fd is None:
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self._tmp_dir)
         try:
-            _kernel_copy(src, fd, size)
+            buffered = self._read_for_direct(src, fd) if size <= direct.DIRECT_MAX else None
+            if buffered is None:
+                _kernel_copy(src, fd, size)
         except BaseException:
             os.close(fd)
             if tmp is not None:
                 os.unlink(tmp)
             raise
-        syncing = _SYNC_POOL.submit(os.fsync, fd)
+        if buffered is None:
+            syncing = _SYNC_POOL.submit(os.fsync, fd)
+        else:
+            buf, n = buffered
+            syncing = _SYNC_POOL.submit(direct.write_durably, fd, buf, n)
 
         def drop() -> None:
             if tmp is not None:
@@ -236,10 +266,18 @@ class BlobStore:
             syncing.add_done_callback(lambda _: os.close(fd))
 
         try:
-            info = _hash_of(fd)
+            if buffered is None:
+                info = _hash_of(fd)
+            else:
+                with memoryview(buf)[:n] as read:
+                    info = BlobInfo(hashlib.sha256(read).hexdigest(), n)
         except BaseException:
             drop()
             raise
+        finally:
+            if buffered is not None:
+                # back to the pool once the worker has written it too
+                syncing.add_done_callback(lambda _: self._buffers.give(buf))
         if self.has(info.sha256, recheck=False):
             drop()
             return Staged(info)  # stored already: nothing to publish

@@ -1,0 +1,88 @@
+"""Storing a small file's bytes around the page cache (``O_DIRECT``), from a buffer that is also
+hashed.
+
+A kernel copy of a 1 MiB artifact into the page cache took ~0.3 ms on our benchmark VM (every
+page of the copy is allocated and tracked), ahead of the 0.6 ms hash of the copy. Read once into
+an aligned buffer instead, the bytes are hashed by the caller while a worker writes the same
+buffer straight to the disk and fsyncs it: the address is still the hash of exactly the bytes
+stored, and the disk write overlaps the hash instead of preceding it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import mmap
+import os
+import threading
+
+ALIGN = 4096  # direct I/O wants buffer, length and offset aligned to the device's blocks
+DIRECT_MAX = 4 << 20  # bigger files are copied by the kernel (no buffer of their size is held)
+_KEEP = 2  # free buffers kept for reuse: new memory costs a page fault per page
+
+
+def supported() -> bool:
+    return hasattr(os, "O_DIRECT")
+
+
+def enable(fd: int) -> bool:
+    """Switch ``fd`` to direct I/O; False where its filesystem has none."""
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_DIRECT)
+    except OSError:
+        return False
+    return True
+
+
+class Buffers:
+    """Page-aligned buffers (anonymous maps) of ``DIRECT_MAX`` plus a block, reused."""
+
+    def __init__(self) -> None:
+        self._free: list[mmap.mmap] = []
+        self._lock = threading.Lock()
+
+    def take(self) -> mmap.mmap:
+        with self._lock:
+            if self._free:
+                return self._free.pop()
+        return mmap.mmap(-1, DIRECT_MAX + ALIGN)
+
+    def give(self, buf: mmap.mmap) -> None:
+        with self._lock:
+            if len(self._free) < _KEEP:
+                self._free.append(buf)
+                return
+        buf.close()
+
+    def close(self) -> None:
+        with self._lock:
+            free, self._free = self._free, []
+        for buf in free:
+            buf.close()
+
+
+def read_whole(fd: int, buf: mmap.mmap) -> int | None:
+    """Read the file ``fd`` into ``buf``: its length, or None when it does not fit (it grew)."""
+    got = 0
+    with memoryview(buf) as view:
+        while got < len(view):
+            with view[got:] as rest:
+                n = os.preadv(fd, [rest], got)
+            if n == 0:
+                return got
+            got += n
+    return None
+
+
+def write_durably(fd: int, buf: mmap.mmap, size: int) -> None:
+    """Write ``buf[:size]`` at the start of ``fd`` (opened for direct I/O) and fsync it. The
+    last block goes out zero-padded, and the file is then cut to ``size``."""
+    padded = -(-size // ALIGN) * ALIGN
+    buf[size:padded] = bytes(padded - size)
+    done = 0
+    with memoryview(buf) as view:
+        while done < padded:
+            with view[done:padded] as rest:
+                done += os.pwrite(fd, rest, done)
+    if padded != size:
+        os.ftruncate(fd, size)
+    os.fsync(fd)

@@ -80,7 +80,7 @@ def local_store(request, tmp_path):
     if request.param == "named":
         store._anonymous._supported = False
     if request.param == "no-direct-io":
-        store._direct = False
+        store._direct.enabled = False
     yield store
     store.close()  # the file made ahead for the next write
     assert settled(tmp_path / "blobs")
@@ -246,7 +246,7 @@ def test_without_direct_io_the_store_copies_and_stops_trying(tmp_path, monkeypat
     store = BlobStore(str(tmp_path / "blobs"))
     data = os.urandom(10_000)
     assert store.put_file(write(tmp_path / "m.bin", data)).size == len(data)
-    assert store._direct is False
+    assert store._direct.enabled is False
     assert store.get(hashlib.sha256(data).hexdigest()) == data
     store.close()
     assert settled(tmp_path / "blobs")

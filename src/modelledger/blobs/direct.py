@@ -20,8 +20,34 @@ DIRECT_MAX = 4 << 20  # bigger files are copied by the kernel (no buffer of thei
 _KEEP = 2  # free buffers kept for reuse: new memory costs a page fault per page
 
 
-def supported() -> bool:
-    return hasattr(os, "O_DIRECT")
+class DirectIO:
+    """A store's staging of small files around the page cache, with the buffers it reuses."""
+
+    def __init__(self) -> None:
+        self.enabled = hasattr(os, "O_DIRECT")
+        self._buffers = Buffers()
+
+    def read(self, src_fd: int, fd: int) -> tuple[mmap.mmap, int] | None:
+        """The file ``src_fd`` read into a pooled buffer, with ``fd`` switched to direct I/O, and
+        its length; None where direct I/O is not to be had or the file outgrew the buffer (the
+        caller copies instead). Hand the buffer back with ``release`` once written."""
+        if not self.enabled:
+            return None
+        buf, n = self._buffers.take(), None
+        try:
+            n = read_whole(src_fd, buf)
+            if n is not None and not enable(fd):
+                self.enabled, n = False, None  # this filesystem has no direct I/O
+        finally:
+            if n is None:
+                self._buffers.give(buf)
+        return None if n is None else (buf, n)
+
+    def release(self, buf: mmap.mmap) -> None:
+        self._buffers.give(buf)
+
+    def close(self) -> None:
+        self._buffers.close()
 
 
 def enable(fd: int) -> bool:

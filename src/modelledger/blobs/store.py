@@ -128,8 +128,7 @@ class BlobStore:
         self._tmp_dir = os.path.join(self.root, "sha256")
         self._packs = PackIndex(os.path.join(self.root, "packs"))
         self._anonymous = AnonymousFiles(self._tmp_dir, _SYNC_POOL)
-        self._buffers = direct.Buffers()
-        self._direct = self.local and direct.supported()
+        self._direct = direct.DirectIO()
         if self.local and not os.path.isdir(self._tmp_dir):
             os.makedirs(self._tmp_dir, exist_ok=True)
             # All 256 fan-out directories up front (a new store's first few hundred objects
@@ -140,7 +139,7 @@ class BlobStore:
     def close(self) -> None:
         """Let go of what the store holds open (the next write opens it again)."""
         self._anonymous.release()
-        self._buffers.close()
+        self._direct.close()
 
     @functools.cached_property
     def fs_and_root(self) -> tuple[Any, str]:
@@ -188,12 +187,11 @@ class BlobStore:
         return Staged(info, publish=publish)
 
     def stage_file(self, path: str | os.PathLike[str]) -> Staged:
-        """Copy a file into the store and hash the copy, unpublished; its fsync runs on a worker
-        thread meanwhile. Registration commits the staged blob just before its database commit,
-        so the fsync overlaps the SQL work while a record never commits ahead of the bytes it
-        names. A kernel copy (a reflink where the filesystem offers one) plus a hash of the copy
-        reads the bytes twice from the page cache, which is as quick as one pass through Python
-        and leaves nothing in user memory. (Remote stores are written outright.)
+        """Copy a file into the store and hash the bytes stored, unpublished (see
+        ``_stage_local``); the copy is made durable on a worker thread meanwhile. Registration
+        commits the staged blob just before its database commit, so the fsync overlaps the SQL
+        work while a record never commits ahead of the bytes it names. (Remote stores are
+        written outright.)
         """
         try:
             size = os.stat(path).st_size
@@ -216,24 +214,6 @@ class BlobStore:
             return self._put_local(src)
         return self._put_remote(src)
 
-    def _read_for_direct(self, src: IO[bytes], fd: int) -> tuple[mmap.mmap, int] | None:
-        """The source read into a pooled buffer, with ``fd`` switched to direct I/O; None where
-        direct I/O is not to be had or the file outgrew the buffer (the caller copies)."""
-        if not self._direct:
-            return None
-        buf = self._buffers.take()
-        try:
-            n = direct.read_whole(src.fileno(), buf)
-            if n is not None and direct.enable(fd):
-                return buf, n
-            if n is not None:
-                self._direct = False  # this filesystem has no direct I/O
-        except BaseException:
-            self._buffers.give(buf)
-            raise
-        self._buffers.give(buf)
-        return None
-
     def _stage_local(self, src: IO[bytes], size: int) -> Staged:
         """Write into an unnamed file (a named temp file where the filesystem has none), made
         durable on a worker thread, and hash exactly the bytes stored, so the address matches
@@ -244,7 +224,7 @@ class BlobStore:
         if fd is None:
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self._tmp_dir)
         try:
-            buffered = self._read_for_direct(src, fd) if size <= direct.DIRECT_MAX else None
+            buffered = self._direct.read(src.fileno(), fd) if size <= direct.DIRECT_MAX else None
             if buffered is None:
                 _kernel_copy(src, fd, size)
         except BaseException:
@@ -269,7 +249,7 @@ class BlobStore:
             if buffered is None:
                 info = _hash_of(fd)
             else:
-                with memoryview(buf)[:n] as read:
+                with memoryview(buf) as view, view[:n] as read:
                     info = BlobInfo(hashlib.sha256(read).hexdigest(), n)
         except BaseException:
             drop()
@@ -277,7 +257,7 @@ class BlobStore:
         finally:
             if buffered is not None:
                 # back to the pool once the worker has written it too
-                syncing.add_done_callback(lambda _: self._buffers.give(buf))
+                syncing.add_done_callback(lambda _: self._direct.release(buf))
         if self.has(info.sha256, recheck=False):
             drop()
             return Staged(info)  # stored already: nothing to publish

@@ -124,6 +124,19 @@ def window_of(text: str, until: str | None = None) -> Window:
     return Window(format_time(start), format_time(end), text)
 
 
+def served_in(
+    conn: Any, env: str, span: Window, wanted: str | None
+) -> tuple[Any, list[dict[str, Any]]]:
+    """The window's prediction log in ``env`` and the versions that served in it (only the
+    version id ``wanted`` when one is given)."""
+    log = predictions.log_window(conn, env, span.since, span.until)
+    served = [
+        r for r in drift_reads.served_versions(conn, log)
+        if wanted is None or r["version_id"] == wanted
+    ]  # fmt: skip
+    return log, served
+
+
 def check(
     ledger: Ledger,
     env: str,
@@ -140,11 +153,7 @@ def check(
         environment = require_env(conn, env)
         gate, _ = env_policy(conn, environment)
         wanted = resolve_version(conn, version) if version else None
-        log = predictions.log_window(conn, env, span.since, span.until)
-        served = [
-            r for r in drift_reads.served_versions(conn, log)
-            if wanted is None or r["version_id"] == wanted
-        ]  # fmt: skip
+        log, served = served_in(conn, env, span, wanted)
         labels = {r["version_id"]: _label(conn, r["version_id"]) for r in served}
         segments = overlapping_segments(conn, env, span.since, span.until)
         judged = {

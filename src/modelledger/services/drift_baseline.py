@@ -9,13 +9,13 @@ import numpy as np
 
 from modelledger.domain.drift_profile import ReferenceProfile, categorical_profile, numeric_profile
 from modelledger.domain.errors import InvalidInput, NotFound
-from modelledger.services.drift import OUTPUT_CATEGORIES, json_scalar, window_of
+from modelledger.services.drift import OUTPUT_CATEGORIES, json_scalar, served_in, window_of
 from modelledger.services.drift_profiles import profile_relation, store_profile
 from modelledger.services.drift_traffic import overlapping_segments, served_traffic
 from modelledger.services.environments import require_env
 from modelledger.services.ledger import Ledger
 from modelledger.services.resolve import resolve_version
-from modelledger.store import drift_reads, predictions, versions
+from modelledger.store import drift_reads, versions
 
 
 def take_baseline(
@@ -25,11 +25,7 @@ def take_baseline(
     with ledger.db.read() as conn:
         require_env(conn, env)
         wanted = resolve_version(conn, version) if version else None
-        log = predictions.log_window(conn, env, span.since, span.until)
-        served = [
-            r for r in drift_reads.served_versions(conn, log)
-            if wanted is None or r["version_id"] == wanted
-        ]  # fmt: skip
+        log, served = served_in(conn, env, span, wanted)
         if not served:
             raise NotFound(
                 f"no served predictions in {env} between {span.since} and {span.until} to take "

@@ -241,6 +241,39 @@ def test_a_staged_file_is_stored_whole_at_every_size(local_store, tmp_path, size
     assert local_store.get(info.sha256) == data and local_store.verify(info.sha256)
 
 
+def test_a_stored_object_is_read_only(local_store, tmp_path):
+    info = local_store.stage_file(write(tmp_path / "m.bin", os.urandom(5000))).commit()
+    assert os.stat(local_store.path(info.sha256)).st_mode & 0o777 == 0o444
+
+
+@pytest.mark.parametrize("size", [0, 1, 4095, 4096, 4097, 1 << 20])
+def test_a_direct_write_is_durable_when_it_returns(tmp_path, monkeypatch, size):
+    """Whole blocks go out with RWF_DSYNC (durable as the write returns, no fsync); a padded
+    last block is cut to size and the file fsynced; an empty file is fsynced too."""
+    import mmap
+
+    calls = []
+    pwritev, fsync = os.pwritev, os.fsync
+    monkeypatch.setattr(os, "pwritev", lambda *a: calls.append(("pwritev", a[-1])) or pwritev(*a))
+    monkeypatch.setattr(os, "fsync", lambda fd: calls.append(("fsync",)) or fsync(fd))
+    data = os.urandom(size)
+    fd = os.open(tmp_path / "out", os.O_RDWR | os.O_CREAT)
+    try:
+        direct.enable(fd)
+        with mmap.mmap(-1, direct.DIRECT_MAX + direct.ALIGN) as buf:
+            buf[:size] = data
+            direct.write_durably(fd, buf, size)
+    finally:
+        os.close(fd)
+    assert (tmp_path / "out").read_bytes() == data
+    whole = size and size % direct.ALIGN == 0
+    if whole and hasattr(os, "RWF_DSYNC"):
+        assert calls and all(c == ("pwritev", os.RWF_DSYNC) for c in calls)
+    else:
+        assert calls[-1] == ("fsync",)
+        assert all(c in {("pwritev", 0), ("fsync",)} for c in calls)
+
+
 def test_without_direct_io_the_store_copies_and_stops_trying(tmp_path, monkeypatch):
     monkeypatch.setattr(direct, "enable", lambda fd: False)  # as on a filesystem without it
     store = BlobStore(str(tmp_path / "blobs"))

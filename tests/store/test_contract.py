@@ -168,3 +168,28 @@ def test_a_failed_bulk_write_rolls_back_and_restores_the_autocheckpoint(ledger, 
         if backend == "sqlite":
             raw = conn.connection.driver_connection
             assert raw.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+
+
+def test_a_sqlite_write_that_cannot_get_the_lock_fails_as_our_error_and_writes_nothing(
+    tmp_path,
+):
+    """SQLite's BEGIN IMMEDIATE runs on the driver; when another writer holds the lock past
+    busy_timeout, the caller still gets StoreUnavailable, not a raw sqlite3 error."""
+    import sqlite3
+
+    from modelledger.domain.errors import StoreUnavailable
+
+    db = store_db.Database(f"sqlite:///{tmp_path / 'ledger.db'}")
+    with db.engine.connect() as conn:  # the pooled connection the write below reuses
+        conn.connection.driver_connection.execute("PRAGMA busy_timeout=50")
+    holder = sqlite3.connect(tmp_path / "ledger.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreUnavailable, match="locked"), db.write() as conn:
+            conn.execute(text("CREATE TABLE never (n INTEGER)"))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    with db.read() as conn:
+        assert conn.execute(text("SELECT count(*) FROM sqlite_master")).scalar() == 0
+    db.dispose()

@@ -99,16 +99,23 @@ def read_whole(fd: int, buf: mmap.mmap) -> int | None:
     return None
 
 
+_DSYNC = getattr(os, "RWF_DSYNC", 0)
+
+
 def write_durably(fd: int, buf: mmap.mmap, size: int) -> None:
-    """Write ``buf[:size]`` at the start of ``fd`` (opened for direct I/O) and fsync it. The
-    last block goes out zero-padded, and the file is then cut to ``size``."""
+    """Write ``buf[:size]`` at the start of ``fd`` (opened for direct I/O), durably. The last
+    block goes out zero-padded, and the file is then cut to ``size`` and synced; a file of
+    whole blocks is written with ``RWF_DSYNC`` instead, durable when the write returns (one
+    system call where there were two)."""
     padded = -(-size // ALIGN) * ALIGN
     buf[size:padded] = bytes(padded - size)
+    flags = _DSYNC if padded == size and size else 0
     done = 0
     with memoryview(buf) as view:
         while done < padded:
             with view[done:padded] as rest:
-                done += os.pwrite(fd, rest, done)
-    if padded != size:
-        os.ftruncate(fd, size)
-    os.fsync(fd)
+                done += os.pwritev(fd, [rest], done, flags)
+    if not flags:
+        if padded != size:
+            os.ftruncate(fd, size)
+        os.fsync(fd)

@@ -83,6 +83,16 @@ def _forget_pages(fd: int) -> None:
             os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
 
 
+def _make_durable(fd: int, buffered: tuple[mmap.mmap, int] | None) -> None:
+    """On a worker, for ``_stage_local``: the staged copy read-only, as every stored object is,
+    and on disk; written from ``buffered`` first when the bytes are in a direct-I/O buffer."""
+    os.fchmod(fd, 0o444)  # the descriptor stays writable: modes are checked at open
+    if buffered is None:
+        os.fsync(fd)
+    else:
+        direct.write_durably(fd, *buffered)
+
+
 def _hash_of(fd: int) -> BlobInfo:
     """The address of an open file's bytes: one call into the hash, which lets go of the GIL."""
     size = os.fstat(fd).st_size
@@ -232,11 +242,7 @@ class BlobStore:
             if tmp is not None:
                 os.unlink(tmp)
             raise
-        if buffered is None:
-            syncing = _SYNC_POOL.submit(os.fsync, fd)
-        else:
-            buf, n = buffered
-            syncing = _SYNC_POOL.submit(direct.write_durably, fd, buf, n)
+        syncing = _SYNC_POOL.submit(_make_durable, fd, buffered)
 
         def drop() -> None:
             if tmp is not None:
@@ -249,6 +255,7 @@ class BlobStore:
             if buffered is None:
                 info = _hash_of(fd)
             else:
+                buf, n = buffered
                 with memoryview(buf) as view, view[:n] as read:
                     info = BlobInfo(hashlib.sha256(read).hexdigest(), n)
         except BaseException:
@@ -257,7 +264,7 @@ class BlobStore:
         finally:
             if buffered is not None:
                 # back to the pool once the worker has written it too
-                syncing.add_done_callback(lambda _: self._direct.release(buf))
+                syncing.add_done_callback(lambda _: self._direct.release(buffered[0]))
         if self.has(info.sha256, recheck=False):
             drop()
             return Staged(info)  # stored already: nothing to publish
@@ -271,9 +278,9 @@ class BlobStore:
         def publish() -> None:
             try:
                 syncing.result()
-                os.fchmod(fd, 0o444)
                 self._place(link, info.sha256)
-                _forget_pages(fd)
+                if buffered is None:
+                    _forget_pages(fd)  # (a direct write left none in the cache)
             finally:
                 drop()
 

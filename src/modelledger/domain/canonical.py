@@ -79,15 +79,15 @@ def canonical_value(value: Any) -> Any:
         return _normalise(value, "")
 
 
+# one encoder for every call: ``json.dumps`` with options builds a new one each time
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
+
 def canonical_json(value: Any) -> bytes:
     """The canonical UTF-8 bytes of a JSON-compatible value."""
-    return json.dumps(
-        canonical_value(value),
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        allow_nan=False,
-    ).encode("utf-8")
+    return _ENCODER.encode(canonical_value(value)).encode("utf-8")
 
 
 def sha256_hex(data: bytes) -> str:

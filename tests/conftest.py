@@ -119,18 +119,23 @@ def _close_cached_ledgers() -> Iterator[None]:
 
 @pytest.fixture
 def deny_read(monkeypatch: pytest.MonkeyPatch):
-    """Make the blob store's ``open`` refuse one path: root reads every file whatever its mode
-    bits, so an unreadable file is simulated at the OS seam."""
+    """Make opening one path refuse (the blob store's ``open`` and ``os.open``): root reads
+    every file whatever its mode bits, so an unreadable file is simulated at the OS seam."""
     import builtins
+    import os
 
     from modelledger.blobs import store as store_module
 
     def deny(path: Path) -> None:
-        def denied(target, *args, **kwargs):  # type: ignore[no-untyped-def]
-            if str(target) == str(path):
-                raise PermissionError(13, "Permission denied", str(target))
-            return builtins.open(target, *args, **kwargs)
+        def refusing(opener):  # type: ignore[no-untyped-def]
+            def denied(target, *args, **kwargs):  # type: ignore[no-untyped-def]
+                if str(target) == str(path):
+                    raise PermissionError(13, "Permission denied", str(target))
+                return opener(target, *args, **kwargs)
 
-        monkeypatch.setattr(store_module, "open", denied, raising=False)
+            return denied
+
+        monkeypatch.setattr(store_module, "open", refusing(builtins.open), raising=False)
+        monkeypatch.setattr(os, "open", refusing(os.open))
 
     return deny

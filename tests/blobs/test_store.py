@@ -241,6 +241,14 @@ def test_a_staged_file_is_stored_whole_at_every_size(local_store, tmp_path, size
     assert local_store.get(info.sha256) == data and local_store.verify(info.sha256)
 
 
+def test_a_staged_file_names_the_file_read(store, tmp_path):
+    target = write(tmp_path / "real" / "m.bin", b"bytes")
+    (tmp_path / "link.bin").symlink_to(target)
+    staged = store.stage_file(tmp_path / "link.bin")
+    assert staged.source == str(target.resolve())
+    staged.discard()
+
+
 def test_a_stored_object_is_read_only(local_store, tmp_path):
     info = local_store.stage_file(write(tmp_path / "m.bin", os.urandom(5000))).commit()
     assert os.stat(local_store.path(info.sha256)).st_mode & 0o777 == 0o444

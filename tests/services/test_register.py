@@ -71,6 +71,20 @@ def test_register_in_git_repo_captures_the_tuple(ledger, repo):
     assert shown["tuple"]["params"] == {"lr": 0.1} and shown["tuple"]["seed"] == 7
 
 
+def test_the_manifest_names_the_file_read_with_links_followed(ledger, repo):
+    """Serving and rehearsal name the materialised artifact after it (a loader may go by the
+    extension), so a ``latest`` link records the file it pointed at when registered."""
+    target = write(repo / "runs" / "42" / "model.joblib", b"weights")
+    (repo / "links").mkdir()
+    (repo / "links" / "latest").symlink_to(target)
+    folder = repo / "folder"
+    write(folder / "w.bin", b"w")
+    by_link = register(ledger, req(repo, artifact=repo / "links" / "latest", code_ref="r@1"))
+    assert by_link.version.manifest["artifact_source"] == str(target.resolve())
+    by_folder = register(ledger, req(repo, artifact=folder, code_ref="r@1"))
+    assert by_folder.version.manifest["artifact_source"] == str(folder.resolve())
+
+
 def test_same_tuple_returns_the_existing_version(ledger, repo):
     first = register(ledger, req(repo, params={"a": 1, "b": 2.0})).version
     before = counts(ledger)

@@ -87,14 +87,16 @@ class Buffers:
 
 
 def read_whole(fd: int, buf: mmap.mmap) -> int | None:
-    """Read the file ``fd`` into ``buf``: its length, or None when it does not fit (it grew)."""
+    """Read the regular file ``fd`` into ``buf``: its length, or None when it does not fit
+    (it grew). A regular file's read comes back short only at its end, so a short read ends
+    it without another call to see nothing more."""
     got = 0
     with memoryview(buf) as view:
         while got < len(view):
             with view[got:] as rest:
                 n = os.preadv(fd, [rest], got)
-            if n == 0:
-                return got
+                if n < len(rest):
+                    return got + n
             got += n
     return None
 

@@ -18,6 +18,7 @@ import hashlib
 import io
 import mmap
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -46,7 +47,8 @@ class Staged:
 
     ``commit()`` makes it durable and visible under its address; ``discard()`` drops it, so a
     registration that fails after hashing leaves nothing behind. Either may be called safely
-    after the other.
+    after the other. ``source``: for a staged file, the absolute path of the file whose bytes
+    were read, symbolic links followed.
     """
 
     def __init__(
@@ -56,6 +58,7 @@ class Staged:
         discard: Callable[[], None] | None = None,
     ) -> None:
         self.info = info
+        self.source: str | None = None
         self._publish = publish
         self._discard = discard
 
@@ -102,10 +105,20 @@ def _hash_of(fd: int) -> BlobInfo:
         return BlobInfo(hashlib.sha256(mapped).hexdigest(), size)
 
 
-def _kernel_copy(src: IO[bytes], fd: int, size: int) -> None:
+def _opened_path(fd: int, path: str | os.PathLike[str]) -> str:
+    """Where the open file ``fd`` (opened as ``path``) is, symbolic links followed: the file
+    actually read, even if a link on the way changed since. One system call on Linux."""
+    try:
+        found = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        found = ""
+    return found if found.startswith("/") else os.path.realpath(path)
+
+
+def _kernel_copy(infd: int, fd: int, size: int) -> None:
     """A reflink (copy-on-write: no bytes copied) where the filesystem offers it, else
     copy_file_range (no bytes through Python), else a plain copy."""
-    infd, offset = src.fileno(), 0
+    offset = 0
     if _FICLONE is not None:
         try:
             fcntl.ioctl(fd, _FICLONE, infd)
@@ -122,7 +135,7 @@ def _kernel_copy(src: IO[bytes], fd: int, size: int) -> None:
     except OSError:
         if offset:
             raise
-    while chunk := src.read(CHUNK):
+    while chunk := os.read(infd, CHUNK):
         os.write(fd, chunk)
 
 
@@ -204,12 +217,22 @@ class BlobStore:
         written outright.)
         """
         try:
-            size = os.stat(path).st_size
             if not self.local:
-                with open(path, "rb") as src:
-                    return Staged(self.put_stream(src))
-            with open(path, "rb") as src:
-                return self._stage_local(src, size)
+                with open(path, "rb") as stream:
+                    staged = Staged(self.put_stream(stream))
+                staged.source = os.path.realpath(path)
+                return staged
+            # os.open: Python's file object costs three more system calls (fstat, isatty, lseek)
+            src = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                found = os.fstat(src)
+                if stat.S_ISDIR(found.st_mode):
+                    raise IsADirectoryError(path)
+                staged = self._stage_local(src, found.st_size)
+                staged.source = _opened_path(src, path)
+                return staged
+            finally:
+                os.close(src)
         except IsADirectoryError:
             raise InvalidInput(
                 f"{path}: is a directory (store its files with blobs.ingest)"
@@ -224,7 +247,7 @@ class BlobStore:
             return self._put_local(src)
         return self._put_remote(src)
 
-    def _stage_local(self, src: IO[bytes], size: int) -> Staged:
+    def _stage_local(self, src: int, size: int) -> Staged:
         """Write into an unnamed file (a named temp file where the filesystem has none), made
         durable on a worker thread, and hash exactly the bytes stored, so the address matches
         the copy even if the source changes underneath. A file up to ``direct.DIRECT_MAX`` is
@@ -234,7 +257,7 @@ class BlobStore:
         if fd is None:
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self._tmp_dir)
         try:
-            buffered = self._direct.read(src.fileno(), fd) if size <= direct.DIRECT_MAX else None
+            buffered = self._direct.read(src, fd) if size <= direct.DIRECT_MAX else None
             if buffered is None:
                 _kernel_copy(src, fd, size)
         except BaseException:

@@ -184,17 +184,21 @@ def _read_context(
     )
 
 
-def _stage_artifact(blobs: BlobStore, path: Path, staged: list[Staged | Ingest]) -> ArtifactRef:
-    """Stage the artifact's bytes (added to ``staged``) and give its reference."""
+def _stage_artifact(
+    blobs: BlobStore, path: Path, staged: list[Staged | Ingest]
+) -> tuple[ArtifactRef, str]:
+    """Stage the artifact's bytes (added to ``staged``): its reference, and where it was read
+    from (symbolic links followed)."""
     if path.is_dir():
         files = Ingest(blobs)
         staged.append(files)
         tree = Tree.of(files.run(scan([path])))
         staged.append(blobs.stage_bytes(tree.canonical()))
-        return ArtifactRef("tree", tree.sha256, tree.size)
+        return ArtifactRef("tree", tree.sha256, tree.size), str(path.resolve())
     blob = blobs.stage_file(path)
     staged.append(blob)
-    return ArtifactRef("blob", blob.info.sha256, blob.info.size)
+    assert blob.source is not None
+    return ArtifactRef("blob", blob.info.sha256, blob.info.size), blob.source
 
 
 def register(ledger: Ledger, req: RegisterRequest) -> RegisterResult:
@@ -211,7 +215,7 @@ def register(ledger: Ledger, req: RegisterRequest) -> RegisterResult:
     blobs = ledger.blobs
     staged: list[Staged | Ingest] = []
     try:
-        artifact = _stage_artifact(blobs, req.artifact, staged)
+        artifact, source = _stage_artifact(blobs, req.artifact, staged)
         lock_sha = None
         if lock_bytes:
             lock = blobs.stage_bytes(lock_bytes)
@@ -234,7 +238,7 @@ def register(ledger: Ledger, req: RegisterRequest) -> RegisterResult:
             existing = versions.get(conn, tuple_.id)
             profile = None
             if existing is None:
-                version = _insert(ledger, conn, req, tuple_, ctx.number, code_notes, card)
+                version = _insert(ledger, conn, req, tuple_, ctx.number, code_notes, card, source)
                 if ctx.shared_profile is not None:
                     profile = share_profile(
                         conn, version.id, ctx.shared_profile, now(), ledger.user
@@ -292,12 +296,13 @@ def _insert(
     number: int,
     code_notes: dict[str, Any],
     card: dict[str, Any] | None,
+    source: str,
 ) -> ModelVersion:
     at = now()
     manifest = {
         "registered_at": at,
         "hardware": capture_hardware(),
-        "artifact_source": str(req.artifact.resolve()),
+        "artifact_source": source,
         **code_notes,
         **req.manifest,
     }

@@ -249,6 +249,18 @@ def test_a_staged_file_names_the_file_read(store, tmp_path):
     staged.discard()
 
 
+def test_a_file_removed_after_it_was_opened_is_named_by_its_path(tmp_path):
+    from modelledger.blobs.store import _opened_path
+
+    path = write(tmp_path / "gone.bin", b"x")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        path.unlink()
+        assert _opened_path(fd, path) == str(path)
+    finally:
+        os.close(fd)
+
+
 def test_a_stored_object_is_read_only(local_store, tmp_path):
     info = local_store.stage_file(write(tmp_path / "m.bin", os.urandom(5000))).commit()
     assert os.stat(local_store.path(info.sha256)).st_mode & 0o777 == 0o444

@@ -112,7 +112,9 @@ def _opened_path(fd: int, path: str | os.PathLike[str]) -> str:
         found = os.readlink(f"/proc/self/fd/{fd}")
     except OSError:
         found = ""
-    return found if found.startswith("/") else os.path.realpath(path)
+    if found.startswith("/") and not found.endswith(" (deleted)"):
+        return found
+    return os.path.realpath(path)  # no /proc, or the file was removed since it was read
 
 
 def _kernel_copy(infd: int, fd: int, size: int) -> None:

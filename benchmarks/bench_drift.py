@@ -47,14 +47,14 @@ import yaml
 from peers import find_peer
 
 from modelledger.client import log_predictions
-from modelledger.domain.drift_policy import parse_drift_policy
-from modelledger.services import environments as envs
-from modelledger.services.drift import check
-from modelledger.services.feedback import import_feedback
-from modelledger.services.ledger import Ledger, init_ledger, open_ledger
-from modelledger.services.promote import promote
-from modelledger.services.register import RegisterRequest, register
-from modelledger.services.snapshot import SnapshotRequest, snapshot
+from modelledger.data.snapshot import SnapshotRequest, snapshot
+from modelledger.drift.check import check
+from modelledger.drift.policy import parse_drift_policy
+from modelledger.ledger.home import Ledger, init_ledger, open_ledger
+from modelledger.models.register import RegisterRequest, register
+from modelledger.predictions.feedback import import_feedback
+from modelledger.releases import environments as envs
+from modelledger.releases.promote import promote
 from modelledger.settings import Settings
 
 CHECK_TARGET_S = 2.0

@@ -23,11 +23,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from modelledger import client as ml
-from modelledger.domain.clock import format_time
-from modelledger.services import environments as env_service
-from modelledger.services.ledger import Ledger, init_ledger, open_ledger
+from modelledger.core.clock import format_time
+from modelledger.ledger import events
+from modelledger.ledger.home import Ledger, init_ledger, open_ledger
+from modelledger.releases import environments as env_service
+from modelledger.releases import store as environments
 from modelledger.settings import Settings
-from modelledger.store import environments, events
 
 SHOW_TARGET_MS = 300.0
 ROLLBACK_TARGET_MS = 1000.0

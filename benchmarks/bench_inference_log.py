@@ -30,13 +30,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from modelledger.services import environments as env_service
-from modelledger.services.ledger import Ledger, init_ledger, open_ledger
-from modelledger.services.prediction_audit import audit_prediction
-from modelledger.services.prediction_import import import_file
-from modelledger.services.prediction_ingest import log_predictions
-from modelledger.services.promote import promote
-from modelledger.services.register import RegisterRequest, register
+from modelledger.ledger.home import Ledger, init_ledger, open_ledger
+from modelledger.models.register import RegisterRequest, register
+from modelledger.predictions.audit import audit_prediction
+from modelledger.predictions.importer import import_file
+from modelledger.predictions.ingest import log_predictions
+from modelledger.releases import environments as env_service
+from modelledger.releases.promote import promote
 from modelledger.settings import Settings
 
 SQLITE_TARGET = 100_000

@@ -26,20 +26,20 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # tests.serving.fake_models: the trivial python: model
+sys.path.insert(0, str(ROOT))  # tests.models.fake_models: the trivial python: model
 
-from modelledger.services import environments as envs  # noqa: E402
-from modelledger.services import routing  # noqa: E402
-from modelledger.services.ledger import Ledger, init_ledger, open_ledger  # noqa: E402
-from modelledger.services.promote import promote  # noqa: E402
-from modelledger.services.register import RegisterRequest, register  # noqa: E402
+from modelledger.ledger.home import Ledger, init_ledger, open_ledger  # noqa: E402
+from modelledger.models.register import RegisterRequest, register  # noqa: E402
+from modelledger.releases import environments as envs  # noqa: E402
+from modelledger.releases.promote import promote  # noqa: E402
+from modelledger.serving import routing  # noqa: E402
 from modelledger.settings import Settings  # noqa: E402
 
 OVERHEAD_TARGET_MS = 1.0
 RPS_TARGET = 1000.0
 ENV = "production"
 PLAIN = "staging"
-LOADER = "python:tests.serving.fake_models:make_scaler"
+LOADER = "python:tests.models.fake_models:make_scaler"
 INPUTS = {"x": "float", "country": "category", "user": "str"}
 
 
@@ -217,7 +217,7 @@ def bench_http(
         server.terminate()
         server.wait(timeout=60)
     with open_ledger(Settings(home=home / ".mledger")) as ledger, ledger.db.read() as conn:
-        from modelledger.store import predictions as store
+        from modelledger.predictions import store
 
         logged = store.known_requests(conn, result["ok"])
     result["logged"] = len(logged)

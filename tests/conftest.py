@@ -7,14 +7,17 @@ CI=true it fails the run.
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
-from modelledger.services.ledger import Ledger, init_ledger, open_ledger
+from modelledger.cli.app import app
+from modelledger.ledger.home import Ledger, init_ledger, open_ledger
 from modelledger.settings import Settings
 
 PG_URL = os.environ.get("MLEDGER_TEST_PG_URL", "postgresql+psycopg://postgres@localhost:5432/test")
@@ -139,3 +142,32 @@ def deny_read(monkeypatch: pytest.MonkeyPatch):
         monkeypatch.setattr(os, "open", refusing(os.open))
 
     return deny
+
+
+# Running the CLI in-process as a user would, from the project folder.
+@pytest.fixture
+def cli(project, monkeypatch):
+    monkeypatch.chdir(project)
+    for var in ("MLEDGER_HOME", "MLEDGER_DB_URL", "MLEDGER_BLOB_URL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("MLEDGER_USER", "carol")
+    runner = CliRunner()
+
+    def run(*args, code=0):
+        result = runner.invoke(app, list(args), catch_exceptions=False)
+        assert result.exit_code == code, (
+            f"{args}: exit {result.exit_code}\nstdout: {result.stdout}\nstderr: {result.stderr}"
+        )
+        return result
+
+    return run
+
+
+@pytest.fixture
+def ledger_cli(cli, db_url):
+    cli("init", *(["--db", db_url] if db_url else []))
+    return cli
+
+
+def jrun(cli, *args, code=0):
+    return json.loads(cli(*args, "--json", code=code).stdout)

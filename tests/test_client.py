@@ -5,10 +5,10 @@ import random
 import pytest
 
 import modelledger as ml
-from modelledger.domain.errors import CheckFailed, DirtyWorkingTree, InvalidInput, NotFound
-from modelledger.services.ledger import now
+from modelledger.core.errors import CheckFailed, DirtyWorkingTree, InvalidInput, NotFound
+from modelledger.ledger.home import now
 from tests.conftest import write
-from tests.services.test_register import git
+from tests.models.test_register import git
 
 
 @pytest.fixture
@@ -91,7 +91,7 @@ def test_release_api_eval_gate_promote_live_rollback(ledger, project):
         for n in (1, 2)
     ]
     write(project / "p.yaml", f"eval_set: {es}\nmetrics: [{{name: acc, min: 0.8}}]\n")
-    from modelledger.services.environments import set_policy
+    from modelledger.releases.environments import set_policy
 
     set_policy(ledger, "production", project / "p.yaml")
     assert ml.record_eval(ids[0], es, {"acc": 0.9})["created"]

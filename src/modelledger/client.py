@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from modelledger.config import LedgerConfig, resolve
-from modelledger.domain.snapshot import Snapshot
-from modelledger.domain.version import CodeRef, DataRef, ModelVersion
-from modelledger.services import models
-from modelledger.services import snapshot as snapshots
-from modelledger.services.ledger import Ledger, init_ledger, now
-from modelledger.services.ledger import open_config as _open_config
-from modelledger.services.ledger import open_ledger as _open
-from modelledger.services.register import RegisterRequest, capture_code, register
+from modelledger.data import snapshot as snapshots
+from modelledger.data.manifest import Snapshot
+from modelledger.ledger.home import Ledger, init_ledger, now
+from modelledger.ledger.home import open_config as _open_config
+from modelledger.ledger.home import open_ledger as _open
+from modelledger.models import reads as models
+from modelledger.models.register import RegisterRequest, capture_code, register
+from modelledger.models.version import CodeRef, DataRef, ModelVersion
 from modelledger.settings import Settings
 
 _open_ledgers: dict[LedgerConfig, Ledger] = {}
@@ -121,7 +121,7 @@ def diff_data(
     ledger: Ledger | None = None,
 ) -> dict[str, Any]:
     """What changed between two snapshots (``mledger data diff --json``): findings first."""
-    from modelledger.services.diff import diff
+    from modelledger.data.diff import diff
 
     return diff(ledger or open_ledger(), a, b, tables=tables, key=key, by=by)
 
@@ -136,7 +136,7 @@ def leakage(
 ) -> dict[str, Any]:
     """Rows (or keys) of an eval snapshot that also appear in training snapshots; ``leak`` is
     True when any do."""
-    from modelledger.services.leakage import leakage as check
+    from modelledger.data.leakage import leakage as check
 
     return check(ledger or open_ledger(), eval_ref, list(train), key=key, columns=columns)
 
@@ -150,7 +150,7 @@ def affected(
 ) -> dict[str, Any]:
     """Deletion impact: snapshots holding a source or a ``COLUMN=VALUE`` record, and the model
     versions to retrain."""
-    from modelledger.services.affected import affected as trace
+    from modelledger.impact.affected import affected as trace
 
     return trace(ledger or open_ledger(), source=source, record=record, within=list(within))
 
@@ -159,7 +159,7 @@ def checkout(
     ref: str, directory: str | Path, force: bool = False, ledger: Ledger | None = None
 ) -> Path:
     """Materialise a snapshot into ``directory``, verifying every file's hash."""
-    from modelledger.services.checkout import checkout as materialise
+    from modelledger.data.checkout import checkout as materialise
 
     return materialise(ledger or open_ledger(), ref, Path(directory), force).directory
 
@@ -168,7 +168,7 @@ def create_eval_set(
     name: str, paths: str | Path | Iterable[str | Path], ledger: Ledger | None = None
 ) -> str:
     """Snapshot eval data and mark it as an eval set; returns its ``ds-`` id."""
-    from modelledger.services.evaluate import create_eval_set as create
+    from modelledger.evals.evaluate import create_eval_set as create
 
     items = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
     return create(ledger or open_ledger(), name, items)[0].snapshot.id
@@ -184,8 +184,8 @@ def record_eval(
     ledger: Ledger | None = None,
 ) -> dict[str, Any]:
     """Store an immutable result of ``ref`` on ``eval_set`` (``mledger eval record --json``)."""
-    from modelledger.domain.evals import parse_metrics_file
-    from modelledger.services.evaluate import record
+    from modelledger.evals.evaluate import record
+    from modelledger.evals.results import parse_metrics_file
 
     checked, checked_slices = parse_metrics_file({**metrics, "slices": slices or {}}, "metrics")
     done = record(
@@ -203,7 +203,7 @@ def gate_check(
     ref: str, env: str, approvers: Iterable[str] = (), ledger: Ledger | None = None
 ) -> dict[str, Any]:
     """Evaluate ``ref`` against ``env``'s gate: ``passed`` and one entry per criterion."""
-    from modelledger.services.gatekeeper import check
+    from modelledger.releases.gatekeeper import check
 
     decision = check(ledger or open_ledger(), ref, env, list(approvers))
     return {"env": env, "policy_sha256": decision.policy_sha256, **decision.report.to_json()}
@@ -220,7 +220,7 @@ def promote(
 ) -> dict[str, Any]:
     """Run the gate and move ``to`` to ``ref`` on a pass; raises ``GateFailed`` (a
     ``CheckFailed``) with the report otherwise."""
-    from modelledger.services.promote import promote as run
+    from modelledger.releases.promote import promote as run
 
     names = [approvers] if isinstance(approvers, str) else list(approvers)
     return run(ledger or open_ledger(), ref, to, names, reason, expect_live=expect_live).to_json()
@@ -228,8 +228,8 @@ def promote(
 
 def live(env: str, ledger: Ledger | None = None) -> str:
     """The immutable id live in ``env`` now: what serving code should pin."""
-    from modelledger.domain.errors import NotFound
-    from modelledger.services.env_status import show
+    from modelledger.core.errors import NotFound
+    from modelledger.releases.env_status import show
 
     found = show(ledger or open_ledger(), env)
     if found["id"] is None:
@@ -240,7 +240,7 @@ def live(env: str, ledger: Ledger | None = None) -> str:
 def live_at(env: str, when: str, ledger: Ledger | None = None) -> str | None:
     """The id that was live in ``env`` at ``when`` (ISO-8601), or None if the environment existed
     but nothing was live; InvalidInput for a time before it existed or in the future."""
-    from modelledger.services.environments import at
+    from modelledger.releases.environments import at
 
     found = at(ledger or open_ledger(), env, when)["id"]
     return str(found) if found else None
@@ -248,7 +248,7 @@ def live_at(env: str, when: str, ledger: Ledger | None = None) -> str | None:
 
 def rehearse(env: str, ledger: Ledger | None = None) -> dict[str, Any]:
     """Check the live version and its rollback target can be served; records a rehearsal."""
-    from modelledger.services.rehearse import rehearse as run
+    from modelledger.releases.rehearse import rehearse as run
 
     return run(ledger or open_ledger(), env).to_json()
 
@@ -262,7 +262,7 @@ def rollback(
     ledger: Ledger | None = None,
 ) -> dict[str, Any]:
     """Flip ``env`` back to a known-good version that passes the rehearsal checks now."""
-    from modelledger.services.rollback import rollback as run
+    from modelledger.releases.rollback import rollback as run
 
     names = [approvers] if isinstance(approvers, str) else list(approvers)
     return run(ledger or open_ledger(), env, names, reason, to).to_json()
@@ -273,7 +273,7 @@ def log_predictions(
 ) -> Any:
     """Log predictions served outside ``mledger serve`` (each names its ``version_id``); returns
     the ingest report. All or nothing: a bad record names its position and nothing is written."""
-    from modelledger.services.prediction_ingest import log_predictions as ingest
+    from modelledger.predictions.ingest import log_predictions as ingest
 
     return ingest(ledger or open_ledger(), records, env)
 
@@ -291,10 +291,10 @@ def drift_check(
     """Drift of ``env``'s traffic in the window, as ``mledger drift check --json`` prints it.
     ``policy`` is a YAML file or its mapping; with ``record`` each alert is a ``drift_alert``
     event (and ``trigger_retrain`` adds ``retrain_triggered``)."""
-    from modelledger.domain.drift_policy import parse_drift_policy
-    from modelledger.services import drift_alerts
-    from modelledger.services.drift import check
-    from modelledger.services.files import load_mapping
+    from modelledger.drift import alerts as drift_alerts
+    from modelledger.drift.check import check
+    from modelledger.drift.policy import parse_drift_policy
+    from modelledger.ledger.files import load_mapping
 
     if isinstance(policy, str | Path):
         policy = load_mapping(Path(policy), "policy")

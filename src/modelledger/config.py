@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from modelledger.domain.errors import InvalidInput, NoLedger
+from modelledger.core.errors import InvalidInput, NoLedger
 
 HOME_DIR = ".mledger"
 CONFIG_FILE = "config.json"

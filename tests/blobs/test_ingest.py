@@ -13,7 +13,7 @@ from modelledger.blobs import ingest
 from modelledger.blobs.hashcache import HashCache
 from modelledger.blobs.ingest import Ingest, scan
 from modelledger.blobs.store import BlobStore
-from modelledger.domain.errors import InvalidInput
+from modelledger.core.errors import InvalidInput
 from tests.conftest import write
 
 

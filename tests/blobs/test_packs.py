@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from modelledger.blobs import packs
 from modelledger.blobs.packs import MAGIC, RECORD, PackIndex, PackWriter
 from modelledger.blobs.store import BlobStore
-from modelledger.domain.errors import NotFound
+from modelledger.core.errors import NotFound
 
 
 def sha(data: bytes) -> str:

@@ -9,8 +9,8 @@ import pytest
 from modelledger.blobs import direct
 from modelledger.blobs.ingest import Ingest, scan
 from modelledger.blobs.store import BlobStore
-from modelledger.domain.errors import InvalidInput, NotFound
-from modelledger.domain.tree import Tree
+from modelledger.blobs.tree import Tree
+from modelledger.core.errors import InvalidInput, NotFound
 from tests.conftest import write
 
 

@@ -4,8 +4,7 @@ import os
 
 import pytest
 
-from tests.cli.conftest import jrun
-from tests.conftest import write
+from tests.conftest import jrun, write
 
 
 def test_help_reads_well(cli):
@@ -87,7 +86,7 @@ def test_register_show_list_lineage_verify(ledger_cli, project):
 def test_verify_fails_with_exit_1_on_a_corrupted_artifact(ledger_cli, project):
     write(project / "m.bin", b"good")
     v = jrun(ledger_cli, "model", "register", "m", "--artifact", "m.bin")
-    from modelledger.services.ledger import open_ledger
+    from modelledger.ledger.home import open_ledger
 
     with open_ledger() as ledger:
         path = ledger.blobs.path(v["tuple"]["artifact"]["sha256"])

@@ -5,14 +5,14 @@ import sys
 from typer.testing import CliRunner
 
 from modelledger.cli.app import app
-from modelledger.services import environments
-from modelledger.services.audit import verify
-from modelledger.services.ledger import open_ledger
-from modelledger.services.models import get_version
-from modelledger.services.systems import diff as system_diff
-from modelledger.services.systems import list_systems
+from modelledger.ledger import events
+from modelledger.ledger.audit import verify
+from modelledger.ledger.home import open_ledger
+from modelledger.models.reads import get_version
+from modelledger.models.systems import diff as system_diff
+from modelledger.models.systems import list_systems
+from modelledger.releases import environments
 from modelledger.settings import Settings
-from modelledger.store import events
 
 
 def _output_of(out: str, command: str) -> str:

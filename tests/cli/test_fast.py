@@ -8,9 +8,9 @@ from typer.testing import CliRunner
 from modelledger.cli.app import app
 from modelledger.cli.fast import answer
 from modelledger.client import log_predictions
-from modelledger.services import environments as envs
-from modelledger.services.promote import promote
-from modelledger.services.register import RegisterRequest, register
+from modelledger.models.register import RegisterRequest, register
+from modelledger.releases import environments as envs
+from modelledger.releases.promote import promote
 from tests.conftest import write
 
 

@@ -23,29 +23,30 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from modelledger.cli.app import app as cli_app
-from modelledger.domain.errors import NotFound
-from modelledger.services import environments as envs
-from modelledger.services import routing, systems
-from modelledger.services.ledger import Ledger
-from modelledger.services.prediction_audit import audit_prediction
-from modelledger.services.prediction_logger import PredictionLogger
-from modelledger.services.promote import promote
-from modelledger.services.register import RegisterRequest, register
-from modelledger.services.rollback import rollback
-from modelledger.services.serving_state import NotServable
+from modelledger.core.errors import NotFound
+from modelledger.ledger.home import Ledger
+from modelledger.models import systems
+from modelledger.models.register import RegisterRequest, register
+from modelledger.predictions import store
+from modelledger.predictions.audit import audit_prediction
+from modelledger.predictions.logger import PredictionLogger
+from modelledger.releases import environments as envs
+from modelledger.releases.promote import promote
+from modelledger.releases.rollback import rollback
+from modelledger.serving import routing
 from modelledger.serving.app import create_app
 from modelledger.serving.features import BadRequest, Contract
 from modelledger.serving.hotswap import Server
 from modelledger.serving.runtime import LoadedModel, make_scorer
-from modelledger.store import predictions as store
-from tests.serving import fake_models
+from modelledger.serving.state import NotServable
+from tests.models import fake_models
 
 with warnings.catch_warnings():  # starlette asks for httpx2; httpx is what we have
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
 ROOT = Path(__file__).resolve().parents[2]
-SCALER = "python:tests.serving.fake_models:make_scaler"
+SCALER = "python:tests.models.fake_models:make_scaler"
 ENV = "production"
 INPUTS = {"x": "float", "country": "category"}
 
@@ -287,7 +288,7 @@ def test_corrupt_artifact_is_never_loaded_and_the_previous_version_keeps_serving
     v1, v2, _ = live
     client, _ = serve()
     # promotion re-verifies the bytes; here they rot after that check, before the server loads them
-    monkeypatch.setattr("modelledger.services.promote._require_intact", lambda *args: None)
+    monkeypatch.setattr("modelledger.releases.promote._require_intact", lambda *args: None)
     blob = ledger.blobs.path(v2.tuple.artifact.sha256)
     os.chmod(blob, 0o644)
     Path(blob).write_text(json.dumps({"factor": 666}))
@@ -376,7 +377,7 @@ def test_a_folder_artifact_is_written_out_and_a_failing_model_is_a_500(ledger, p
 
 
 def loaded(model: Any) -> LoadedModel:
-    from modelledger.serving.loaders import check_interface
+    from modelledger.models.loaders import check_interface
 
     return LoadedModel("mv-x", "m@1", "pickle", model, tuple(check_interface(model)))
 
@@ -408,7 +409,7 @@ def test_scikit_learn_models_get_a_matrix_and_a_confidence():
     answers = score([{"a": 0.0, "b": 0.0}, {"b": 4.0, "a": 3.0}])
     assert [p for p, _ in answers] == [0, 1]
     assert all(isinstance(p, int) and 0.5 <= c <= 1 for p, c in answers)
-    from modelledger.serving.loaders import LoadFailed
+    from modelledger.models.loaders import LoadFailed
 
     with pytest.raises(LoadFailed, match="declares no inputs"):
         make_scorer(loaded(model), None)

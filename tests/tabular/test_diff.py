@@ -3,7 +3,7 @@ import json
 import duckdb
 import pytest
 
-from modelledger.domain.errors import InvalidInput
+from modelledger.core.errors import InvalidInput
 from modelledger.tabular import Table, diff_tables
 from tests.tabular import csv_table, parquet_table
 

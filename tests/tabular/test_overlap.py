@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelledger.domain.errors import InvalidInput
+from modelledger.core.errors import InvalidInput
 from modelledger.tabular import Table, overlap
 from tests.tabular import csv_table, parquet_table
 

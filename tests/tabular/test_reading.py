@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from modelledger.domain.errors import InvalidInput
+from modelledger.core.errors import InvalidInput
 from modelledger.tabular import Table, count_matching, diff_tables
 from tests.tabular import csv_table, parquet_table
 

@@ -1,6 +1,6 @@
 import pytest
 
-from modelledger.domain.errors import InvalidInput
+from modelledger.core.errors import InvalidInput
 from modelledger.tabular import Table, connect, table_format
 
 

@@ -16,7 +16,7 @@ import threading
 import weakref
 from concurrent.futures import Future
 
-from modelledger.workers import ProcessPool
+from modelledger.core.workers import ProcessPool
 
 _PROC_FD = "/proc/self/fd"
 # what open(2) answers where a filesystem or kernel has no unnamed files

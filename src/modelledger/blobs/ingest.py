@@ -25,8 +25,8 @@ from typing import NamedTuple
 from modelledger.blobs.hashcache import FileKey, HashCache
 from modelledger.blobs.packs import LooseBatch, PackWriter
 from modelledger.blobs.store import BlobStore, Staged
-from modelledger.domain.errors import InvalidInput
-from modelledger.domain.tree import TreeEntry
+from modelledger.blobs.tree import TreeEntry
+from modelledger.core.errors import InvalidInput
 
 # Files up to this size are read into memory once and hashed there; larger ones are kernel-copied
 # into the store and the copy is hashed.

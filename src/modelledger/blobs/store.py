@@ -27,9 +27,9 @@ from typing import IO, Any
 from modelledger.blobs import direct
 from modelledger.blobs.anonymous import AnonymousFiles
 from modelledger.blobs.packs import LooseBatch, PackIndex, PackWriter
-from modelledger.domain.errors import InvalidInput, NotFound
-from modelledger.domain.tree import Tree
-from modelledger.workers import ProcessPool
+from modelledger.blobs.tree import Tree
+from modelledger.core.errors import InvalidInput, NotFound
+from modelledger.core.workers import ProcessPool
 
 CHUNK = 1 << 20
 _FICLONE: int | None = 0x40049409 if os.uname().sysname == "Linux" else None

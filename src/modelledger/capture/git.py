@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from modelledger.domain.errors import InvalidInput
+from modelledger.core.errors import InvalidInput
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import functools
 from importlib import metadata
 from pathlib import Path
 
-from modelledger.domain.errors import InvalidInput
+from modelledger.core.errors import InvalidInput
 
 
 def read_lock_file(path: Path) -> bytes:

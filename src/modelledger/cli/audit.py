@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from modelledger.cli.output import JSON_HELP, console, emit_json, table
-from modelledger.cli.predictions import audit_prediction
-from modelledger.domain.ids import short
+from modelledger.console.output import JSON_HELP, console, emit_json, table
+from modelledger.core.ids import short
+from modelledger.predictions.cli import audit_prediction
 
 app = typer.Typer(help="Read and verify the hash-chained event ledger.", no_args_is_help=True)
 app.command("prediction")(audit_prediction)
@@ -25,9 +25,9 @@ def log(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """List events, oldest of the newest N first."""
-    from modelledger.domain.errors import InvalidInput
-    from modelledger.services.audit import log as read_log
-    from modelledger.services.ledger import open_ledger
+    from modelledger.core.errors import InvalidInput
+    from modelledger.ledger.audit import log as read_log
+    from modelledger.ledger.home import open_ledger
 
     if subject and env:
         raise InvalidInput("give --subject or --env, not both")
@@ -50,8 +50,8 @@ def log(
 @app.command()
 def verify(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """Recompute the hash chain; name the first broken link (exit 1)."""
-    from modelledger.services.audit import verify as verify_chain
-    from modelledger.services.ledger import open_ledger
+    from modelledger.ledger.audit import verify as verify_chain
+    from modelledger.ledger.home import open_ledger
 
     with open_ledger() as ledger:
         check = verify_chain(ledger)

@@ -15,10 +15,10 @@ def answer(argv: list[str]) -> int | None:
     request_id = argv[3] if argv[2] == "--json" else argv[2]
     if request_id.startswith("-"):
         return None
-    from modelledger.cli.output import emit_json
-    from modelledger.domain.errors import MledgerError
-    from modelledger.services.ledger import open_ledger
-    from modelledger.services.prediction_audit import audit_prediction
+    from modelledger.console.output import emit_json
+    from modelledger.core.errors import MledgerError
+    from modelledger.ledger.home import open_ledger
+    from modelledger.predictions.audit import audit_prediction
 
     try:
         with open_ledger() as ledger:

@@ -8,21 +8,16 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from modelledger.cli import (
-    audit,
-    data,
-    drift,
-    env,
-    evals,
-    model,
-    predictions,
-    release,
-    route,
-    serve,
-    system,
-)
-from modelledger.cli.output import JSON_HELP, emit_json
-from modelledger.domain.errors import MledgerError
+from modelledger.cli import audit
+from modelledger.console.output import JSON_HELP, emit_json
+from modelledger.core.errors import MledgerError
+from modelledger.data import cli as data
+from modelledger.drift import cli as drift
+from modelledger.evals import cli as evals
+from modelledger.models.cli import model, system
+from modelledger.predictions import cli as predictions
+from modelledger.releases.cli import env, release
+from modelledger.serving.cli import route, serve
 
 
 class _LedgerGroup(TyperGroup):
@@ -77,8 +72,8 @@ def init(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Create a ledger here (or bring an existing one's schema up to date)."""
-    from modelledger.services.ledger import init_ledger
-    from modelledger.store.db import safe_url
+    from modelledger.ledger.db import safe_url
+    from modelledger.ledger.home import init_ledger
 
     result = init_ledger(path, db, blobs)
     info = {
@@ -100,6 +95,6 @@ def demo(
     keep: bool = typer.Option(False, "--keep", help="Keep the demo folder afterwards."),
 ) -> None:
     """Play the end-to-end story on a fresh ledger with small synthetic data."""
-    from modelledger.cli.demo import run_demo
+    from modelledger.cli.demo.story import run_demo
 
     run_demo(directory, keep)

@@ -23,8 +23,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from modelledger.domain.errors import InvalidInput
-from modelledger.domain.predictions import REQUEST_ID, SEGMENT_COLUMNS
+from modelledger.core.errors import InvalidInput
+from modelledger.predictions.records import REQUEST_ID, SEGMENT_COLUMNS
 
 RESERVED = frozenset(SEGMENT_COLUMNS)
 

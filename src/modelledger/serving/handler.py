@@ -25,8 +25,8 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-from modelledger.domain.errors import InvalidInput, MledgerError
-from modelledger.services.prediction_ingest import mint_request_id
+from modelledger.core.errors import InvalidInput, MledgerError
+from modelledger.predictions.ingest import mint_request_id
 from modelledger.serving.features import BadRequest, check_request_id
 from modelledger.serving.runtime import Runtime, ServingArm
 

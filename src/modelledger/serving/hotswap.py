@@ -20,12 +20,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from modelledger.services import serving_state
-from modelledger.services.ledger import Ledger, now
-from modelledger.services.prediction_logger import PredictionLogger
-from modelledger.services.serving_state import Pointer
+from modelledger.ledger.home import Ledger, now
+from modelledger.predictions.logger import PredictionLogger
+from modelledger.serving import state as serving_state
 from modelledger.serving.handler import Handler, LogSink, ShadowScorer
 from modelledger.serving.runtime import Runtime, build_runtime
+from modelledger.serving.state import Pointer
 
 log = logging.getLogger(__name__)
 

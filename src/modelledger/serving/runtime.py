@@ -30,14 +30,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelledger.domain.errors import MledgerError
-from modelledger.domain.ids import short
-from modelledger.domain.routing import RoutePolicy
-from modelledger.services import serving_state
-from modelledger.services.ledger import Ledger, now
-from modelledger.services.serving_state import Pointer, ServedModel, ServedSubject
+from modelledger.core.errors import MledgerError
+from modelledger.core.ids import short
+from modelledger.ledger.home import Ledger, now
+from modelledger.models.loaders import LoadFailed, check_interface, load_model, type_name
+from modelledger.serving import state as serving_state
 from modelledger.serving.features import Contract
-from modelledger.serving.loaders import LoadFailed, check_interface, load_model, type_name
+from modelledger.serving.route_policy import RoutePolicy
+from modelledger.serving.state import Pointer, ServedModel, ServedSubject
 
 Answer = tuple[Any, float | None]  # (prediction, confidence)
 Scorer = Callable[[list[dict[str, Any]]], list[Answer]]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from modelledger.domain.errors import InvalidInput
+from modelledger.core.errors import InvalidInput
 from modelledger.tabular.categories import (
     CategoryDiff,
     candidate_columns,

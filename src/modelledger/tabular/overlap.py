@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from modelledger.domain.errors import InvalidInput
+from modelledger.core.errors import InvalidInput
 from modelledger.tabular.reading import Reader, Source, with_reader
 from modelledger.tabular.sql import ident, trimmed_text
 from modelledger.tabular.table import Table

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from modelledger.domain.errors import InvalidInput
+from modelledger.core.errors import InvalidInput
 from modelledger.tabular.connection import connect
 from modelledger.tabular.sql import ident, literal
 from modelledger.tabular.table import Table

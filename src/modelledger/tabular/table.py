@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from modelledger.domain.errors import InvalidInput
+from modelledger.core.errors import InvalidInput
 
 FORMATS = ("csv", "tsv", "csv.gz", "tsv.gz", "parquet")
 

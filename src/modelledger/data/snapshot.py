@@ -1,0 +1,225 @@
+"""Dataset snapshots: store files and folders content-addressed, record the snapshot, and, when
+asked, the transformation that produced it and its dataset card.
+
+Every input is checked, and every byte hashed and staged, before anything becomes visible; the
+blobs are committed just before the one transaction that records the snapshot, transform, card
+and their events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from modelledger.blobs.ingest import Ingest, scan
+from modelledger.blobs.tree import Tree
+from modelledger.core.canonical import canonical_json
+from modelledger.core.errors import InvalidInput
+from modelledger.core.names import validate_name
+from modelledger.core.params import merge_params
+from modelledger.data.manifest import Snapshot, snapshot_id
+from modelledger.data.transform import Transform
+from modelledger.ledger.home import Ledger, now
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+# The store modules (and SQLAlchemy with them) are imported where used: re-snapshotting an
+# unchanged tree is answered without them (see Ledger.quick).
+
+
+@dataclass
+class SnapshotRequest:
+    paths: list[Path]
+    name: str
+    card: dict[str, Any] | None = None
+    inputs: list[str] = field(default_factory=list)  # --from: snapshots this one was derived from
+    step: str | None = None
+    code: str | None = None  # a file (hashed, with its git state) or a free-form reference
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SnapshotResult:
+    snapshot: Snapshot
+    created: bool  # False: these bytes were snapshotted before, and this is that snapshot
+    transform: Transform | None = None
+    card_revision: int | None = None  # set when this call added a card revision
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.snapshot.to_json(),
+            "created": self.created,
+            "transform": self.transform.to_json() if self.transform else None,
+            "card_revision": self.card_revision,
+        }
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Callbacks for a progress display: the total once known, then bytes as they are done."""
+
+    total: Callable[[int], None] = lambda n: None
+    advance: Callable[[int], None] = lambda n: None
+
+
+def snapshot(
+    ledger: Ledger, req: SnapshotRequest, progress: Progress | None = None
+) -> SnapshotResult:
+    validate_name(req.name, "dataset name")
+    if req.inputs and not (req.step and req.step.strip()):
+        raise InvalidInput("--from needs --step saying what was done, e.g. --step 'dedupe'")
+    if (req.step or req.code or req.params) and not req.inputs:
+        raise InvalidInput("--step, --code and --param describe a transformation: add --from ds-…")
+    params = merge_params({}, req.params)
+    progress = progress or Progress()
+    if req.inputs:
+        from modelledger.models.resolve import resolve_snapshot
+
+        with ledger.db.read() as conn:  # fail on a bad --from before reading any bytes
+            inputs = sorted({resolve_snapshot(conn, ref) for ref in req.inputs})
+    else:
+        inputs = []
+    code = _code_record(ledger, req.code) if req.code else None
+
+    files = scan(req.paths)
+    progress.total(sum(f.key.size for f in files))
+    cache = ledger.hash_cache()
+    ingest = Ingest(ledger.blobs, cache, on_bytes=progress.advance)
+    try:
+        tree = Tree.of(ingest.run(files))
+        snap_id = snapshot_id(tree.sha256)
+        card = None
+        if req.card is not None:
+            from modelledger.data.dataset_card import validate_dataset_card  # pydantic: ~60 ms
+
+            card = validate_dataset_card(req.card, snap_id, tree.sha256)
+        tf = Transform.of(snap_id, inputs, req.step or "", code, params) if inputs else None
+        ingest.commit()
+        tree_bytes = tree.canonical()
+        if not ledger.blobs.has(tree.sha256):
+            ledger.blobs.put_bytes(tree_bytes)
+    finally:
+        ingest.discard()
+        if cache is not None:
+            cache.close()
+    if tf is None and card is None:
+        from modelledger.ledger.quick import snapshot_row
+
+        sid = snapshot_id(tree.sha256)
+        known = ledger.quick(lambda conn: snapshot_row(conn, sid))
+        if known is not None:
+            return SnapshotResult(Snapshot(**known), created=False)
+    with ledger.db.write() as conn:
+        return _record(ledger, conn, req.name, tree, tf, card)
+
+
+def _record(
+    ledger: Ledger,
+    conn: Connection,
+    name: str,
+    tree: Tree,
+    tf: Transform | None,
+    card: dict[str, Any] | None,
+) -> SnapshotResult:
+    from modelledger.data.store import snapshots, transforms
+    from modelledger.ledger import events
+
+    at, user = now(), ledger.user
+    snap = snapshots.get(conn, snapshot_id(tree.sha256))
+    created = snap is None
+    if snap is None:
+        snap = Snapshot(
+            id=snapshot_id(tree.sha256),
+            name=name,
+            tree_sha256=tree.sha256,
+            size=tree.size,
+            file_count=len(tree.entries),
+            created_at=at,
+            created_by=user,
+        )
+        snapshots.insert_snapshot(conn, snap)
+        payload = {"id": snap.id, "name": name, "tree": tree.sha256, "files": snap.file_count}
+        events.append(conn, "data.snapshot", snap.id, user, at, payload)
+    if tf is not None and not transforms.exists(conn, tf.id):
+        transforms.insert_transform(conn, tf, canonical_json(tf.record()).decode(), at, user)
+        events.append(conn, "data.transform", snap.id, user, at, tf.to_json())
+    revision = None
+    if card is not None:
+        revision = add_card(ledger, conn, snap.id, card, at)
+    return SnapshotResult(snap, created, tf, revision)
+
+
+def add_card(
+    ledger: Ledger, conn: Connection, snapshot_id_: str, card: dict[str, Any], at: str
+) -> int | None:
+    """Append a card revision (and its event) unless the card says what the newest one says."""
+    from modelledger.ledger import cards, events
+
+    current = cards.latest(conn, "dataset", snapshot_id_)
+    if current is not None and current[1] == card:
+        return None
+    revision = cards.add_revision(conn, "dataset", snapshot_id_, card, at, ledger.user)
+    payload = {"revision": revision, "card": card}
+    events.append(conn, "data.card", snapshot_id_, ledger.user, at, payload)
+    return revision
+
+
+def _code_record(ledger: Ledger, code: str) -> dict[str, Any]:
+    """A code file is hashed (and stored) with the git state of its repository; anything else is
+    kept as the reference the user gave (a commit, a URL, an image digest)."""
+    path = Path(code)
+    if not path.exists():
+        return {"ref": code}
+    if not path.is_file():
+        raise InvalidInput(f"--code {code}: give a file (the script that ran) or a reference")
+    from modelledger.capture.git import capture_git
+
+    record: dict[str, Any] = {
+        "file": path.name,
+        "sha256": ledger.blobs.put_file(path).sha256,
+    }
+    state = capture_git(path.resolve().parent)
+    if state is not None:
+        record["git"] = {"repo": state.repo, "commit": state.commit, "dirty": state.dirty}
+        record["file"] = path.resolve().relative_to(state.root).as_posix()
+    return record
+
+
+def get_snapshot(ledger: Ledger, ref: str) -> Snapshot:
+    from modelledger.data.store import snapshots
+    from modelledger.models.resolve import resolve_snapshot
+
+    with ledger.db.read() as conn:
+        found = snapshots.get(conn, resolve_snapshot(conn, ref))
+    assert found is not None
+    return found
+
+
+def show(ledger: Ledger, ref: str) -> dict[str, Any]:
+    """The snapshot with its files, current card and the transforms that produced it."""
+    from modelledger.data.store import snapshots, transforms
+    from modelledger.ledger import cards
+    from modelledger.models.resolve import resolve_snapshot
+
+    with ledger.db.read() as conn:
+        snap = snapshots.get(conn, resolve_snapshot(conn, ref))
+        assert snap is not None
+        card = cards.latest(conn, "dataset", snap.id)
+        made_by = transforms.producing(conn, [snap.id])
+    tree = ledger.blobs.get_tree(snap.tree_sha256)
+    return {
+        **snap.to_json(),
+        "files": [{"path": e.path, "sha256": e.sha256, "size": e.size} for e in tree.entries],
+        "card": {"revision": card[0], **card[1]} if card else None,
+        "derived_by": [tf.to_json() for tf in made_by],
+    }
+
+
+def list_snapshots(ledger: Ledger, name: str | None = None) -> list[Snapshot]:
+    from modelledger.data.store import snapshots
+
+    with ledger.db.read() as conn:
+        return snapshots.listing(conn, name)

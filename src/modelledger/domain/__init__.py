@@ -1,4 +1,0 @@
-"""Pure domain logic: value types, identities, canonical JSON, event chains.
-
-Nothing here touches SQL, HTTP, the filesystem or the clock; time is passed in.
-"""

@@ -1,0 +1,135 @@
+"""Opening and creating a ledger: the database, the blob store and who is acting."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from modelledger import config as cfg
+from modelledger.core.clock import format_time
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from modelledger.blobs.hashcache import HashCache
+    from modelledger.blobs.store import BlobStore
+    from modelledger.ledger.db import Database
+
+
+T = TypeVar("T")
+
+
+@dataclass
+class Ledger:
+    config: cfg.LedgerConfig
+
+    @functools.cached_property
+    def db(self) -> Database:
+        # Opened on first use: SQLAlchemy's import alone costs ~120 ms, and a re-snapshot of
+        # unchanged files answers from the hash cache and a stdlib-sqlite3 lookup without it.
+        from modelledger.ledger.db import Database
+
+        db = Database(self.config.db_url)
+        try:
+            db.ensure_schema()
+        except BaseException:
+            db.dispose()
+            raise
+        return db
+
+    def quick(self, lookup: Callable[[sqlite3.Connection], T]) -> T | None:
+        """``lookup`` run through the stdlib sqlite3 driver, sparing the SQLAlchemy import; None
+        means "look properly" (not SQLite, already connected, or anything unexpected)."""
+        if "db" in self.__dict__:
+            return None  # already connected: the normal path is as cheap
+        from modelledger.ledger.quick import read
+
+        return read(self.config.db_url, lookup)
+
+    @functools.cached_property
+    def blobs(self) -> BlobStore:
+        # Imported on first use: read-only commands never touch blobs and skip fsspec's import.
+        from modelledger.blobs.store import BlobStore
+
+        return BlobStore(self.config.blob_url)
+
+    def hash_cache(self) -> HashCache | None:
+        """The local file-hash cache, when the ledger has a home folder to keep it in."""
+        if self.config.home is None:
+            return None
+        from modelledger.blobs.hashcache import HashCache, cache_path
+
+        return HashCache(cache_path(self.config.home), self.config.blob_url)
+
+    @property
+    def user(self) -> str:
+        return self.config.user
+
+    def close(self) -> None:
+        if "db" in self.__dict__:
+            self.db.dispose()
+        if "blobs" in self.__dict__:
+            self.blobs.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def now() -> str:
+    return format_time(datetime.now(UTC))
+
+
+def open_ledger(settings: cfg.SettingsLike | None = None, cwd: Path | None = None) -> Ledger:
+    return open_config(cfg.resolve(settings, cwd))
+
+
+def open_config(config: cfg.LedgerConfig) -> Ledger:
+    return Ledger(config)
+
+
+@dataclass(frozen=True)
+class InitResult:
+    home: Path
+    db_url: str
+    blob_url: str
+    created: bool
+
+
+def init_ledger(path: Path, db_url: str | None = None, blob_url: str | None = None) -> InitResult:
+    """Create ``path/.mledger`` (idempotent) and bring the database schema up to date."""
+    home = path.resolve() / cfg.HOME_DIR
+    created = not home.exists()
+    stored = cfg.read_home_config(home) if not created else {}
+    db_url = db_url or stored.get("db_url") or cfg.default_db_url(home)
+    blob_url = blob_url or stored.get("blob_url") or cfg.default_blob_url(home)
+    from modelledger.ledger.db import Database
+
+    database = Database(db_url)
+    home.mkdir(parents=True, exist_ok=True)
+    try:
+        database.migrate()
+    except Exception:
+        if created:
+            import shutil
+
+            shutil.rmtree(home, ignore_errors=True)  # a failed init leaves nothing behind
+        raise
+    finally:
+        database.dispose()
+    (home / ".gitignore").write_text("# the ledger is not source code\n*\n", encoding="utf-8")
+    settings = {"db_url": db_url, "blob_url": blob_url}
+    defaults = {"db_url": cfg.default_db_url(home), "blob_url": cfg.default_blob_url(home)}
+    custom = {k: v for k, v in settings.items() if v != defaults[k]}
+    if custom:
+        (home / cfg.CONFIG_FILE).write_text(json.dumps(custom, indent=2) + "\n", encoding="utf-8")
+    if blob_url == defaults["blob_url"]:
+        Path(blob_url).mkdir(exist_ok=True)
+    return InitResult(home, db_url, blob_url, created)

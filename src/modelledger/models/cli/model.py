@@ -1,0 +1,313 @@
+"""``mledger model …``: register and read model versions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from modelledger.console.output import JSON_HELP, console, emit_json, kv_table, table
+from modelledger.core.ids import short
+
+app = typer.Typer(help="Register model versions and read them back.", no_args_is_help=True)
+
+JsonOpt = typer.Option(False, "--json", help=JSON_HELP)
+
+
+@app.command()
+def register(
+    name: str = typer.Argument(..., help="Model name, e.g. delay (letters, digits, . _ -)."),
+    artifact: Path = typer.Option(..., "--artifact", "-a", help="Model file or directory."),
+    data: list[str] = typer.Option(
+        [],
+        "--data",
+        "-d",
+        help="Snapshot used, as ds-…[:role] (role: train, val, test, finetune, eval).",
+    ),
+    param: list[str] = typer.Option(
+        [], "--param", "-p", help="Hyperparameter KEY=VALUE (repeatable)."
+    ),
+    params_file: Path | None = typer.Option(
+        None, "--params-file", help="JSON or YAML mapping of hyperparameters."
+    ),
+    seed: int | None = typer.Option(None, "--seed", help="Random seed of the run."),
+    parent: str | None = typer.Option(
+        None, "--parent", help="Version this one was derived from (REF)."
+    ),
+    base_model: str | None = typer.Option(
+        None, "--base-model", help="Pinned base: a version REF or an external name@revision#sha256."
+    ),
+    lock: Path | None = typer.Option(
+        None,
+        "--lock",
+        help="Dependency lock (uv.lock, poetry.lock, requirements); default: this interpreter's packages.",
+    ),
+    loader: str | None = typer.Option(
+        None, "--loader", help="How to load it: joblib, pickle or python:pkg.mod:factory."
+    ),
+    card: Path | None = typer.Option(None, "--card", help="Model card, YAML or JSON."),
+    allow_dirty: bool = typer.Option(
+        False, "--allow-dirty", help="Record uncommitted changes and mark the version dirty."
+    ),
+    code_ref: str | None = typer.Option(
+        None, "--code-ref", help="Code reference when not in a git repository."
+    ),
+    preprocessing: str | None = typer.Option(
+        None, "--preprocessing", help="Preprocessing code reference or hash."
+    ),
+    irreproducible: bool = typer.Option(
+        False,
+        "--irreproducible",
+        help="Register an existing artifact whose lineage is unknown (needs --reason).",
+    ),
+    reason: str | None = typer.Option(None, "--reason", help="Why the version is irreproducible."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Register a model version: the whole reproducible tuple, captured automatically."""
+    from modelledger.core.errors import InvalidInput
+    from modelledger.core.params import merge_params, parse_pairs
+    from modelledger.ledger.files import load_mapping
+    from modelledger.ledger.home import open_ledger
+    from modelledger.models.register import RegisterRequest, register
+
+    if reason is not None and not irreproducible:
+        raise InvalidInput("--reason goes with --irreproducible")
+    if irreproducible and not (reason and reason.strip()):
+        raise InvalidInput('--irreproducible needs --reason "…" saying why the lineage is unknown')
+    from_file = load_mapping(params_file, "--params-file") if params_file else {}
+    params = merge_params(from_file, parse_pairs(param))
+    request = RegisterRequest(
+        name=name,
+        artifact=artifact,
+        data=list(data),
+        params=params,
+        seed=seed,
+        parent=parent,
+        base_model=base_model,
+        lock=lock,
+        loader=loader,
+        card=load_mapping(card, "--card") if card else None,
+        allow_dirty=allow_dirty,
+        irreproducible=reason if irreproducible else None,
+        code_ref=code_ref,
+        preprocessing=preprocessing,
+        manifest={"command": "mledger model register"},
+    )
+    with open_ledger() as ledger:
+        result = register(ledger, request)
+    v = result.version
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    if as_json:
+        profile = result.profile.to_json() if result.profile else None
+        emit_json(
+            {
+                **v.to_json(),
+                "created": result.created,
+                "warnings": list(result.warnings),
+                "drift_profile": profile,
+            }
+        )
+        return
+    out = console()
+    if result.created:
+        out.print(f"registered [bold]{v.label}[/bold]  {v.id}")
+    else:
+        out.print(f"already registered as [bold]{v.label}[/bold] (same tuple)  {v.id}")
+    repro = v.reproducibility
+    note = f" — {'; '.join(repro.reasons)}" if repro.reasons else ""
+    out.print(f"  reproducibility: {repro.status}{note}")
+    if result.profile is not None:
+        p = result.profile
+        out.print(
+            f"  drift reference: {p.features} features from {p.rows:,} training rows "
+            f"(profile {p.sha256[:12]})"
+        )
+
+
+def _version_rows(v: dict[str, Any]) -> list[tuple[str, Any]]:
+    t = v["tuple"]
+    code = t["code"]
+    if code is None:
+        code_text = "none"
+    elif code["kind"] == "ref":
+        code_text = code["ref"]
+    else:
+        code_text = f"{code['repo']} @ {code['commit']}" + (" (dirty)" if code["dirty"] else "")
+    repro = v["reproducibility"]
+    hw = v["manifest"].get("hardware", {})
+    return [
+        ("id", v["id"]),
+        ("version", v["label"]),
+        ("registered", f"{v['created_at']} by {v['registered_by']}"),
+        (
+            "reproducibility",
+            repro["status"] + (f" — {'; '.join(repro['reasons'])}" if repro["reasons"] else ""),
+        ),
+        (
+            "artifact",
+            f"{t['artifact']['kind']} sha256:{t['artifact']['sha256']} ({t['artifact']['size']:,} bytes)",
+        ),
+        ("code", code_text),
+        ("data", ", ".join(f"{d['id']} ({d['role']})" for d in t["data"])),
+        ("params", ", ".join(f"{k}={val}" for k, val in t["params"].items())),
+        ("seed", t["seed"]),
+        ("lock", f"sha256:{t['lock_sha256']}" if t["lock_sha256"] else None),
+        ("base model", t["base_model"]),
+        ("parent", t["parent"]),
+        ("preprocessing", t["preprocessing"]),
+        ("loader", v["loader"]),
+        ("hardware", f"{hw.get('cpu')} ×{hw.get('cores')}, {hw.get('os')}" if hw else None),
+        ("card", f"revision {v['card']['revision']}" if v["card"] else None),
+    ]
+
+
+@app.command()
+def show(
+    ref: str = typer.Argument(..., help="Version: full id, unique prefix, or NAME@N."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Show one version: its tuple, run manifest and status."""
+    from modelledger.ledger.home import open_ledger
+    from modelledger.models.status import show as show_version
+
+    with open_ledger() as ledger:
+        data = show_version(ledger, ref)
+    if as_json:
+        emit_json(data)
+        return
+    console().print(kv_table(_version_rows(data)))
+
+
+@app.command("list")
+def list_(
+    name: str | None = typer.Argument(None, help="Only versions of this model."),
+    limit: int = typer.Option(100, "--limit", min=1, help="At most this many, newest first."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """List versions, newest first."""
+    from modelledger.ledger.home import open_ledger
+    from modelledger.models.reads import list_versions
+
+    with open_ledger() as ledger:
+        found = list_versions(ledger, name, limit)
+    if as_json:
+        emit_json([v.to_json() for v in found])
+        return
+    if not found:
+        typer.echo(
+            "no versions" + (f" of {name}" if name else "") + " yet: `mledger model register`"
+        )
+        return
+    t = table("version", "id", "registered", "by", "reproducibility")
+    for v in found:
+        t.add_row(
+            v.label,
+            short(v.id),
+            v.created_at.strftime("%Y-%m-%d %H:%M"),
+            v.registered_by,
+            v.reproducibility.status,
+        )
+    console().print(t)
+
+
+@app.command()
+def lineage(
+    ref: str = typer.Argument(..., help="Version: full id, unique prefix, or NAME@N."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Ancestry through parent and base-model links, the data it trained on, and its children."""
+    from rich.tree import Tree
+
+    from modelledger.ledger.home import open_ledger
+    from modelledger.models.reads import lineage as build
+
+    with open_ledger() as ledger:
+        info = build(ledger, ref)
+    if as_json:
+        emit_json(info)
+        return
+    root = Tree(f"[bold]{info['label']}[/bold]  {info['id']}")
+    code = info["code"]
+    if code:
+        root.add(f"code: {code.get('repo') or code.get('ref')} {code.get('commit') or ''}".rstrip())
+    for d in info["data"]:
+        root.add(f"data ({d['role']}): {d['name'] or '?'}  {d['id']}")
+    nodes = {info["id"]: root}
+    for a in info["ancestors"]:
+        label = a.get("label") or "external checkpoint"
+        node = nodes[a["of"]].add(f"{a['relation']}: {label}  {a['id']}")
+        nodes.setdefault(a["id"], node)
+    for c in info["children"]:
+        root.add(f"child: {c['label']}  {c['id']}")
+    console().print(root)
+
+
+@app.command()
+def verify(
+    ref: str = typer.Argument(..., help="Version: full id, unique prefix, or NAME@N."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Re-hash the stored artifact against the version's sha256 (exit 1 on mismatch)."""
+    from modelledger.ledger.home import open_ledger
+    from modelledger.models.reads import require_verified
+    from modelledger.models.reads import verify as run_verify
+
+    with open_ledger() as ledger:
+        report = run_verify(ledger, ref)
+    if as_json:
+        emit_json(
+            {
+                "id": report.version.id,
+                "label": report.version.label,
+                "ok": report.ok,
+                "checked": report.checked,
+                "problems": report.bad,
+            }
+        )
+        if not report.ok:
+            raise typer.Exit(1)
+        return
+    require_verified(report)
+    art = report.version.tuple.artifact
+    typer.echo(
+        f"ok: {report.version.label} artifact matches sha256:{art.sha256} "
+        f"({report.checked} object(s) checked)"
+    )
+
+
+@app.command()
+def card(
+    ref: str = typer.Argument(..., help="Version: full id, unique prefix, or NAME@N."),
+    fmt: str = typer.Option("yaml", "--format", help="yaml or markdown."),
+    set_file: Path | None = typer.Option(
+        None, "--set", help="Amend: store this card (YAML/JSON) as a new revision."
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Show a version's model card, or amend it with --set (each amendment is a logged revision)."""
+    import yaml
+
+    from modelledger.core.errors import InvalidInput
+    from modelledger.ledger.files import load_mapping
+    from modelledger.ledger.home import open_ledger
+    from modelledger.models import reads as models
+    from modelledger.models.card import card_markdown
+
+    if fmt not in ("yaml", "markdown"):
+        raise InvalidInput(f"--format {fmt!r}: choose yaml or markdown")
+    with open_ledger() as ledger:
+        if set_file is not None:
+            version, revision = models.amend_card(ledger, ref, load_mapping(set_file, "--set"))
+            if not as_json:
+                typer.echo(f"{version.label}: card revision {revision} stored")
+        version, revision, data = models.card(ledger, ref)
+    if as_json:
+        emit_json({"id": version.id, "label": version.label, "revision": revision, "card": data})
+    elif set_file is None:
+        if fmt == "markdown":
+            typer.echo(card_markdown(f"{version.label} ({version.id})", data))
+        else:
+            typer.echo(f"# {version.label} {version.id} — card revision {revision}")
+            typer.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True).rstrip())

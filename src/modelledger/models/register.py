@@ -1,0 +1,335 @@
+"""Registering a model version: capture the tuple, store the bytes, append the record and its event.
+
+Everything is checked before anything becomes visible: the artifact (a file, or a folder's files
+and their tree) and the lock are staged (copied and hashed) and committed inside the transaction
+that records the version, so a failure leaves nothing behind — except the diff of a dirty tree,
+stored when the code is captured: unreferenced content-addressed bytes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.engine import Connection
+
+from modelledger.blobs.ingest import Ingest, scan
+from modelledger.blobs.store import BlobStore, Staged
+from modelledger.blobs.tree import Tree
+from modelledger.capture.git import capture_git
+from modelledger.capture.hardware import capture_hardware
+from modelledger.capture.lock import frozen_environment, read_lock_file
+from modelledger.core import ids
+from modelledger.core.clock import parse_time
+from modelledger.core.errors import DirtyWorkingTree, InvalidInput, MledgerError, NotFound
+from modelledger.core.names import validate_name
+from modelledger.core.params import merge_params
+from modelledger.data.store import snapshots
+from modelledger.drift.profile_key import training_key
+from modelledger.drift.profile_store import profile_from_same_data, share_profile
+from modelledger.ledger import cards, events
+from modelledger.ledger.home import Ledger, now
+from modelledger.models.card import validate_card
+from modelledger.models.loader import parse_loader
+from modelledger.models.resolve import resolve_snapshot, resolve_version
+from modelledger.models.store import versions
+from modelledger.models.version import (
+    ArtifactRef,
+    CodeRef,
+    DataRef,
+    ModelVersion,
+    VersionTuple,
+    validate_base_model,
+)
+
+if TYPE_CHECKING:
+    from modelledger.drift.profile_store import StoredProfile
+
+TRAINING_ROLES = ("train", "finetune")
+
+
+@dataclass
+class RegisterRequest:
+    name: str
+    artifact: Path
+    data: list[str | DataRef] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None
+    parent: str | None = None
+    base_model: str | None = None
+    lock: Path | None = None
+    loader: str | None = None
+    card: dict[str, Any] | None = None
+    allow_dirty: bool = False
+    irreproducible: str | None = None  # the reason, when the lineage is unknown
+    code_ref: str | None = None
+    code: CodeRef | None = None  # already captured (ml.run captures once per run)
+    code_dir: Path | None = None  # where to look for git; the cwd by default
+    preprocessing: str | None = None
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RegisterResult:
+    version: ModelVersion
+    created: bool  # False: the same tuple was registered before, and this is that version
+    warnings: tuple[str, ...] = ()
+    profile: StoredProfile | None = None  # the drift reference taken from tabular training data
+
+
+def _check_request(req: RegisterRequest) -> tuple[list[DataRef], dict[str, Any]]:
+    validate_name(req.name)
+    data = [d if isinstance(d, DataRef) else DataRef.parse(d) for d in req.data]
+    params = merge_params({}, req.params)
+    if req.seed is not None and (isinstance(req.seed, bool) or not isinstance(req.seed, int)):
+        raise InvalidInput(f"--seed {req.seed!r}: expected an integer")
+    if req.loader is not None:
+        parse_loader(req.loader)
+    if req.irreproducible is not None and not req.irreproducible.strip():
+        raise InvalidInput("--irreproducible needs a --reason saying why the lineage is unknown")
+    if not os.path.lexists(req.artifact):
+        raise InvalidInput(f"--artifact {req.artifact}: no such file or directory")
+    if req.artifact.is_file() and not os.access(req.artifact, os.R_OK):
+        raise InvalidInput(f"--artifact {req.artifact}: permission denied")
+    return data, params
+
+
+def capture_code(
+    ledger: Ledger, path: Path, allow_dirty: bool
+) -> tuple[CodeRef | None, dict[str, Any]]:
+    """The git state at ``path`` as a code reference (storing the diff of a dirty tree as a blob),
+    and notes for the run manifest. None when ``path`` is not in a git work tree."""
+    state = capture_git(path)
+    if state is None:
+        return None, {"code": "none: not inside a git work tree"}
+    if state.dirty and not allow_dirty:
+        listed = ", ".join(state.dirty_files[:5]) + (" …" if len(state.dirty_files) > 5 else "")
+        raise DirtyWorkingTree(
+            f"the working tree of {state.root} has uncommitted changes ({listed}): commit them, "
+            "or pass --allow-dirty to record the diff and mark the version dirty"
+        )
+    diff_sha = ledger.blobs.put_bytes(state.diff).sha256 if state.dirty else None
+    code = CodeRef(
+        kind="git", repo=state.repo, commit=state.commit, dirty=state.dirty, diff_sha256=diff_sha
+    )
+    return code, {"git_root": state.root, "untracked_files": state.untracked}
+
+
+def _code_for(ledger: Ledger, req: RegisterRequest) -> tuple[CodeRef | None, dict[str, Any]]:
+    if req.code is not None:
+        return req.code, {}
+    if req.code_ref:
+        return CodeRef(kind="ref", ref=req.code_ref), {}
+    if req.irreproducible is not None:
+        return None, {}  # today's checkout says nothing about how an old artifact was made
+    return capture_code(ledger, req.code_dir or Path.cwd(), req.allow_dirty)
+
+
+def _resolve_refs(
+    conn: Connection, req: RegisterRequest, data: list[DataRef]
+) -> tuple[str | None, str | None, list[DataRef]]:
+    parent = resolve_version(conn, req.parent) if req.parent else None
+    base = None
+    if req.base_model:
+        if "#" in req.base_model:
+            base = validate_base_model(req.base_model)
+        else:
+            try:
+                base = resolve_version(conn, req.base_model)
+            except InvalidInput:
+                base = validate_base_model(req.base_model)  # explains how to pin it
+            except NotFound:
+                # NAME@N names a version that is not there; NAME@latest is a floating name,
+                # not an environment someone forgot to create
+                if req.base_model.rpartition("@")[2].isdigit():
+                    raise
+                base = validate_base_model(req.base_model)
+    # unique prefixes work as everywhere else; full ids are checked in one query
+    data = [
+        d if ids.is_id(d.snapshot_id) else DataRef(resolve_snapshot(conn, d.snapshot_id), d.role)
+        for d in data
+    ]
+    wanted = sorted({d.snapshot_id for d in data})
+    missing = set(wanted) - snapshots.existing(conn, wanted) if wanted else set()
+    if missing:
+        raise NotFound(f"--data: unknown snapshot(s) {', '.join(sorted(missing))}")
+    return parent, base, data
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What a registration reads inside its transaction besides the artifact."""
+
+    parent: str | None
+    base: str | None
+    data: list[DataRef]
+    number: int  # the next version number of the name
+    profile_key: str | None
+    shared_profile: dict[str, Any] | None  # the reference profile taken from the same data
+
+
+def _read_context(
+    conn: Connection, req: RegisterRequest, data: list[DataRef], card: dict[str, Any] | None
+) -> _Context:
+    parent, base, data = _resolve_refs(conn, req, data)
+    training = [d.snapshot_id for d in data if d.role in TRAINING_ROLES]
+    key = training_key(training, card) if training else None
+    return _Context(
+        parent=parent,
+        base=base,
+        data=data,
+        number=versions.next_number(conn, req.name),
+        profile_key=key,
+        shared_profile=profile_from_same_data(conn, key) if key else None,
+    )
+
+
+def _stage_artifact(
+    blobs: BlobStore, path: Path, staged: list[Staged | Ingest]
+) -> tuple[ArtifactRef, str]:
+    """Stage the artifact's bytes (added to ``staged``): its reference, and where it was read
+    from (symbolic links followed)."""
+    if path.is_dir():
+        files = Ingest(blobs)
+        staged.append(files)
+        tree = Tree.of(files.run(scan([path])))
+        staged.append(blobs.stage_bytes(tree.canonical()))
+        return ArtifactRef("tree", tree.sha256, tree.size), str(path.resolve())
+    blob = blobs.stage_file(path)
+    staged.append(blob)
+    assert blob.source is not None
+    return ArtifactRef("blob", blob.info.sha256, blob.info.size), blob.source
+
+
+def register(ledger: Ledger, req: RegisterRequest) -> RegisterResult:
+    data, params = _check_request(req)
+    card = validate_card(req.card) if req.card is not None else None
+    code, code_notes = _code_for(ledger, req)
+    lock_bytes = read_lock_file(req.lock) if req.lock else None
+    if lock_bytes is None and req.irreproducible is None:
+        lock_bytes = frozen_environment()
+
+    # Blobs are staged (copied and hashed, not yet visible) before the transaction takes the
+    # ledger's write lock, and committed inside it, so a reference that fails to resolve leaves
+    # nothing behind.
+    blobs = ledger.blobs
+    staged: list[Staged | Ingest] = []
+    try:
+        artifact, source = _stage_artifact(blobs, req.artifact, staged)
+        lock_sha = None
+        if lock_bytes:
+            lock = blobs.stage_bytes(lock_bytes)
+            staged.append(lock)
+            lock_sha = lock.info.sha256
+        with ledger.db.write() as conn:
+            ctx = _read_context(conn, req, data, card)
+            tuple_ = VersionTuple(
+                name=req.name,
+                artifact=artifact,
+                code=code,
+                data=tuple(sorted(set(ctx.data))),
+                lock_sha256=lock_sha,
+                params=params,
+                seed=req.seed,
+                preprocessing=req.preprocessing,
+                base_model=ctx.base,
+                parent=ctx.parent,
+            )
+            existing = versions.get(conn, tuple_.id)
+            profile = None
+            if existing is None:
+                version = _insert(ledger, conn, req, tuple_, ctx.number, code_notes, card, source)
+                if ctx.shared_profile is not None:
+                    profile = share_profile(
+                        conn, version.id, ctx.shared_profile, now(), ledger.user
+                    )
+            for pending in staged:
+                pending.commit()  # durable before the record naming it commits
+    finally:
+        for pending in staged:
+            pending.discard()  # a no-op for what was committed
+    if existing is not None:
+        return RegisterResult(existing, created=False)
+    warnings = leakage_warnings(ledger, ctx.data)
+    profile_key = ctx.profile_key
+    if profile_key is not None and profile is None:
+        # imported here: numpy and DuckDB cost a register without training data ~150 ms
+        from modelledger.drift.profiles import profile_at_registration
+
+        try:
+            profile = profile_at_registration(ledger, version, profile_key)
+        except MledgerError as exc:
+            # the version stands without it; a profile can be taken later from traffic
+            warnings.append(f"no drift reference profile: {exc}")
+    return RegisterResult(version, created=True, warnings=tuple(warnings), profile=profile)
+
+
+def leakage_warnings(ledger: Ledger, data: list[DataRef]) -> list[str]:
+    """Held-out snapshots (eval, test, val) whose rows also appear in the training snapshots.
+    A warning, not a refusal: the version records what happened either way."""
+    train = sorted({d.snapshot_id for d in data if d.role in TRAINING_ROLES})
+    held = sorted({(d.snapshot_id, d.role) for d in data if d.role in ("eval", "test", "val")})
+    if not train or not held:
+        return []
+    from modelledger.data.leakage import leakage
+
+    out = []
+    for snapshot_id, role in held:
+        try:
+            found = leakage(ledger, snapshot_id, train, sample=0)
+        except MledgerError:
+            continue  # nothing tabular to compare, or no columns in common
+        if found["leak"]:
+            out.append(
+                f"{role} snapshot {snapshot_id} overlaps the training data: "
+                f"{found['overlapping_rows']:,} of {found['eval_rows']:,} rows also appear in "
+                f"training (see `mledger data leakage --eval {snapshot_id} --train …`)"
+            )
+    return out
+
+
+def _insert(
+    ledger: Ledger,
+    conn: Connection,
+    req: RegisterRequest,
+    tuple_: VersionTuple,
+    number: int,
+    code_notes: dict[str, Any],
+    card: dict[str, Any] | None,
+    source: str,
+) -> ModelVersion:
+    at = now()
+    manifest = {
+        "registered_at": at,
+        "hardware": capture_hardware(),
+        "artifact_source": source,
+        **code_notes,
+        **req.manifest,
+    }
+    version = ModelVersion(
+        id=tuple_.id,
+        number=number,
+        tuple=tuple_,
+        created_at=parse_time(at),
+        registered_by=ledger.user,
+        manifest=manifest,
+        loader=req.loader,
+        irreproducible_reason=req.irreproducible,
+    )
+    versions.insert_version(conn, version, at)
+    payload: dict[str, Any] = {
+        "id": version.id,
+        "name": version.name,
+        "number": version.number,
+        "artifact": ids.blob_ref(tuple_.artifact.sha256),
+        "reproducibility": version.reproducibility.status,
+    }
+    events.append(conn, "model.registered", version.id, ledger.user, at, payload)
+    if card is not None:
+        cards.add_revision(conn, "model", version.id, card, at, ledger.user)
+        events.append(
+            conn, "model.card", version.id, ledger.user, at, {"revision": 1, "card": card}
+        )
+    return version

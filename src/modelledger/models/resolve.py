@@ -1,0 +1,98 @@
+"""Turning what a person typed (full id, unique prefix, NAME@N, NAME@ENV) into one immutable id."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Connection
+
+from modelledger.core.errors import AmbiguousReference, InvalidInput, NotFound
+from modelledger.core.refs import IdPrefix, NameEnv, NameNumber, parse_ref
+from modelledger.data.store import snapshots
+from modelledger.models.store import systems, versions
+from modelledger.releases import store as environments
+
+
+def _by_prefix(found: list[str], ref: str, what: str) -> str:
+    if not found:
+        raise NotFound(f"no {what} matches {ref!r}")
+    if len(found) > 1:
+        raise AmbiguousReference(ref, found)
+    return found[0]
+
+
+def resolve_version(conn: Connection, ref: str) -> str:
+    """A model version (mv-…)."""
+    return resolve_subject(conn, ref, kinds=("mv",))
+
+
+def resolve_system(conn: Connection, ref: str) -> str:
+    """A composite system (sys-…)."""
+    return resolve_subject(conn, ref, kinds=("sys",))
+
+
+def resolve_subject(conn: Connection, ref: str, kinds: tuple[str, ...] = ("mv", "sys")) -> str:
+    """What can be evaluated, promoted and served: a model version or a system."""
+    parsed = parse_ref(ref)
+    if isinstance(parsed, NameNumber):
+        return _by_number(conn, ref, parsed, kinds)
+    if isinstance(parsed, NameEnv):
+        return _live(conn, parsed, kinds)
+    assert isinstance(parsed, IdPrefix)
+    names_of: dict[tuple[str, ...], str] = {("mv",): "model version", ("sys",): "system"}
+    what = names_of.get(kinds, "model version or system")
+    wanted = kinds if parsed.kind is None else (parsed.kind,)
+    if not set(wanted) & set(kinds):
+        names = " or ".join(f"{k}-…" for k in kinds)
+        raise InvalidInput(f"{ref!r} is a {parsed.kind}- id, not a {what} ({names})")
+    found: list[str] = []
+    if "mv" in wanted:
+        found += versions.ids_with_prefix(conn, f"mv-{parsed.hex}")
+    if "sys" in wanted:
+        found += systems.ids_with_prefix(conn, f"sys-{parsed.hex}")
+    return _by_prefix(found, ref, what)
+
+
+def _by_number(conn: Connection, ref: str, parsed: NameNumber, kinds: tuple[str, ...]) -> str:
+    found = []
+    if "mv" in kinds and (v := versions.id_by_number(conn, parsed.name, parsed.number)):
+        found.append(v)
+    if "sys" in kinds and (s := systems.id_by_number(conn, parsed.name, parsed.number)):
+        found.append(s)
+    if len(found) > 1:
+        raise AmbiguousReference(ref, found)  # a model and a system share the name
+    if found:
+        return found[0]
+    latest = max(
+        versions.next_number(conn, parsed.name) - 1 if "mv" in kinds else 0,
+        systems.next_number(conn, parsed.name) - 1 if "sys" in kinds else 0,
+    )
+    hint = (
+        f" (latest is {parsed.name}@{latest})" if latest else f" (nothing is named {parsed.name!r})"
+    )
+    raise NotFound(f"{ref}: no such version{hint}")
+
+
+def _live(conn: Connection, ref: NameEnv, kinds: tuple[str, ...]) -> str:
+    """The pinned id live in the environment now; it must be a version of the named model/system."""
+    env = environments.get(conn, ref.env)
+    if env is None:
+        raise NotFound(f"{ref.name}@{ref.env}: no environment named {ref.env!r}")
+    if env.current_id is None:
+        raise NotFound(f"{ref.name}@{ref.env}: nothing is live in {ref.env} yet")
+    current = env.current_id
+    name = None
+    if current.startswith("mv-") and "mv" in kinds:
+        found = versions.get(conn, current)
+        name = found.name if found else None
+    elif current.startswith("sys-") and "sys" in kinds:
+        system = systems.get(conn, current)
+        name = system.name if system else None
+    if name != ref.name:
+        raise NotFound(f"{ref.name}@{ref.env}: {ref.env} runs {current}, not a {ref.name} version")
+    return current
+
+
+def resolve_snapshot(conn: Connection, ref: str) -> str:
+    parsed = parse_ref(ref)
+    if not isinstance(parsed, IdPrefix) or parsed.kind not in (None, "ds"):
+        raise InvalidInput(f"{ref!r} is not a snapshot id (ds-…)")
+    return _by_prefix(snapshots.ids_with_prefix(conn, f"ds-{parsed.hex}"), ref, "snapshot")

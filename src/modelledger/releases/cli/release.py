@@ -1,0 +1,172 @@
+"""Going live and coming back: ``gate check``, ``promote``, ``rehearse`` and ``rollback``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from modelledger.console.output import JSON_HELP, console, emit_json, shorten_ids, table
+
+gate = typer.Typer(help="Evaluate a candidate against an environment's gate.", no_args_is_help=True)
+JsonOpt = typer.Option(False, "--json", help=JSON_HELP)
+ApproverOpt = typer.Option(
+    [], "--approver", help="Who approved it (required; repeat when the policy asks for several)."
+)
+
+
+def _value(v: Any) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def print_gate(report: dict[str, Any], title: str) -> None:
+    out = console()
+    t = table("criterion", "value", "bar", "result", title=shorten_ids(title), wrap=("bar",))
+    for c in report["criteria"]:
+        mark = "[green]pass[/green]" if c["passed"] else "[red bold]FAIL[/red bold]"
+        t.add_row(c["name"], shorten_ids(_value(c["value"])), shorten_ids(c["bar"]), mark)
+    out.print(t)
+    for c in report["criteria"]:
+        if not c["passed"]:
+            out.print(f"[red]✗[/red] {c['name']}: {c['detail']}", highlight=False)
+
+
+def print_checks(checks: list[dict[str, Any]], title: str) -> None:
+    t = table("version", "check", "result", "detail", title=title, wrap=("detail",))
+    style = {"pass": "[green]pass[/green]", "fail": "[red bold]FAIL[/red bold]", "skip": "skip"}
+    for c in checks:
+        who = f"{c['role']} {c['label'] or ''}".strip()
+        t.add_row(who, c["check"], style[c["status"]], shorten_ids(c["detail"]))
+    console().print(t)
+
+
+@gate.command("check")
+def check(
+    ref: str = typer.Argument(..., help="Candidate version (id, prefix, NAME@N)."),
+    env: str = typer.Option(..., "--env", help="Environment whose gate to run."),
+    approver: list[str] = ApproverOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """One row per criterion (value, bar, pass/fail) against what is live; exit 1 on any failure.
+    Approvals are judged too when --approver is given."""
+    from modelledger.ledger.home import open_ledger
+    from modelledger.releases.gatekeeper import check as run
+
+    with open_ledger() as ledger:
+        decision = run(ledger, ref, env, approver)
+    report = decision.report.to_json()
+    if as_json:
+        emit_json({"env": env, "policy_sha256": decision.policy_sha256, **report})
+    else:
+        live = decision.live_label or decision.live_id or "nothing live: absolute floors only"
+        print_gate(report, f"gate {env}: {decision.candidate.label} vs {live}")
+        verdict = "passes" if decision.report.passed else "FAILS"
+        note = "" if approver else " (approvals are judged at promotion, or with --approver)"
+        typer.echo(f"{decision.candidate.label} {verdict} the {env} gate{note}")
+    if not decision.report.passed:
+        raise typer.Exit(1)
+
+
+def promote(
+    ref: str = typer.Argument(..., help="Version to put live (id, prefix, NAME@N)."),
+    to: str = typer.Option(..., "--to", help="Environment, e.g. production."),
+    approver: list[str] = ApproverOpt,
+    reason: str | None = typer.Option(None, "--reason", help="Why (recorded in the event)."),
+    override: bool = typer.Option(
+        False, "--override", help="Go live despite a failed gate (only if the policy allows it)."
+    ),
+    expect_live: str | None = typer.Option(
+        None, "--expect-live", help="Only if this id (or 'none') is live now: safe in automation."
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Run the gate and, only on a pass, move ENV to the pinned id and log the promotion."""
+    from modelledger.ledger.home import open_ledger
+    from modelledger.releases.promote import GateFailed
+    from modelledger.releases.promote import promote as run
+
+    with open_ledger() as ledger:
+        try:
+            done = run(ledger, ref, to, approver, reason, override, expect_live)
+        except GateFailed as failed:
+            report = failed.decision.report.to_json()
+            if as_json:
+                emit_json({"promoted": False, **report})
+            else:
+                print_gate(report, f"gate {to}: {failed.decision.candidate.label}")
+            typer.echo(f"error: {failed}; nothing was changed", err=True)
+            raise typer.Exit(1) from None
+    if as_json:
+        emit_json({"promoted": True, **done.to_json()})
+        return
+    label = done.decision.candidate.label
+    verb = "OVERRIDE: promoted" if done.move.action == "override" else "promoted"
+    typer.echo(f"{verb} {label} to {to}  {done.move.subject_id}")
+    for c in done.decision.report.failures():
+        typer.echo(f"  waived: {c.name}: {c.detail}")
+    typer.echo(f"  previous: {done.move.previous_id or 'nothing'}; event #{done.event_seq}")
+
+
+def rehearse(
+    env: str = typer.Argument(..., help="Environment to rehearse a rollback of."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Check the live version and its rollback target can be served (bytes, lock, load in a fresh
+    process, serving contract); records a rehearsal event; exit 1 on any failure."""
+    from modelledger.ledger.home import open_ledger
+    from modelledger.releases.rehearse import rehearse as run
+
+    with open_ledger() as ledger:
+        done = run(ledger, env)
+    if as_json:
+        emit_json(done.to_json())
+    else:
+        target = done.target.label if done.target else "no target"
+        print_checks(
+            [c.to_json() for c in done.checks], f"rehearsal {env}: {done.current.label} → {target}"
+        )
+        verdict = "passed" if done.passed else "FAILED"
+        skipped = [c.name for c in done.checks if c.status == "skip"]
+        note = f"; not checked: {', '.join(sorted(set(skipped)))}" if skipped else ""
+        typer.echo(f"rehearsal {verdict} (event #{done.event_seq}{note})")
+    if not done.passed:
+        raise typer.Exit(1)
+
+
+def rollback(
+    env: str = typer.Argument(..., help="Environment to roll back."),
+    to: str | None = typer.Option(
+        None, "--to", help="Version to return to (must have been live in ENV before)."
+    ),
+    approver: list[str] = ApproverOpt,
+    reason: str = typer.Option("", "--reason", help="Why (required; recorded in the event)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Flip ENV back to the previously live version (or --to, or the card's rollback_target),
+    after checking it can be served. Refuses, changing nothing, when the target fails rehearsal."""
+    from modelledger.ledger.home import open_ledger
+    from modelledger.releases.rehearse import RehearsalFailed
+    from modelledger.releases.rollback import rollback as run
+
+    with open_ledger() as ledger:
+        try:
+            done = run(ledger, env, approver, reason, to)
+        except RehearsalFailed as failed:
+            checks = [c.to_json() for c in failed.checks]
+            if as_json:
+                emit_json({"rolled_back": False, "checks": checks})
+            else:
+                print_checks(checks, f"rollback {env}: target checks")
+            typer.echo(f"error: {failed}", err=True)
+            raise typer.Exit(1) from None
+    if as_json:
+        emit_json({"rolled_back": True, **done.to_json()})
+        return
+    typer.echo(f"rolled back {env}: {done.previous.label} → {done.target.label}  {done.target.id}")
+    typer.echo(f"  event #{done.event_seq}")

@@ -1,0 +1,158 @@
+"""Promotion: the gate runs, and only on a pass does the pointer move, with an event carrying the
+whole decision (who asked, who approved, which policy, the gate report)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from modelledger.core.errors import CheckFailed, Conflict, InvalidInput
+from modelledger.ledger import events
+from modelledger.ledger.home import Ledger, now
+from modelledger.releases import store as environments
+from modelledger.releases.environment import Move
+from modelledger.releases.environments import check_unmoved
+from modelledger.releases.gate import GateReport
+from modelledger.releases.gatekeeper import GateDecision, decide
+
+
+class GateFailed(CheckFailed):
+    """The gate said no; nothing moved. Carries the report so it can be printed row by row."""
+
+    def __init__(self, decision: GateDecision) -> None:
+        self.decision = decision
+        failed = "; ".join(f"{c.name}: {c.detail or 'failed'}" for c in decision.report.failures())
+        super().__init__(f"gate refused {decision.candidate.label} for {decision.env}: {failed}")
+
+
+@dataclass(frozen=True)
+class Promotion:
+    decision: GateDecision
+    move: Move
+    event_seq: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "env": self.move.env,
+            "id": self.move.subject_id,
+            "label": self.decision.candidate.label,
+            "previous": self.move.previous_id,
+            "action": self.move.action,
+            "approvers": list(self.move.approvers),
+            "requester": self.move.requester,
+            "reason": self.move.reason,
+            "at": self.move.at,
+            "policy_sha256": self.move.policy_sha256,
+            "event": self.event_seq,
+            "gate": self.decision.report.to_json(),
+        }
+
+
+def _clean(approvers: Sequence[str]) -> list[str]:
+    return [a.strip() for a in approvers if a and a.strip()]
+
+
+_APPROVAL_ROWS = ("approvers", "four eyes")
+
+
+def _expected(ledger: Ledger, text: str) -> str | None:
+    if text.strip().lower() == "none":
+        return None
+    from modelledger.models.resolve import resolve_subject
+
+    with ledger.db.read() as conn:
+        return resolve_subject(conn, text)
+
+
+def _require_intact(ledger: Ledger, decision: GateDecision) -> None:
+    """Never point an environment at bytes that no longer match their hash: the server would
+    refuse them and keep serving the old version while the ledger says otherwise."""
+    from modelledger.models.reads import verify
+
+    for version in decision.candidate.models:
+        report = verify(ledger, version.id)
+        if not report.ok:
+            raise CheckFailed(
+                f"{version.label}'s artifact failed verification ({'; '.join(report.bad)}); "
+                "nothing was changed"
+            )
+
+
+def promote(
+    ledger: Ledger,
+    ref: str,
+    env: str,
+    approvers: Sequence[str],
+    reason: str | None = None,
+    override: bool = False,
+    expect_live: str | None = None,
+) -> Promotion:
+    """Run the gate and move ``env`` to ``ref`` on a pass.
+
+    ``expect_live`` (an id, or "none") makes the move conditional on what is live, like git's
+    ``--force-with-lease``: of several concurrent promotions expecting the same state, one wins.
+    """
+    names = _clean(approvers)
+    if not names:
+        raise InvalidInput("promotion needs --approver NAME: the person who approved it going live")
+    if override and not (reason and reason.strip()):
+        raise InvalidInput("--override needs --reason saying why the gate is being overridden")
+    with ledger.db.read() as conn:
+        decision = decide(conn, env, ref, names)
+    if decision.live_id == decision.candidate.id:
+        raise InvalidInput(f"{decision.candidate.label} is already live in {env}")
+    if expect_live is not None:
+        expected = _expected(ledger, expect_live)
+        if expected != decision.live_id:
+            raise Conflict(
+                f"{env} runs {decision.live_id or 'nothing'}, not the expected "
+                f"{expected or 'nothing'}; nothing was changed"
+            )
+    report: GateReport = decision.report
+    action = "promote"
+    if not report.passed:
+        if not override:
+            raise GateFailed(decision)
+        if not decision.policy.allow_override:
+            raise InvalidInput(
+                f"{env}'s gate policy does not allow overrides (allow_override: false); "
+                "the gate's failures must be fixed"
+            )
+        # an override waives evidence (metrics, slices, requirements), never the people
+        unwaivable = [c.name for c in report.failures() if c.name in _APPROVAL_ROWS]
+        if unwaivable:
+            raise GateFailed(decision)
+        action = "override"
+    _require_intact(ledger, decision)
+    with ledger.db.write() as conn:
+        check_unmoved(conn, env, decision.live_id, decision.policy_sha256)
+        at = now()
+        payload = {
+            "env": env,
+            "version": decision.candidate.id,
+            "label": decision.candidate.label,
+            "previous": decision.live_id,
+            "approvers": names,
+            "requester": ledger.user,
+            "reason": reason,
+            "at": at,
+            "policy_sha256": decision.policy_sha256,
+            "gate": report.to_json(),
+        }
+        kind = "promotion" if action == "promote" else "promotion.override"
+        event = events.append(conn, kind, env, ledger.user, at, payload)
+        move = environments.record_move(
+            conn,
+            env,
+            decision.candidate.id,
+            decision.live_id,
+            "promote" if action == "promote" else "override",
+            at,
+            ledger.user,
+            names,
+            reason,
+            decision.policy_sha256,
+            event.seq,
+        )
+    return Promotion(decision, move, event.seq)

@@ -1,0 +1,96 @@
+"""Rollback: flip an environment back to a known-good version, only if that version passes the
+rehearsal checks now (bytes, lock, contract; a load proven by an earlier rehearsal or run now)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from modelledger.core.errors import InvalidInput
+from modelledger.ledger import events
+from modelledger.ledger.home import Ledger, now
+from modelledger.models.deployables import Deployable
+from modelledger.releases import store as environments
+from modelledger.releases.environment import Move
+from modelledger.releases.environments import check_unmoved
+from modelledger.releases.rehearse import Check, RehearsalFailed, failures, plan, target_checks
+
+
+@dataclass(frozen=True)
+class Rollback:
+    move: Move
+    target: Deployable
+    previous: Deployable
+    checks: list[Check]
+    event_seq: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "env": self.move.env,
+            "id": self.target.id,
+            "label": self.target.label,
+            "previous": self.previous.id,
+            "previous_label": self.previous.label,
+            "approvers": list(self.move.approvers),
+            "requester": self.move.requester,
+            "reason": self.move.reason,
+            "at": self.move.at,
+            "event": self.event_seq,
+            "checks": [c.to_json() for c in self.checks],
+        }
+
+
+def rollback(
+    ledger: Ledger,
+    env: str,
+    approvers: Sequence[str],
+    reason: str,
+    to: str | None = None,
+) -> Rollback:
+    names = [a.strip() for a in approvers if a and a.strip()]
+    if not names:
+        raise InvalidInput("rollback needs --approver NAME: the person who approved it")
+    if not (reason and reason.strip()):
+        raise InvalidInput('rollback needs --reason "…": why production is being rolled back')
+    with ledger.db.read() as conn:
+        p = plan(conn, env, to)
+    assert p.target is not None
+    checks = target_checks(ledger, p, reuse=p.rehearsed_loads)
+    bad = failures(checks)
+    if bad:
+        why = "; ".join(f"{c.name}: {c.detail}" for c in bad)
+        raise RehearsalFailed(
+            f"rollback of {env} to {p.target.label} refused: the target fails rehearsal ({why}); "
+            "nothing was changed",
+            checks,
+        )
+    with ledger.db.write() as conn:
+        check_unmoved(conn, env, p.current.id, None)
+        at = now()
+        payload = {
+            "env": env,
+            "version": p.target.id,
+            "label": p.target.label,
+            "previous": p.current.id,
+            "approvers": names,
+            "requester": ledger.user,
+            "reason": reason,
+            "at": at,
+            "checks": [c.to_json() for c in checks],
+        }
+        event = events.append(conn, "rollback", env, ledger.user, at, payload)
+        move = environments.record_move(
+            conn,
+            env,
+            p.target.id,
+            p.current.id,
+            "rollback",
+            at,
+            ledger.user,
+            names,
+            reason,
+            None,
+            event.seq,
+        )
+    return Rollback(move, p.target, p.current, checks, event.seq)

@@ -1,1 +1,0 @@
-"""Use cases: each module combines domain, blobs and store for one family of verbs."""

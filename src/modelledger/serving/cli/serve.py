@@ -1,0 +1,58 @@
+"""``mledger serve ENV``: the prediction server (FastAPI on uvicorn), one worker."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from modelledger.console.output import emit_json
+
+
+def serve(
+    env: str = typer.Argument(..., help="Environment to serve, e.g. production."),
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="Address to bind (0.0.0.0 exposes it to the network)."
+    ),
+    port: int = typer.Option(8080, "--port", min=0, max=65535, help="Port to listen on."),
+    poll: float = typer.Option(
+        0.5, "--poll", min=0.05, help="Seconds between looks at the environment's pointer."
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the start-up line as one JSON document on stdout."
+    ),
+) -> None:
+    """Serve ENV's live version over HTTP: POST /predict, GET /health, GET /version.
+
+    Requests are routed by the environment's route (canaries, shadows, sticky key), checked
+    against the version's declared inputs, and every answer is logged to the inference log. A
+    promotion or rollback is picked up within about a second, without a restart; a version whose
+    artifact no longer matches its hash is never loaded (the previous one keeps serving).
+    SIGTERM answers what is in flight and writes every queued prediction before exiting. A
+    python: loader's module is imported from the current folder or PYTHONPATH."""
+    import uvicorn
+
+    from modelledger.ledger.home import open_ledger
+    from modelledger.serving.app import create_app
+    from modelledger.serving.hotswap import Server
+
+    here = os.getcwd()
+    if here not in sys.path:
+        sys.path.insert(0, here)  # as `python -m` would: a python: factory may live here
+    ledger = open_ledger()
+    try:
+        server = Server(ledger, env, poll_interval=poll)
+        runtime = server.runtime
+        url = f"http://{host}:{port}"
+        if as_json:
+            emit_json({"env": env, "url": url, **runtime.to_json()})
+        else:
+            typer.echo(f"serving {env} ({runtime.describe()}) on {url}")
+        sys.stdout.flush()
+        try:
+            uvicorn.run(create_app(server), host=host, port=port, log_level="warning")
+        finally:
+            server.close()  # uvicorn ran the lifespan's close already, unless it failed to start
+    finally:
+        ledger.close()

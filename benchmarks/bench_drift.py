@@ -228,11 +228,10 @@ def setup(tmp: Path, n: int) -> tuple[World, dict[str, float]]:
         steps["register"], found = timed(
             "register (profiles the training data)", lambda: register(ledger, req)
         )
-        if found.profile is None:
+        taken = found.extras["drift_profile"]
+        if taken is None:
             raise SystemExit("registration took no reference profile from the training data")
-        print(
-            f"    reference profile: {found.profile.rows:,} rows, {found.profile.features} features"
-        )
+        print(f"    reference profile: {taken.rows:,} rows, {taken.features} features")
         vid = found.version.id
         envs.create(ledger, ENV)
         promote(ledger, vid, ENV, ["bob"], reason="benchmark")

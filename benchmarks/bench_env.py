@@ -28,6 +28,7 @@ from modelledger.ledger import events
 from modelledger.ledger.home import Ledger, init_ledger, open_ledger
 from modelledger.releases import environments as env_service
 from modelledger.releases import store as environments
+from modelledger.releases.environment import PlannedMove
 from modelledger.settings import Settings
 
 SHOW_TARGET_MS = 300.0
@@ -152,9 +153,12 @@ def build_history(home: Path, n: int) -> tuple[datetime, datetime]:
             version = ids[i % len(ids)]
             payload = {"env": ENV, "version": version, "previous": previous, "approvers": ["bob"]}
             ev = events.append(conn, "promotion", ENV, "bench", at, payload)
-            environments.record_move(
-                conn, ENV, version, previous, "promote", at, "bench", ["bob"], None, None, ev.seq
-            )
+            planned = PlannedMove(
+                env=ENV, subject_id=version, previous_id=previous, action="promote", at=at,
+                requester="bench", approvers=("bob",), reason=None, policy_sha256=None,
+                event_seq=ev.seq,
+            )  # fmt: skip
+            environments.record_move(conn, planned)
             previous = version
     ledger.close()
     return start, start + timedelta(minutes=n + 1)

@@ -217,9 +217,9 @@ def bench_http(
         server.terminate()
         server.wait(timeout=60)
     with open_ledger(Settings(home=home / ".mledger")) as ledger, ledger.db.read() as conn:
-        from modelledger.predictions import store
+        from modelledger.predictions.store.reads import known_requests
 
-        logged = store.known_requests(conn, result["ok"])
+        logged = known_requests(conn, result["ok"])
     result["logged"] = len(logged)
     result["exit"] = server.returncode
     return result

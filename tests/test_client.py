@@ -5,7 +5,7 @@ import random
 import pytest
 
 import modelledger as ml
-from modelledger.core.errors import CheckFailed, DirtyWorkingTree, InvalidInput, NotFound
+from modelledger.errors import CheckFailed, DirtyWorkingTree, InvalidInput, NotFound
 from modelledger.ledger.home import now
 from tests.conftest import write
 from tests.models.test_register import git

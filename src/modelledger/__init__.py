@@ -6,7 +6,7 @@
         version = run.log_model("model.pkl", params={"lr": 0.1}, data=["ds-…"])
 
 The public API lives in ``modelledger.client`` and is loaded on first use, so that the CLI does not
-pay for it.
+pay for it; the exceptions it raises are in ``modelledger.errors``.
 """
 
 from __future__ import annotations
@@ -14,12 +14,14 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
+# Kept equal to client.py's public names and to docs/python-api.md by tests/test_client.py.
 __all__ = [
     "Run",
     "affected",
     "checkout",
     "create_eval_set",
     "diff_data",
+    "drift_check",
     "gate_check",
     "get_version",
     "init",
@@ -45,3 +47,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(client, name)
     raise AttributeError(f"module 'modelledger' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -7,18 +7,26 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from modelledger.config import LedgerConfig, resolve
 from modelledger.data import snapshot as snapshots
 from modelledger.data.manifest import Snapshot
+from modelledger.drift import hook as drift_hook
 from modelledger.ledger.home import Ledger, init_ledger, now
 from modelledger.ledger.home import open_config as _open_config
 from modelledger.ledger.home import open_ledger as _open
 from modelledger.models import reads as models
-from modelledger.models.register import RegisterRequest, capture_code, register
+from modelledger.models.register import (
+    RegisterOptions,
+    RegisterRequest,
+    capture_code,
+    register,
+)
 from modelledger.models.version import CodeRef, DataRef, ModelVersion
 from modelledger.settings import Settings
+
+drift_hook.install()  # registration takes the drift reference profile
 
 _open_ledgers: dict[LedgerConfig, Ledger] = {}
 
@@ -44,41 +52,13 @@ def register_model(
     name: str,
     artifact: str | Path,
     *,
-    data: Iterable[str | DataRef] = (),
-    params: dict[str, Any] | None = None,
-    seed: int | None = None,
-    parent: str | None = None,
-    base_model: str | None = None,
-    lock: str | Path | None = None,
-    loader: str | None = None,
-    card: dict[str, Any] | None = None,
-    allow_dirty: bool = False,
-    irreproducible: str | None = None,
-    code_ref: str | None = None,
-    code: CodeRef | None = None,
-    preprocessing: str | None = None,
-    manifest: dict[str, Any] | None = None,
     ledger: Ledger | None = None,
+    **options: Unpack[RegisterOptions],
 ) -> ModelVersion:
-    """Register (or find, when the same tuple exists) a model version; returns it."""
-    request = RegisterRequest(
-        name=name,
-        artifact=Path(artifact),
-        data=list(data),
-        params=dict(params or {}),
-        seed=seed,
-        parent=parent,
-        base_model=base_model,
-        lock=Path(lock) if lock else None,
-        loader=loader,
-        card=card,
-        allow_dirty=allow_dirty,
-        irreproducible=irreproducible,
-        code_ref=code_ref,
-        code=code,
-        preprocessing=preprocessing,
-        manifest=dict(manifest or {}),
-    )
+    """Register (or find, when the same tuple exists) a model version; returns it. ``options``:
+    data, params, seed, parent, base_model, lock, loader, card, allow_dirty, irreproducible,
+    code_ref, code, code_dir, preprocessing, manifest (see ``mledger model register``)."""
+    request = RegisterRequest.of(name, artifact, **options)
     return register(ledger or open_ledger(), request).version
 
 
@@ -313,6 +293,7 @@ class Run:
         self,
         ledger: Ledger,
         name: str,
+        *,
         seed: int,
         code: CodeRef | None,
         code_notes: dict[str, Any],
@@ -400,5 +381,12 @@ def run(
     chosen = seed if seed is not None else random.SystemRandom().randrange(2**31)
     _apply_seed(chosen)
     yield Run(
-        led, name, chosen, code, notes, list(data), dict(params or {}), Path(lock) if lock else None
+        led,
+        name,
+        seed=chosen,
+        code=code,
+        code_notes=notes,
+        data=list(data),
+        params=dict(params or {}),
+        lock=Path(lock) if lock else None,
     )

@@ -30,8 +30,8 @@ class SettingsLike(Protocol):
 @dataclass(frozen=True)
 class EnvSettings:
     """The four ``MLEDGER_*`` variables of ``settings.Settings``, read straight from the
-    environment. Importing pydantic-settings costs ~120 ms, a third of a read command's budget,
-    and these are plain strings, so the CLI reads them the way pydantic-settings would (names
+    environment. Importing pydantic-settings costs a large share of a read command's budget, and
+    these are plain strings, so the CLI reads them the way pydantic-settings would (names
     case-insensitive, empty means unset) without paying for it. The Python API takes ``Settings``."""
 
     home: Path | None = None

@@ -20,6 +20,7 @@ from modelledger.drift import alerts as drift_alerts
 from modelledger.drift.baseline import take_baseline
 from modelledger.drift.check import check
 from modelledger.drift.explain import explain
+from modelledger.drift.hook import ProfileHook
 from modelledger.drift.policy import parse_drift_policy
 from modelledger.models.register import RegisterRequest, register
 from modelledger.releases import environments as envs
@@ -57,7 +58,7 @@ def served(ledger, project):
     req = RegisterRequest(
         name="delay", artifact=art, code_ref="x", data=[f"{snap.id}:train"], card=card
     )
-    result = register(ledger, req)
+    result = register(ledger, req, hooks=[ProfileHook()])
     envs.create(ledger, "production")
     promote(ledger, result.version.id, "production", ["bob"])
     return result
@@ -93,10 +94,12 @@ def feed(project, items, name):
 
 
 def test_registration_takes_a_reference_profile(served):
-    assert served.profile is not None
-    assert served.profile.features == 3  # the label is the output's reference, not an input
-    assert served.profile.source == "training"
-    assert served.profile.rows == 800
+    assert served.extras["drift_profile"] is not None
+    assert (
+        served.extras["drift_profile"].features == 3
+    )  # the label is the output's reference, not an input
+    assert served.extras["drift_profile"].source == "training"
+    assert served.extras["drift_profile"].rows == 800
 
 
 def test_shift_on_a_protected_slice_alerts_with_evidence(ledger, project, served, tmp_path):
@@ -298,9 +301,13 @@ def test_retrain_on_the_same_data_shares_the_profile(ledger, project, served, mo
     data = [f"{d.snapshot_id}:train" for d in served.version.tuple.data]
     card = {"label": "late", "inputs": {"amount": "float", "region": "str", "route": "str"}}
     again = register(
-        ledger, RegisterRequest(name="delay", artifact=art, code_ref="x", data=data, card=card)
+        ledger,
+        RegisterRequest(name="delay", artifact=art, code_ref="x", data=data, card=card),
+        hooks=[ProfileHook()],
     )
-    assert again.profile is not None and again.profile.sha256 == served.profile.sha256
+    shared_profile = again.extras["drift_profile"]
+    assert shared_profile is not None
+    assert shared_profile.sha256 == served.extras["drift_profile"].sha256
     log = json.loads(cli("audit", "log", "--json").stdout)
     shared = [e for e in log if e["kind"] == "drift.profile" and e["subject"] == again.version.id]
     assert shared[0]["payload"]["shared_from"] == served.version.id
@@ -317,8 +324,10 @@ def test_identifier_columns_are_not_profiled(ledger, project):
     req = RegisterRequest(
         name="ided", artifact=art, code_ref="x", data=[f"{snap.id}:train"], card={"label": "late"}
     )
-    result = register(ledger, req)
-    assert result.profile is not None and result.profile.features == 1  # region only
+    result = register(ledger, req, hooks=[ProfileHook()])
+    assert (
+        result.extras["drift_profile"] is not None and result.extras["drift_profile"].features == 1
+    )  # region only
     from modelledger.drift.profiles import latest_profile
 
     stored = latest_profile(ledger, result.version.id)

@@ -6,7 +6,14 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelledger.drift.judge import distribution_signal, quality_signal, worst
+from modelledger.drift.judge import (
+    STATUSES,
+    Floor,
+    distribution_signal,
+    quality_signal,
+    status_rank,
+    worst,
+)
 from modelledger.drift.policy import DriftPolicy, parse_drift_policy, slice_rule
 from modelledger.drift.profile import (
     FeatureProfile,
@@ -85,15 +92,15 @@ def test_few_observations_are_insufficient_never_ok():
     ref = categorical_profile([("a", 500), ("b", 500)])
     signal = distribution_signal("input", "c", ref, [10, 0, 0], 0, DriftPolicy())
     assert signal.status == "insufficient"
-    q = quality_signal("quality", "accuracy", 10, 10, 0.9, "gate", DriftPolicy())
+    q = quality_signal("quality", "accuracy", 10, 10, Floor(0.9, "gate"), DriftPolicy())
     assert q.status == "insufficient"
 
 
 def test_quality_below_floor_alerts():
     policy = DriftPolicy()
-    assert quality_signal("slice", "s", 100, 60, 0.8, "gate", policy).status == "alert"
-    assert quality_signal("slice", "s", 100, 90, 0.8, "gate", policy).status == "ok"
-    no_floor = quality_signal("quality", "accuracy", 100, 10, None, "none set", policy)
+    assert quality_signal("slice", "s", 100, 60, Floor(0.8, "gate"), policy).status == "alert"
+    assert quality_signal("slice", "s", 100, 90, Floor(0.8, "gate"), policy).status == "ok"
+    no_floor = quality_signal("quality", "accuracy", 100, 10, Floor(None, "none set"), policy)
     assert no_floor.status == "ok" and "no floor" in no_floor.message
 
 
@@ -101,6 +108,12 @@ def test_worst_status():
     assert worst(["ok", "warn", "insufficient"]) == "warn"
     assert worst(["ok", "insufficient"]) == "insufficient"
     assert worst([]) == "insufficient"
+
+
+def test_one_status_order_worst_first():
+    assert STATUSES == ("alert", "warn", "insufficient", "ok")
+    assert [status_rank(s) for s in STATUSES] == [3, 2, 1, 0]
+    assert worst(list(reversed(STATUSES))) == STATUSES[0]
 
 
 def test_slice_rules():

@@ -12,10 +12,15 @@ from modelledger.cli.app import app
 from modelledger.client import log_predictions
 from modelledger.core.clock import format_time
 from modelledger.core.errors import InvalidInput, NotFound
+from modelledger.core.stats import wilson_interval
 from modelledger.models.register import RegisterRequest, register
-from modelledger.predictions import store
-from modelledger.predictions.arm_stats import wilson_interval
 from modelledger.predictions.compare import compare
+from modelledger.predictions.store.arms import (
+    arm_counts,
+    arm_feedback,
+    arm_latency_percentiles,
+)
+from modelledger.predictions.store.window import log_window
 from modelledger.releases import environments as envs
 from modelledger.releases.promote import promote
 from tests.conftest import write
@@ -274,29 +279,29 @@ def test_scan_and_index_reads_agree(ledger, project, fraud):
         + [{"request_id": f"new{i}", "label": i % 2, "was_correct": i < 3} for i in range(6)],
     )
     with ledger.db.read() as conn:
-        small = store.log_window(conn, "production", at(2))
-        large = store.log_window(conn, "production", at(1000))
-        empty = store.log_window(conn, "production", at(-1))
+        small = log_window(conn, "production", at(2))
+        large = log_window(conn, "production", at(1000))
+        empty = log_window(conn, "production", at(-1))
         sqlite = conn.dialect.name == "sqlite"  # PostgreSQL's planner chooses for itself
         assert (small.scan, large.scan, empty.scan) == (False, sqlite, False)
         for window in (small, large):
             answers = []
             for scan in (False, True):
                 window.scan = scan
-                counts = store.arm_counts(conn, window)
+                counts = arm_counts(conn, window)
                 keys = sorted(((r["arm"], r["mode"], r["version_id"]) for r in counts), key=str)
                 answers.append(
                     (
                         sorted((tuple(sorted(r.items())) for r in counts), key=str),
-                        store.arm_latency_percentiles(conn, window, (0.5, 0.9), keys),
+                        arm_latency_percentiles(conn, window, (0.5, 0.9), keys),
                         sorted(
-                            (tuple(sorted(r.items())) for r in store.arm_feedback(conn, window)),
+                            (tuple(sorted(r.items())) for r in arm_feedback(conn, window)),
                             key=str,
                         ),
                     )
                 )
             assert answers[0] == answers[1]
-        assert store.arm_counts(conn, empty) == []
+        assert arm_counts(conn, empty) == []
     arms = by_name(compare(ledger, "production", "2h", now=NOW))
     assert {a: arms[a].count for a in arms} == {"primary": 4, "canary-1": 3, "shadow fraud@3": 6}
     assert arms["primary"].latency.n == 3 and arms["primary"].latency.p50 == 3.0

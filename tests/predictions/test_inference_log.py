@@ -21,7 +21,6 @@ from modelledger.data.snapshot import SnapshotRequest, snapshot
 from modelledger.ledger.home import open_ledger
 from modelledger.models import systems
 from modelledger.models.register import RegisterRequest, register
-from modelledger.predictions import store
 from modelledger.predictions.audit import audit_prediction
 from modelledger.predictions.feedback import import_feedback
 from modelledger.predictions.importer import import_file
@@ -29,6 +28,7 @@ from modelledger.predictions.ingest import log_predictions
 from modelledger.predictions.json_text import canonical_text
 from modelledger.predictions.logger import PredictionLogger
 from modelledger.predictions.records import new_request_id
+from modelledger.predictions.store import reads
 from modelledger.releases import environments as envs
 from modelledger.releases.promote import promote
 from modelledger.settings import Settings
@@ -192,7 +192,7 @@ def test_segment_is_parquet_in_the_blob_store_with_typed_feature_columns(ledger,
     got = con.execute(f"SELECT request_id, n FROM '{path}' ORDER BY request_id").fetchall()
     assert len(got) == 10 and got[4] == ("r4", 2.5)
     with ledger.db.read() as conn:
-        [seg] = store.segments(conn, "production")
+        [seg] = reads.segments(conn, "production")
     assert seg["row_count"] == 10 and seg["id"] == segment
 
 
@@ -437,7 +437,7 @@ def test_logger_writes_everything_logged_from_many_threads(ledger, live):
     assert (logger.written, logger.lost, logger.dropped, logger.rejected) == (10_000, 0, 0, 0)
     assert len(set(ids)) == 10_000
     with ledger.db.read() as conn:
-        assert store.known_requests(conn, ids) == set(ids)
+        assert reads.known_requests(conn, ids) == set(ids)
     batches = events_of(ledger, "predictions.imported")
     assert sum(e["count"] for e in batches) == 10_000 and len(batches) == logger.batches
 

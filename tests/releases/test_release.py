@@ -18,6 +18,7 @@ from modelledger.releases.env_status import show
 from modelledger.releases.promote import GateFailed, promote
 from modelledger.releases.rehearse import RehearsalFailed, rehearse
 from modelledger.releases.rollback import rollback
+from modelledger.releases.stale import stale
 from tests.conftest import write
 
 EVAL_CSV = "user,segment,label\n" + "".join(
@@ -234,7 +235,7 @@ def test_eval_stale_lists_what_needs_rescoring(ledger, project, story):
         ledger, "core", [write(project / "e3.csv", EVAL_CSV + "u100,new,0\n")]
     )
     evaluate.record(ledger, v3.id, new.snapshot.id, {"auc": 0.9}, {})
-    found = evaluate.stale(ledger, new.snapshot.id, recent=2)
+    found = stale(ledger, new.snapshot.id, recent=2)
     assert [(m["label"], m["why"]) for m in found["missing"]] == [
         ("fraud@1", "was live"),
         ("fraud@2", "recent"),

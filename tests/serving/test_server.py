@@ -27,9 +27,9 @@ from modelledger.core.errors import NotFound
 from modelledger.ledger.home import Ledger
 from modelledger.models import systems
 from modelledger.models.register import RegisterRequest, register
-from modelledger.predictions import store
 from modelledger.predictions.audit import audit_prediction
 from modelledger.predictions.logger import PredictionLogger
+from modelledger.predictions.store.reads import known_requests
 from modelledger.releases import environments as envs
 from modelledger.releases.promote import promote
 from modelledger.releases.rollback import rollback
@@ -486,7 +486,7 @@ def test_sigterm_mid_load_logs_every_acknowledged_request(ledger, live, project,
     assert proc.returncode in (0, -signal.SIGTERM), errors.read_text()
     assert len(acked) >= 300
     with ledger.db.read() as conn:
-        assert store.known_requests(conn, acked) == set(acked)
+        assert known_requests(conn, acked) == set(acked)
 
 
 def _up(url: str) -> bool:

@@ -1,8 +1,8 @@
 """Unnamed files in a directory (Linux ``O_TMPFILE``), the next one made ahead on a worker thread.
 
-Creating a file is the dearest single step of storing a 1 MiB artifact on some filesystems
-(0.3 ms of kernel CPU per create on the ext4 of our benchmark VM, more than the SQL of a
-registration), so the next file is made while the caller does other work. An unnamed file gets
+Creating a file is the dearest single step of storing a small artifact on some filesystems
+(ext4 spends more kernel CPU on the create than a registration spends on its SQL), so the next
+file is made while the caller does other work. An unnamed file gets
 its name only when linked into place and vanishes when closed or when the process dies: neither
 a refused registration nor a crash leaves a temp file behind.
 """

@@ -1,8 +1,8 @@
 """Storing a small file's bytes around the page cache (``O_DIRECT``), from a buffer that is also
 hashed.
 
-A kernel copy of a 1 MiB artifact into the page cache took ~0.3 ms on our benchmark VM (every
-page of the copy is allocated and tracked), ahead of the 0.6 ms hash of the copy. Read once into
+A kernel copy of a small artifact into the page cache allocates and tracks every page of the
+copy, and the hash of the copy can only start once the copy is done. Read once into
 an aligned buffer instead, the bytes are hashed by the caller while a worker writes the same
 buffer straight to the disk and fsyncs it: the address is still the hash of exactly the bytes
 stored, and the disk write overlaps the hash instead of preceding it.

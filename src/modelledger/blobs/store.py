@@ -79,8 +79,8 @@ def _forget_pages(fd: int) -> None:
     rarely (verify, serving's load), and the source's pages are cached anyway; freed at once,
     its pages serve the next copy. Kept instead, every registration grows the cache by its
     artifact: on a VM whose memory the host backs on first touch (Firecracker, our benchmark
-    machine), each new page then costs a host fault, and a 1 MiB copy took 0.7–2.6 ms instead
-    of 0.3 ms. Called after the fsync (only clean pages can be dropped) and the hash."""
+    machine), each new page then costs a host fault, which made a copy several times slower.
+    Called after the fsync (only clean pages can be dropped) and the hash."""
     if hasattr(os, "posix_fadvise"):
         with contextlib.suppress(OSError):
             os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
@@ -146,7 +146,7 @@ class BlobStore:
         self.url = url
         self.local = "://" not in url or url.startswith("file://")
         if self.local:
-            # local paths need no fsspec on the hot path (its import alone costs ~40 ms a command)
+            # local paths need no fsspec on the hot path (its import is a visible part of a command)
             self.root = os.path.abspath(url.removeprefix("file://")).rstrip("/")
         else:
             self.root = self.fs_and_root[1].rstrip("/")

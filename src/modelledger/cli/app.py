@@ -1,5 +1,5 @@
 """The ``mledger`` entry point. A few answers have a budget smaller than loading the command-line
-framework (Typer and Click take ~50 ms, the PostgreSQL driver ~90 ms more): those are answered by
+framework (Typer and Click, and the PostgreSQL driver they would pull in): those are answered by
 ``cli.fast`` without it; everything else goes to the Typer app in ``cli.root``."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Answers given without loading Typer: ``mledger audit prediction REQUEST_ID --json``, whose
-budget as a whole process (200 ms on PostgreSQL) the framework's import alone would eat into.
+budget as a whole process (README, Measured) the framework's import alone would eat into.
 Only that exact form is taken here; anything else — another flag, ``--help``, a typo — returns
 None and goes through the full CLI, which gives the same answer with its usual help and errors."""
 

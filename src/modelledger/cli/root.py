@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +14,12 @@ from modelledger.console.output import JSON_HELP, emit_json
 from modelledger.core.errors import MledgerError
 from modelledger.data import cli as data
 from modelledger.drift import cli as drift
+from modelledger.drift import hook as drift_hook
 from modelledger.evals import cli as evals
+from modelledger.impact import cli as impact
 from modelledger.models.cli import model, system
 from modelledger.predictions import cli as predictions
-from modelledger.releases.cli import env, release
+from modelledger.releases.cli import env, eval_stale, release
 from modelledger.serving.cli import route, serve
 
 
@@ -30,6 +33,24 @@ class _LedgerGroup(TyperGroup):
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(exc.exit_code) from None
 
+
+def _mount(group: typer.Typer, command: Callable[..., Any], before: str | None = None) -> None:
+    """Add a higher capability's command to a lower one's group (which cannot import it),
+    placed before the command named ``before`` so that help keeps its order."""
+    group.command()(command)
+    if before is None:
+        return
+    added = group.registered_commands.pop()
+    names = [
+        (c.name or (c.callback.__name__ if c.callback else "")) for c in group.registered_commands
+    ]
+    group.registered_commands.insert(names.index(before), added)
+
+
+drift_hook.install()  # registration takes the drift reference profile
+_mount(data.app, impact.lineage, before="card")
+_mount(data.app, impact.affected)
+_mount(evals.app, eval_stale.stale)
 
 app = typer.Typer(
     cls=_LedgerGroup,
@@ -97,4 +118,4 @@ def demo(
     """Play the end-to-end story on a fresh ledger with small synthetic data."""
     from modelledger.cli.demo.story import run_demo
 
-    run_demo(directory, keep)
+    run_demo(directory, keep, app)

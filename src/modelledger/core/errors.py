@@ -1,16 +1,5 @@
-"""Exceptions raised across modelledger.
-
-MledgerError                 exit 2 unless said otherwise: bad usage or input
-├── InvalidInput             a value the user gave is malformed (names the field)
-├── NotFound                 a reference resolves to nothing
-├── AmbiguousReference       a prefix matches several ids (lists them)
-├── NoLedger                 no .mledger/ found and no MLEDGER_DB_URL set
-├── DirtyWorkingTree         uncommitted changes and no --allow-dirty
-├── ImmutableRecord          something tried to change a record that is append-only
-├── Conflict                 a write lost to a concurrent one or broke a constraint
-├── StoreUnavailable         the database or blob store cannot be reached
-└── CheckFailed              exit 1: a check ran and its answer is "no" (verify, gate)
-"""
+"""Exceptions raised across modelledger. Their public home, with the whole hierarchy drawn,
+is ``modelledger.errors``."""
 
 from __future__ import annotations
 
@@ -56,3 +45,20 @@ class StoreUnavailable(MledgerError):
 
 class CheckFailed(MledgerError):
     exit_code = 1
+
+
+# Shown (in tracebacks, reprs, pickles) under their public home, which re-exports them.
+for _cls in (
+    MledgerError,
+    InvalidInput,
+    NotFound,
+    AmbiguousReference,
+    NoLedger,
+    DirtyWorkingTree,
+    ImmutableRecord,
+    Conflict,
+    StoreUnavailable,
+    CheckFailed,
+):
+    _cls.__module__ = "modelledger.errors"
+del _cls

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from modelledger.core.errors import InvalidInput
+from modelledger.core.errors import AmbiguousReference, InvalidInput, NotFound
 
 MIN_PREFIX_HEX = 4
 _PREFIXED = re.compile(r"^(mv|ds|tf|ev|sys)-([0-9a-f]{1,64})$")
@@ -59,3 +59,12 @@ def parse_ref(text: str) -> Ref:
         f"cannot read reference {text!r}: expected an id (mv-…), a unique prefix of one, "
         "NAME@N or NAME@ENV"
     )
+
+
+def one_match(found: list[str], ref: str, what: str) -> str:
+    """The single id a reference matched, or the error a person needs to disambiguate it."""
+    if not found:
+        raise NotFound(f"no {what} matches {ref!r}")
+    if len(found) > 1:
+        raise AmbiguousReference(ref, found)
+    return found[0]

@@ -5,17 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from modelledger.core.documents import Strict, parse_document
 from modelledger.core.errors import InvalidInput
-from modelledger.models.card import parse_card
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Source(_Strict):
+class Source(Strict):
     name: str = Field(min_length=1)
     owner: str | None = None
     license: str | None = None
@@ -24,14 +20,14 @@ class Source(_Strict):
     verified: bool | str | None = Field(default=None, description="human verification")
 
 
-class Splits(_Strict):
+class Splits(Strict):
     rule: str | None = None
     train: float | None = Field(default=None, ge=0, le=1)
     val: float | None = Field(default=None, ge=0, le=1)
     test: float | None = Field(default=None, ge=0, le=1)
 
 
-class DatasetCard(_Strict):
+class DatasetCard(Strict):
     id: str | None = None
     hash: str | None = None
     sources: list[Source] = Field(default_factory=list)
@@ -47,7 +43,7 @@ class DatasetCard(_Strict):
 def validate_dataset_card(data: Any, snapshot_id: str, tree_sha256: str) -> dict[str, Any]:
     """The card as canonical data, with ``id`` and ``hash`` filled in; InvalidInput when a field
     is malformed or the card describes different bytes than the snapshot holds."""
-    card = parse_card(DatasetCard, data, "dataset card")
+    card = parse_document(DatasetCard, data, "dataset card")
     content_hash = f"sha256:{tree_sha256}"
     if card.hash is not None and card.hash.removeprefix("sha256:") != tree_sha256:
         raise InvalidInput(

@@ -7,11 +7,11 @@ from typing import Any
 from modelledger.core.errors import NotFound
 from modelledger.data.dataset_card import validate_dataset_card
 from modelledger.data.manifest import Snapshot
+from modelledger.data.resolve import resolve_snapshot
 from modelledger.data.snapshot import add_card
 from modelledger.data.store import snapshots
 from modelledger.ledger import cards
 from modelledger.ledger.home import Ledger, now
-from modelledger.models.resolve import resolve_snapshot
 
 
 def card(ledger: Ledger, ref: str) -> tuple[Snapshot, int, dict[str, Any]]:

@@ -76,7 +76,7 @@ def snapshot(
     params = merge_params({}, req.params)
     progress = progress or Progress()
     if req.inputs:
-        from modelledger.models.resolve import resolve_snapshot
+        from modelledger.data.resolve import resolve_snapshot
 
         with ledger.db.read() as conn:  # fail on a bad --from before reading any bytes
             inputs = sorted({resolve_snapshot(conn, ref) for ref in req.inputs})
@@ -93,7 +93,9 @@ def snapshot(
         snap_id = snapshot_id(tree.sha256)
         card = None
         if req.card is not None:
-            from modelledger.data.dataset_card import validate_dataset_card  # pydantic: ~60 ms
+            from modelledger.data.dataset_card import (
+                validate_dataset_card,
+            )  # pydantic: only with a card
 
             card = validate_dataset_card(req.card, snap_id, tree.sha256)
         tf = Transform.of(snap_id, inputs, req.step or "", code, params) if inputs else None
@@ -189,8 +191,8 @@ def _code_record(ledger: Ledger, code: str) -> dict[str, Any]:
 
 
 def get_snapshot(ledger: Ledger, ref: str) -> Snapshot:
+    from modelledger.data.resolve import resolve_snapshot
     from modelledger.data.store import snapshots
-    from modelledger.models.resolve import resolve_snapshot
 
     with ledger.db.read() as conn:
         found = snapshots.get(conn, resolve_snapshot(conn, ref))
@@ -200,9 +202,9 @@ def get_snapshot(ledger: Ledger, ref: str) -> Snapshot:
 
 def show(ledger: Ledger, ref: str) -> dict[str, Any]:
     """The snapshot with its files, current card and the transforms that produced it."""
+    from modelledger.data.resolve import resolve_snapshot
     from modelledger.data.store import snapshots, transforms
     from modelledger.ledger import cards
-    from modelledger.models.resolve import resolve_snapshot
 
     with ledger.db.read() as conn:
         snap = snapshots.get(conn, resolve_snapshot(conn, ref))

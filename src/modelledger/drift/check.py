@@ -17,6 +17,7 @@ from typing import Any
 
 from modelledger.core.clock import format_time, parse_time
 from modelledger.core.errors import InvalidInput
+from modelledger.core.stats import parse_since
 from modelledger.drift.judge import Signal, disappeared, distribution_signal, status_rank, worst
 from modelledger.drift.policy import DriftPolicy
 from modelledger.drift.profile import ReferenceProfile, category_counts
@@ -28,8 +29,8 @@ from modelledger.drift.traffic import overlapping_segments, served_traffic
 from modelledger.ledger.home import Ledger, now
 from modelledger.models.resolve import resolve_version
 from modelledger.models.store import versions
-from modelledger.predictions import store as predictions
-from modelledger.predictions.arm_stats import parse_since
+from modelledger.predictions.store.judged import judged_predictions
+from modelledger.predictions.store.window import LogWindow, log_window
 from modelledger.releases.environments import require_env
 from modelledger.releases.gate import GatePolicy
 from modelledger.releases.gatekeeper import env_policy
@@ -119,10 +120,10 @@ def window_of(text: str, until: str | None = None) -> Window:
 
 def served_in(
     conn: Any, env: str, span: Window, wanted: str | None
-) -> tuple[Any, list[dict[str, Any]]]:
+) -> tuple[LogWindow, list[dict[str, Any]]]:
     """The window's prediction log in ``env`` and the versions that served in it (only the
     version id ``wanted`` when one is given)."""
-    log = predictions.log_window(conn, env, span.since, span.until)
+    log = log_window(conn, env, span.since, span.until)
     served = [
         r for r in drift_reads.served_versions(conn, log)
         if wanted is None or r["version_id"] == wanted
@@ -140,8 +141,8 @@ def check(
     policy: DriftPolicy | None = None,
 ) -> DriftCheck:
     """Every signal for the versions that served ``env`` in the window (or just ``version``)."""
-    span = window_of(window, until)
-    policy = policy or DriftPolicy()
+    asked = _Asked(env=env, span=window_of(window, until), policy=policy or DriftPolicy())
+    span = asked.span
     with ledger.db.read() as conn:
         environment = require_env(conn, env)
         gate, _ = env_policy(conn, environment)
@@ -151,29 +152,52 @@ def check(
         segments = overlapping_segments(conn, env, span.since, span.until)
         judged = {
             r["version_id"]: judged_from(
-                drift_reads.judged(conn, log, r["version_id"], int(r["n"]))
+                judged_predictions(conn, log, r["version_id"], int(r["n"]))
             )
             for r in served
         }
-        found_profiles = {r["version_id"]: latest_profile(ledger, r["version_id"]) for r in served}
+        profiles = {r["version_id"]: latest_profile(ledger, r["version_id"]) for r in served}
+    found = _Found(
+        gate=gate, wanted=wanted, served=served, labels=labels, segments=segments,
+        judged=judged, profiles=profiles,
+    )  # fmt: skip
     # The outputs are counted from the log's rows (a scan of the wide table on SQLite, which
     # runs without the GIL) on another connection while DuckDB counts the features here.
-    wanted_outputs = {
-        vid: prof[1] for vid, prof in found_profiles.items() if prof and prof[1].output
-    }
+    wanted_outputs = {vid: prof[1] for vid, prof in profiles.items() if prof and prof[1].output}
     pool = ThreadPoolExecutor(1, thread_name_prefix="mledger-drift-outputs")
     outputs_future = pool.submit(_outputs, ledger, log, wanted_outputs)
     try:
-        return _finish(
-            ledger, env, span, policy, gate, wanted, served, labels, segments, judged,
-            found_profiles, outputs_future,
-        )  # fmt: skip
+        return _finish(ledger, asked=asked, found=found, outputs=outputs_future)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+@dataclass(frozen=True)
+class _Asked:
+    """What ``drift check`` was asked: the environment, the window and the policy to judge by."""
+
+    env: str
+    span: Window
+    policy: DriftPolicy
+
+
+@dataclass(frozen=True)
+class _Found:
+    """What the read transaction found for the window: the environment's gate policy, the
+    version asked for (resolved), the versions that served with their labels, the segments
+    holding their features, their judged predictions and their reference profiles."""
+
+    gate: GatePolicy
+    wanted: str | None
+    served: list[dict[str, Any]]
+    labels: dict[str, str]
+    segments: list[dict[str, Any]]
+    judged: dict[str, Judged]
+    profiles: dict[str, tuple[StoredProfile, ReferenceProfile] | None]
+
+
 def _outputs(
-    ledger: Ledger, log: Any, profiles: dict[str, ReferenceProfile]
+    ledger: Ledger, log: LogWindow, profiles: dict[str, ReferenceProfile]
 ) -> dict[str, Callable[[DriftPolicy], Signal]]:
     if not profiles:
         return {}
@@ -183,22 +207,17 @@ def _outputs(
 
 def _finish(
     ledger: Ledger,
-    env: str,
-    span: Window,
-    policy: DriftPolicy,
-    gate: GatePolicy,
-    wanted: str | None,
-    served: list[dict[str, Any]],
-    labels: dict[str, str],
-    segments: list[dict[str, Any]],
-    judged: dict[str, Judged],
-    found_profiles: dict[str, tuple[StoredProfile, ReferenceProfile] | None],
-    outputs_future: Future[dict[str, Callable[[DriftPolicy], Signal]]],
+    *,
+    asked: _Asked,
+    found: _Found,
+    outputs: Future[dict[str, Callable[[DriftPolicy], Signal]]],
 ) -> DriftCheck:
+    env, span, policy, labels = asked.env, asked.span, asked.policy, found.labels
     result = DriftCheck(
         env, now(), span.since, span.until, span.text, policy, [],
     )  # fmt: skip
-    if not served:
+    if not found.served:
+        wanted = found.wanted
         which = f" from {labels.get(wanted, wanted)}" if wanted else ""
         result.message = (
             f"no predictions{which} in {env} between {span.since} and {span.until}: "
@@ -207,14 +226,14 @@ def _finish(
         return result
     from modelledger.drift.features import columns_of, version_view
 
-    with served_traffic(ledger, segments, span.since, span.until) as con:
+    with served_traffic(ledger, found.segments, span.since, span.until) as con:
         present = columns_of(con, "served")
-        for r in served:
+        for r in found.served:
             vid = r["version_id"]
             vd = VersionDrift(vid, labels[vid], int(r["n"]), None)
             result.versions.append(vd)
             version_view(con, view_name(vid), "served", vid)
-            prof = found_profiles[vid]
+            prof = found.profiles[vid]
             if prof is None:
                 vd.signals.append(
                     Signal("reference", "profile", "insufficient",
@@ -224,12 +243,13 @@ def _finish(
                 vd.reference = prof[0]
                 vd.signals += _inputs(con, vid, prof[1], present, policy)
             vd.signals += quality_signals(
-                con, vid, judged[vid], gate, policy, span.since, span.until, present
-            )
-    outputs = outputs_future.result()
+                con, vid, found.judged[vid], gate=found.gate, policy=policy, since=span.since,
+                until=span.until, present=present,
+            )  # fmt: skip
+    output_signals = outputs.result()
     for vd in result.versions:
-        if vd.version_id in outputs:
-            vd.signals.append(outputs[vd.version_id](policy))
+        if vd.version_id in output_signals:
+            vd.signals.append(output_signals[vd.version_id](policy))
     return result
 
 
@@ -275,13 +295,15 @@ def _inputs(
             found = category_counts(ref, value_counts(con, view, name))
             signals.append(
                 distribution_signal(
-                    "input", name, ref, found.counts, found.nulls, policy, found.new
+                    "input", name, ref, found.counts, found.nulls, policy, new_categories=found.new
                 )
             )
     return signals
 
 
-def _output_counts(conn: Any, log: Any, version_id: str, profile: ReferenceProfile) -> Any:
+def _output_counts(
+    conn: Any, log: LogWindow, version_id: str, profile: ReferenceProfile
+) -> Callable[[DriftPolicy], Signal]:
     """Read the outputs now (inside the read transaction); judge them later with the policy."""
     ref = profile.output
     assert ref is not None
@@ -290,7 +312,7 @@ def _output_counts(conn: Any, log: Any, version_id: str, profile: ReferenceProfi
         pairs = [(json_scalar(r["output_json"]), int(r["n"])) for r in rows]
         found = category_counts(ref, pairs)
         return lambda policy: distribution_signal(
-            "output", "output", ref, found.counts, found.nulls, policy, found.new
+            "output", "output", ref, found.counts, found.nulls, policy, new_categories=found.new
         )
     binned, others = drift_reads.output_bins(conn, log, version_id, ref.edges)
     return lambda policy: distribution_signal("output", "output", ref, binned, others, policy)

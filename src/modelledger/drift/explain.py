@@ -24,7 +24,8 @@ from modelledger.drift.traffic import overlapping_segments, served_traffic
 from modelledger.ledger.home import Ledger
 from modelledger.models.resolve import resolve_version
 from modelledger.models.store import versions
-from modelledger.predictions import store as predictions
+from modelledger.predictions.store.judged import judged_predictions
+from modelledger.predictions.store.window import log_window
 from modelledger.releases.environments import require_env
 from modelledger.releases.gatekeeper import env_policy
 
@@ -47,9 +48,9 @@ def explain(
         vid = resolve_version(conn, version)
         found = versions.get(conn, vid)
         label = found.label if found else vid
-        log = predictions.log_window(conn, env, span.since, span.until)
+        log = log_window(conn, env, span.since, span.until)
         served = {r["version_id"]: int(r["n"]) for r in drift_reads.served_versions(conn, log)}
-        judged = judged_from(drift_reads.judged(conn, log, vid, served.get(vid, 0)))
+        judged = judged_from(judged_predictions(conn, log, vid, served.get(vid, 0)))
         segments = overlapping_segments(conn, env, span.since, span.until)
     failures = len(judged.correct) - sum(judged.correct)
     out: dict[str, Any] = {

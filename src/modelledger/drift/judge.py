@@ -15,16 +15,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from modelledger.drift.policy import DriftPolicy
-from modelledger.drift.profile import FeatureProfile
+from modelledger.core.stats import wilson_interval
 from modelledger.drift.stats import chi_square, js_distance, ks_from_bins, psi
-from modelledger.predictions.arm_stats import wilson_interval
+
+if TYPE_CHECKING:
+    # Annotations only: the report's readers import the status order from here without
+    # importing numpy (through the profile) or pydantic (through the policy).
+    from modelledger.drift.policy import DriftPolicy
+    from modelledger.drift.profile import FeatureProfile
 
 Status = Literal["ok", "warn", "alert", "insufficient"]
 SignalKind = Literal["input", "output", "quality", "slice", "missing_feature", "reference"]
-_RANK: dict[str, int] = {"alert": 3, "warn": 2, "insufficient": 1, "ok": 0}
+STATUSES: tuple[Status, ...] = ("alert", "warn", "insufficient", "ok")
+"""Every status, worst first: the one order for overall statuses, JSON and the report."""
+_RANK: dict[str, int] = {s: len(STATUSES) - 1 - i for i, s in enumerate(STATUSES)}
 
 
 def worst(statuses: Sequence[str]) -> Status:
@@ -36,6 +42,7 @@ def worst(statuses: Sequence[str]) -> Status:
 
 
 def status_rank(status: str) -> int:
+    """How bad ``status`` is: higher is worse (``ok`` is 0). KeyError for an unknown status."""
     return _RANK[status]
 
 
@@ -80,6 +87,7 @@ def distribution_signal(
     current: Sequence[int],
     current_nulls: int,
     policy: DriftPolicy,
+    *,
     new_categories: dict[str, int] | None = None,
 ) -> Signal:
     """Compare the current counts (on the reference's bins) with the reference."""
@@ -174,18 +182,27 @@ class QualityPoint:
     correct: int
 
 
+@dataclass(frozen=True)
+class Floor:
+    """The accuracy below which quality alerts (None: no floor), and where it came from."""
+
+    value: float | None
+    source: str
+
+
 def quality_signal(
     kind: Literal["quality", "slice"],
     name: str,
     n: int,
     correct: int,
-    floor: float | None,
-    floor_source: str,
+    bar: Floor,
     policy: DriftPolicy,
+    *,
     series: Sequence[QualityPoint] = (),
     definition: dict[str, Any] | None = None,
 ) -> Signal:
     """Accuracy from feedback against its floor; a slice is judged like the whole."""
+    floor, floor_source = bar.value, bar.source
     details: dict[str, Any] = {"floor_source": floor_source}
     if series:
         details["series"] = [{"start": p.start, "n": p.n, "correct": p.correct} for p in series]

@@ -20,14 +20,15 @@ from pydantic import ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from modelledger.core.canonical import digest
+from modelledger.core.documents import Strict, parse_document
 from modelledger.core.errors import InvalidInput
-from modelledger.models.card import _Strict, parse_card
+from modelledger.core.stats import parse_duration
 
 Scalar = str | int | float | bool
 _Name = Annotated[str, Field(min_length=1)]
 
 
-class _Policy(_Strict):
+class _Policy(Strict):
     model_config = ConfigDict(allow_inf_nan=False)
 
 
@@ -85,7 +86,7 @@ DEFAULT = DriftPolicy()
 def parse_drift_policy(data: Any) -> DriftPolicy:
     if data is None:
         return DEFAULT
-    policy = parse_card(DriftPolicy, data, "drift policy")
+    policy = parse_document(DriftPolicy, data, "drift policy")
     for name, rule in policy.slices.items():
         if not rule:
             raise InvalidInput(f"drift policy: slice {name!r} names no feature to match")
@@ -111,7 +112,5 @@ def slice_rule(policy: DriftPolicy, name: str) -> dict[str, list[Scalar]] | None
 def bucket_width(policy: DriftPolicy, window: timedelta) -> timedelta:
     """Quality-over-time resolution: the policy's, else a 24th of the window (at least a minute)."""
     if policy.bucket:
-        from modelledger.predictions.arm_stats import parse_duration
-
         return parse_duration(policy.bucket, "drift policy bucket")
     return max(window / 24, timedelta(minutes=1))

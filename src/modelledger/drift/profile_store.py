@@ -41,8 +41,8 @@ def share_profile(
     the new version as well — no data is read again."""
     sha, rows, features = found["profile_sha256"], found["rows"], found["features"]
     profiles.add(
-        conn, version_id, sha, "training", rows, features, at, user, found["source_key"],
-        new_version=True,
+        conn, version_id, sha256=sha, source="training", rows=rows, features=features, at=at,
+        user=user, source_key=found["source_key"], new_version=True,
     )  # fmt: skip
     events.append(
         conn, "drift.profile", version_id, user, at,

@@ -22,8 +22,7 @@ from modelledger.drift.profile_store import StoredProfile
 from modelledger.drift.store import profiles
 from modelledger.ledger import cards, events
 from modelledger.ledger.home import Ledger, now
-from modelledger.models.register import TRAINING_ROLES
-from modelledger.models.version import ModelVersion
+from modelledger.models.version import TRAINING_ROLES, ModelVersion
 
 _NUMERIC_CARD_TYPES = ("float", "int")
 IDENTIFIER_SHARE = 0.5  # distinct values over non-null values above which a column is an id
@@ -136,8 +135,8 @@ def store_profile(
     source = str(profile.source["kind"])
     with ledger.db.write() as conn:
         if profiles.add(
-            conn, subject_id, info.sha256, source, profile.rows, len(profile.features), at,
-            ledger.user, source_key,
+            conn, subject_id, sha256=info.sha256, source=source, rows=profile.rows,
+            features=len(profile.features), at=at, user=ledger.user, source_key=source_key,
         ):  # fmt: skip
             events.append(
                 conn, "drift.profile", subject_id, ledger.user, at,

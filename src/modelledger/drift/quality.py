@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelledger.core.clock import format_time, parse_time
-from modelledger.drift.judge import QualityPoint, Signal, quality_signal, undefined_slice
+from modelledger.core.stats import label_matches
+from modelledger.drift.judge import Floor, QualityPoint, Signal, quality_signal, undefined_slice
 from modelledger.drift.policy import DriftPolicy, bucket_width, slice_rule
 from modelledger.drift.profile import category_token
-from modelledger.drift.store import reads as drift_reads
-from modelledger.predictions.arm_stats import label_matches
+from modelledger.predictions.store.judged import JudgedRow
 from modelledger.releases.gate import GatePolicy
 
 
@@ -24,7 +24,7 @@ class Judged:
     clusters: list[str | None]
 
 
-def judged_from(rows: Sequence[drift_reads.Judged]) -> Judged:
+def judged_from(rows: Sequence[JudgedRow]) -> Judged:
     out = Judged([], [], [], [])
     for request_id, served_at, cluster, label_json, output_json, correct in rows:
         if label_json is not None and output_json is not None:
@@ -36,23 +36,21 @@ def judged_from(rows: Sequence[drift_reads.Judged]) -> Judged:
     return out
 
 
-def _floor(gate: GatePolicy, policy: DriftPolicy) -> tuple[float | None, str]:
+def _floor(gate: GatePolicy, policy: DriftPolicy) -> Floor:
     if policy.quality.min is not None:
-        return policy.quality.min, "drift policy quality.min"
+        return Floor(policy.quality.min, "drift policy quality.min")
     for rule in gate.metrics:
         if rule.name == "accuracy" and rule.min is not None:
-            return rule.min, "gate policy accuracy min"
-    return None, "neither the gate policy nor the drift policy sets an accuracy floor"
+            return Floor(rule.min, "gate policy accuracy min")
+    return Floor(None, "neither the gate policy nor the drift policy sets an accuracy floor")
 
 
-def _slice_bar(
-    gate: GatePolicy, policy: DriftPolicy, floor: tuple[float | None, str]
-) -> tuple[float | None, str]:
+def _slice_bar(gate: GatePolicy, policy: DriftPolicy, floor: Floor) -> Floor:
     ps = gate.protected_slices
     if ps is not None and ps.min is not None:
-        return ps.min, "gate policy protected_slices.min"
+        return Floor(ps.min, "gate policy protected_slices.min")
     if policy.slice_min is not None:
-        return policy.slice_min, "drift policy slice_min"
+        return Floor(policy.slice_min, "drift policy slice_min")
     return floor
 
 
@@ -75,17 +73,20 @@ def quality_signals(
     con: Any,
     version_id: str,
     judged: Judged,
+    *,
     gate: GatePolicy,
     policy: DriftPolicy,
     since: str,
     until: str,
     present: dict[str, str],
 ) -> list[Signal]:
+    """The version's quality signal over the window and one per protected slice; ``present``
+    names the logged features (a slice on a feature not logged is insufficient)."""
     floor = _floor(gate, policy)
     signals = [
         quality_signal(
-            "quality", "accuracy", len(judged.correct), sum(judged.correct), floor[0], floor[1],
-            policy, _series(judged, since, until, policy),
+            "quality", "accuracy", len(judged.correct), sum(judged.correct), floor, policy,
+            series=_series(judged, since, until, policy),
         )
     ]  # fmt: skip
     names = list(gate.protected_slices.names) if gate.protected_slices else []
@@ -117,7 +118,7 @@ def quality_signals(
                 correct += row[0]
         signals.append(
             quality_signal(
-                "slice", name, n, correct, bar[0], bar[1], policy,
+                "slice", name, n, correct, bar, policy,
                 definition={f: list(vs) for f, vs in rule.items()},
             )
         )  # fmt: skip

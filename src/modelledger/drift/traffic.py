@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelledger.data.tables import LocalTables
 from modelledger.ledger.home import Ledger
-from modelledger.predictions import store as predictions
+from modelledger.predictions.store.reads import segments
 
 if TYPE_CHECKING:
     import duckdb
@@ -20,7 +20,7 @@ def overlapping_segments(
     conn: Connection, env: str, since: str, until: str
 ) -> list[dict[str, Any]]:
     return [
-        s for s in predictions.segments(conn, env)
+        s for s in segments(conn, env)
         if s["last_served_at"] >= since and s["first_served_at"] < until
     ]  # fmt: skip
 

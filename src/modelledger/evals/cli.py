@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -154,33 +153,3 @@ def compare(
     for side, key in ((la, "only_a"), (lb, "only_b")):
         if found[key]:
             out.print(f"only {side} was scored on: " + ", ".join(short(s) for s in found[key]))
-
-
-@app.command()
-def stale(
-    eval_set: str = typer.Option(..., "--eval-set", "-e", help="The new eval set."),
-    model: str | None = typer.Option(None, "--model", help="Only versions of this model."),
-    recent: int = typer.Option(5, "--recent", help="How many newest versions per model to check."),
-    as_json: bool = JsonOpt,
-) -> None:
-    """What still needs scoring on a new eval set: recent versions and everything ever live."""
-    from modelledger.evals.evaluate import stale as find
-    from modelledger.ledger.home import open_ledger
-
-    with open_ledger() as ledger:
-        found: dict[str, Any] = find(ledger, eval_set, model, recent)
-    if as_json:
-        emit_json(found)
-        return
-    if not found["missing"]:
-        typer.echo(f"nothing to re-score: all {found['checked']} version(s) have a result")
-        return
-    t = table("version", "id", "why", "registered")
-    for item in found["missing"]:
-        t.add_row(
-            item["label"], short(item["id"]), item["why"], item["created_at"][:19].replace("T", " ")
-        )
-    console().print(t)
-    typer.echo(
-        f"{len(found['missing'])} to score: mledger eval record REF --eval-set {found['eval_set']} …"
-    )

@@ -1,5 +1,5 @@
-"""Eval sets and results: record scores pinned to an eval set, compare like with like, and list
-what still needs scoring when an eval set evolves."""
+"""Eval sets and results: record scores pinned to an eval set and compare like with like (what
+still needs scoring when an eval set evolves is ``releases.stale``: it reads what went live)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modelledger.core.errors import CheckFailed, Conflict, InvalidInput, NotFound
+from modelledger.core.errors import CheckFailed, Conflict, InvalidInput
 from modelledger.core.ids import short
+from modelledger.data.resolve import resolve_snapshot
 from modelledger.data.snapshot import Progress, SnapshotRequest, SnapshotResult, snapshot
 from modelledger.data.store import snapshots
 from modelledger.evals import store as evals
@@ -17,10 +18,7 @@ from modelledger.ledger import events
 from modelledger.ledger.home import Ledger, now
 from modelledger.models import deployables
 from modelledger.models.register import leakage_warnings
-from modelledger.models.resolve import resolve_snapshot
-from modelledger.models.store import systems, versions
 from modelledger.models.version import DataRef
-from modelledger.releases import store as environments
 
 
 def create_eval_set(
@@ -145,44 +143,3 @@ def _compare_on(set_id: str, name: str, ra: EvalResult, rb: EvalResult) -> dict[
         "metrics": _rows(ra.metrics, rb.metrics),
         "slices": slices,
     }
-
-
-def stale(
-    ledger: Ledger, eval_set: str, model: str | None = None, recent: int = 5
-) -> dict[str, Any]:
-    """Versions lacking a result on ``eval_set``: the ``recent`` newest of each model (or of
-    ``model``) and every version that was ever live in any environment."""
-    if recent < 0:
-        raise InvalidInput("--recent must be 0 or more")
-    with ledger.db.read() as conn:
-        set_id = resolve_snapshot(conn, eval_set)
-        if not evals.is_eval_set(conn, set_id):
-            raise InvalidInput(f"{set_id} is not an eval set")
-        if model is not None and versions.next_number(conn, model) == 1:
-            raise NotFound(f"no model named {model!r}")
-        listed = versions.listing(conn, model, limit=None)
-        per_model: dict[str, int] = {}
-        candidates: dict[str, Any] = {}
-        for v in listed:  # newest first
-            per_model[v.name] = per_model.get(v.name, 0) + 1
-            if per_model[v.name] <= recent:
-                candidates[v.id] = (v, "recent")
-        live = environments.ever_live(conn)
-        for v in versions.get_many(conn, {i for i in live if i.startswith("mv-")}):
-            if model is None or v.name == model:
-                candidates[v.id] = (v, "was live")
-        for system in systems.get_many(conn, {i for i in live if i.startswith("sys-")}):
-            if model is None or system.name == model:
-                candidates[system.id] = (system, "was live")
-        done = evals.scored_on(conn, set_id, candidates)
-    todo = [
-        {"id": v.id, "label": v.label, "why": why, "created_at": _iso(v.created_at)}
-        for vid, (v, why) in candidates.items()
-        if vid not in done
-    ]
-    todo.sort(key=lambda item: (item["why"] != "was live", item["label"]))
-    return {"eval_set": set_id, "missing": todo, "scored": len(done), "checked": len(candidates)}
-
-
-def _iso(moment: Any) -> str:
-    return moment if isinstance(moment, str) else str(moment.isoformat())

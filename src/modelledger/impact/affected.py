@@ -12,12 +12,12 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from modelledger.core.errors import InvalidInput
+from modelledger.data.resolve import resolve_snapshot
 from modelledger.data.store import snapshots
 from modelledger.data.tables import LocalTables, tabular_files
 from modelledger.impact.lineage import downstream, models_using, upstream
 from modelledger.ledger import cards
 from modelledger.ledger.home import Ledger
-from modelledger.models.resolve import resolve_snapshot
 from modelledger.models.store import versions
 from modelledger.releases import store as environments
 

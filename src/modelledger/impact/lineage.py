@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from modelledger.data.resolve import resolve_snapshot
 from modelledger.data.store import snapshots, transforms
 from modelledger.data.transform import Transform
 from modelledger.ledger.home import Ledger
-from modelledger.models.resolve import resolve_snapshot
 from modelledger.models.store import versions
 
 

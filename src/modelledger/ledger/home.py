@@ -30,7 +30,7 @@ class Ledger:
 
     @functools.cached_property
     def db(self) -> Database:
-        # Opened on first use: SQLAlchemy's import alone costs ~120 ms, and a re-snapshot of
+        # Opened on first use: SQLAlchemy's import is dear, and a re-snapshot of
         # unchanged files answers from the hash cache and a stdlib-sqlite3 lookup without it.
         from modelledger.ledger.db import Database
 

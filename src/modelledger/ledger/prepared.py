@@ -1,8 +1,8 @@
 """Statements compiled once per dialect and run on the driver's own cursor.
 
 A registration runs about a dozen statements. SQLAlchemy's per-execute bookkeeping (execution
-context, parameter processing, result wrapping, events) costs ~13 µs a statement on our
-benchmark machine against ~1.5 µs for the driver itself: a fifth of a whole registration. The
+context, parameter processing, result wrapping, events) costs several times what the driver
+itself does, a large share of a whole registration (benchmarks/bench_register.py). The
 statements stay SQLAlchemy Core expressions over the one schema, so the SQL is written once for
 both backends; only their execution is short-cut.
 

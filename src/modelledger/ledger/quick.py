@@ -1,5 +1,5 @@
 """Read-only lookups through the stdlib sqlite3 driver, for hot paths that would otherwise pay
-~150 ms for importing SQLAlchemy. Each lookup runs in one read transaction (a consistent snapshot
+for importing SQLAlchemy. Each lookup runs in one read transaction (a consistent snapshot
 under WAL) on a database whose schema is exactly the one this code expects; anything unexpected
 returns None and the caller takes the full path."""
 

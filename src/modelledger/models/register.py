@@ -9,9 +9,10 @@ stored when the code is captured: unreferenced content-addressed bytes.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypedDict, Unpack
 
 from sqlalchemy.engine import Connection
 
@@ -26,16 +27,17 @@ from modelledger.core.clock import parse_time
 from modelledger.core.errors import DirtyWorkingTree, InvalidInput, MledgerError, NotFound
 from modelledger.core.names import validate_name
 from modelledger.core.params import merge_params
+from modelledger.data.resolve import resolve_snapshot
 from modelledger.data.store import snapshots
-from modelledger.drift.profile_key import training_key
-from modelledger.drift.profile_store import profile_from_same_data, share_profile
 from modelledger.ledger import cards, events
 from modelledger.ledger.home import Ledger, now
+from modelledger.models import hooks as registration_hooks
 from modelledger.models.card import validate_card
 from modelledger.models.loader import parse_loader
-from modelledger.models.resolve import resolve_snapshot, resolve_version
+from modelledger.models.resolve import resolve_version
 from modelledger.models.store import versions
 from modelledger.models.version import (
+    TRAINING_ROLES,
     ArtifactRef,
     CodeRef,
     DataRef,
@@ -44,14 +46,33 @@ from modelledger.models.version import (
     validate_base_model,
 )
 
-if TYPE_CHECKING:
-    from modelledger.drift.profile_store import StoredProfile
 
-TRAINING_ROLES = ("train", "finetune")
+class RegisterOptions(TypedDict, total=False):
+    """Everything a registration takes besides the name and the artifact, as keywords (the Python
+    API's ``register_model(name, artifact, **options)``)."""
+
+    data: Iterable[str | DataRef]  # snapshot ids, optionally with a role: ``ds-…:train``
+    params: Mapping[str, Any]
+    seed: int | None
+    parent: str | None
+    base_model: str | None
+    lock: str | Path | None
+    loader: str | None
+    card: dict[str, Any] | None
+    allow_dirty: bool
+    irreproducible: str | None  # the reason, when the lineage is unknown
+    code_ref: str | None
+    code: CodeRef | None  # already captured (ml.run captures once per run)
+    code_dir: Path | None  # where to look for git; the cwd by default
+    preprocessing: str | None
+    manifest: Mapping[str, Any]
 
 
 @dataclass
 class RegisterRequest:
+    """One registration, as the CLI and the Python API both hand it over (the fields are
+    ``RegisterOptions``, normalised: paths as ``Path``, collections copied)."""
+
     name: str
     artifact: Path
     data: list[str | DataRef] = field(default_factory=list)
@@ -63,12 +84,28 @@ class RegisterRequest:
     loader: str | None = None
     card: dict[str, Any] | None = None
     allow_dirty: bool = False
-    irreproducible: str | None = None  # the reason, when the lineage is unknown
+    irreproducible: str | None = None
     code_ref: str | None = None
-    code: CodeRef | None = None  # already captured (ml.run captures once per run)
-    code_dir: Path | None = None  # where to look for git; the cwd by default
+    code: CodeRef | None = None
+    code_dir: Path | None = None
     preprocessing: str | None = None
     manifest: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls, name: str, artifact: str | Path, **options: Unpack[RegisterOptions]
+    ) -> RegisterRequest:
+        rest: dict[str, Any] = dict(options)
+        lock = rest.pop("lock", None)
+        return cls(
+            name=name,
+            artifact=Path(artifact),
+            data=list(rest.pop("data", ())),
+            params=dict(rest.pop("params", {})),
+            manifest=dict(rest.pop("manifest", {})),
+            lock=Path(lock) if lock is not None else None,
+            **rest,
+        )
 
 
 @dataclass(frozen=True)
@@ -76,7 +113,8 @@ class RegisterResult:
     version: ModelVersion
     created: bool  # False: the same tuple was registered before, and this is that version
     warnings: tuple[str, ...] = ()
-    profile: StoredProfile | None = None  # the drift reference taken from tabular training data
+    # what installed hooks added, by hook key (e.g. drift's reference profile); None: nothing
+    extras: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _check_request(req: RegisterRequest) -> tuple[list[DataRef], dict[str, Any]]:
@@ -166,23 +204,23 @@ class _Context:
     base: str | None
     data: list[DataRef]
     number: int  # the next version number of the name
-    profile_key: str | None
-    shared_profile: dict[str, Any] | None  # the reference profile taken from the same data
+    plans: tuple[Any, ...]  # each hook's own reading, in hook order
 
 
 def _read_context(
-    conn: Connection, req: RegisterRequest, data: list[DataRef], card: dict[str, Any] | None
+    conn: Connection,
+    req: RegisterRequest,
+    data: list[DataRef],
+    card: dict[str, Any] | None,
+    hooks: Sequence[registration_hooks.RegistrationHook],
 ) -> _Context:
     parent, base, data = _resolve_refs(conn, req, data)
-    training = [d.snapshot_id for d in data if d.role in TRAINING_ROLES]
-    key = training_key(training, card) if training else None
     return _Context(
         parent=parent,
         base=base,
         data=data,
         number=versions.next_number(conn, req.name),
-        profile_key=key,
-        shared_profile=profile_from_same_data(conn, key) if key else None,
+        plans=tuple(hook.prepare(conn, data, card) for hook in hooks),
     )
 
 
@@ -203,7 +241,14 @@ def _stage_artifact(
     return ArtifactRef("blob", blob.info.sha256, blob.info.size), blob.source
 
 
-def register(ledger: Ledger, req: RegisterRequest) -> RegisterResult:
+def register(
+    ledger: Ledger,
+    req: RegisterRequest,
+    hooks: Sequence[registration_hooks.RegistrationHook] | None = None,
+) -> RegisterResult:
+    """Register ``req`` (or find the version with the same tuple). ``hooks``: what else runs
+    with a new version; by default the ones installed in this process."""
+    hooks = registration_hooks.installed() if hooks is None else tuple(hooks)
     data, params = _check_request(req)
     card = validate_card(req.card) if req.card is not None else None
     code, code_notes = _code_for(ledger, req)
@@ -224,7 +269,7 @@ def register(ledger: Ledger, req: RegisterRequest) -> RegisterResult:
             staged.append(lock)
             lock_sha = lock.info.sha256
         with ledger.db.write() as conn:
-            ctx = _read_context(conn, req, data, card)
+            ctx = _read_context(conn, req, data, card, hooks)
             tuple_ = VersionTuple(
                 name=req.name,
                 artifact=artifact,
@@ -238,13 +283,16 @@ def register(ledger: Ledger, req: RegisterRequest) -> RegisterResult:
                 parent=ctx.parent,
             )
             existing = versions.get(conn, tuple_.id)
-            profile = None
             if existing is None:
-                version = _insert(ledger, conn, req, tuple_, ctx.number, code_notes, card, source)
-                if ctx.shared_profile is not None:
-                    profile = share_profile(
-                        conn, version.id, ctx.shared_profile, now(), ledger.user
-                    )
+                version = _insert(
+                    ledger, conn, req, tuple_,
+                    number=ctx.number, code_notes=code_notes, card=card, source=source,
+                )  # fmt: skip
+                at = now()
+                done = [
+                    hook.in_transaction(conn, version, plan, at, ledger.user)
+                    for hook, plan in zip(hooks, ctx.plans, strict=True)
+                ]
             for pending in staged:
                 pending.commit()  # durable before the record naming it commits
     finally:
@@ -253,17 +301,18 @@ def register(ledger: Ledger, req: RegisterRequest) -> RegisterResult:
     if existing is not None:
         return RegisterResult(existing, created=False)
     warnings = leakage_warnings(ledger, ctx.data)
-    profile_key = ctx.profile_key
-    if profile_key is not None and profile is None:
-        # imported here: numpy and DuckDB cost a register without training data ~150 ms
-        from modelledger.drift.profiles import profile_at_registration
-
-        try:
-            profile = profile_at_registration(ledger, version, profile_key)
-        except MledgerError as exc:
-            # the version stands without it; a profile can be taken later from traffic
-            warnings.append(f"no drift reference profile: {exc}")
-    return RegisterResult(version, created=True, warnings=tuple(warnings), profile=profile)
+    extras: dict[str, Any] = {}
+    for hook, plan, result in zip(hooks, ctx.plans, done, strict=True):
+        if result is None:
+            try:
+                result = hook.after_commit(ledger, version, plan)
+            except Exception as exc:  # the version is committed and stands without it
+                reason = (
+                    str(exc) if isinstance(exc, MledgerError) else f"{type(exc).__name__}: {exc}"
+                )
+                warnings.append(f"no {hook.label}: {reason}")
+        extras[hook.key] = result
+    return RegisterResult(version, created=True, warnings=tuple(warnings), extras=extras)
 
 
 def leakage_warnings(ledger: Ledger, data: list[DataRef]) -> list[str]:
@@ -295,6 +344,7 @@ def _insert(
     conn: Connection,
     req: RegisterRequest,
     tuple_: VersionTuple,
+    *,
     number: int,
     code_notes: dict[str, Any],
     card: dict[str, Any] | None,

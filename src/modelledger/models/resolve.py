@@ -5,18 +5,9 @@ from __future__ import annotations
 from sqlalchemy.engine import Connection
 
 from modelledger.core.errors import AmbiguousReference, InvalidInput, NotFound
-from modelledger.core.refs import IdPrefix, NameEnv, NameNumber, parse_ref
-from modelledger.data.store import snapshots
+from modelledger.core.refs import IdPrefix, NameEnv, NameNumber, one_match, parse_ref
+from modelledger.ledger.refs import live_pointer
 from modelledger.models.store import systems, versions
-from modelledger.releases import store as environments
-
-
-def _by_prefix(found: list[str], ref: str, what: str) -> str:
-    if not found:
-        raise NotFound(f"no {what} matches {ref!r}")
-    if len(found) > 1:
-        raise AmbiguousReference(ref, found)
-    return found[0]
 
 
 def resolve_version(conn: Connection, ref: str) -> str:
@@ -48,7 +39,7 @@ def resolve_subject(conn: Connection, ref: str, kinds: tuple[str, ...] = ("mv", 
         found += versions.ids_with_prefix(conn, f"mv-{parsed.hex}")
     if "sys" in wanted:
         found += systems.ids_with_prefix(conn, f"sys-{parsed.hex}")
-    return _by_prefix(found, ref, what)
+    return one_match(found, ref, what)
 
 
 def _by_number(conn: Connection, ref: str, parsed: NameNumber, kinds: tuple[str, ...]) -> str:
@@ -73,7 +64,7 @@ def _by_number(conn: Connection, ref: str, parsed: NameNumber, kinds: tuple[str,
 
 def _live(conn: Connection, ref: NameEnv, kinds: tuple[str, ...]) -> str:
     """The pinned id live in the environment now; it must be a version of the named model/system."""
-    env = environments.get(conn, ref.env)
+    env = live_pointer(conn, ref.env)
     if env is None:
         raise NotFound(f"{ref.name}@{ref.env}: no environment named {ref.env!r}")
     if env.current_id is None:
@@ -89,10 +80,3 @@ def _live(conn: Connection, ref: NameEnv, kinds: tuple[str, ...]) -> str:
     if name != ref.name:
         raise NotFound(f"{ref.name}@{ref.env}: {ref.env} runs {current}, not a {ref.name} version")
     return current
-
-
-def resolve_snapshot(conn: Connection, ref: str) -> str:
-    parsed = parse_ref(ref)
-    if not isinstance(parsed, IdPrefix) or parsed.kind not in (None, "ds"):
-        raise InvalidInput(f"{ref!r} is not a snapshot id (ds-…)")
-    return _by_prefix(snapshots.ids_with_prefix(conn, f"ds-{parsed.hex}"), ref, "snapshot")

@@ -9,11 +9,13 @@ from sqlalchemy.engine import Connection
 from modelledger.core.errors import InvalidInput
 from modelledger.core.names import validate_name
 from modelledger.core.refs import NameEnv, parse_ref
+from modelledger.data.resolve import resolve_snapshot
 from modelledger.data.store import snapshots
 from modelledger.ledger import events
 from modelledger.ledger.home import Ledger, now
+from modelledger.ledger.refs import live_pointer
 from modelledger.models.deployables import labels
-from modelledger.models.resolve import resolve_snapshot, resolve_subject, resolve_system
+from modelledger.models.resolve import resolve_subject, resolve_system
 from modelledger.models.store import systems
 from modelledger.models.system import (
     System,
@@ -22,7 +24,6 @@ from modelledger.models.system import (
     parse_component,
     system_id,
 )
-from modelledger.releases import store as environments
 
 
 def _resolve_component(conn: Connection, key: str, ref: str) -> str:
@@ -32,7 +33,7 @@ def _resolve_component(conn: Connection, key: str, ref: str) -> str:
         parsed = parse_ref(ref)
     except InvalidInput:
         parsed = None
-    if isinstance(parsed, NameEnv) and environments.get(conn, parsed.env) is None:
+    if isinstance(parsed, NameEnv) and live_pointer(conn, parsed.env) is None:
         raise InvalidInput(
             f"component {key}={ref!r} floats: pin an external artifact by content as "
             "name@revision#sha256, or register it and use its mv- id"

@@ -15,6 +15,7 @@ from modelledger.core.canonical import canonical_value
 from modelledger.core.errors import InvalidInput
 
 DATA_ROLES = ("train", "val", "test", "finetune", "eval")
+TRAINING_ROLES = ("train", "finetune")  # the roles whose data a version learnt from
 # An external checkpoint pinned by revision and content hash, never a floating name.
 _EXTERNAL_BASE = re.compile(r"^[^@#\s]+@[^@#\s]+#(sha256:)?[0-9a-f]{64}$")
 

@@ -17,8 +17,9 @@ from typing import Any
 from modelledger.core.errors import NotFound
 from modelledger.ledger.home import Ledger
 from modelledger.models.version import ModelVersion
-from modelledger.predictions import store
 from modelledger.predictions.records import arm_role
+from modelledger.predictions.store.audit import audit_rows
+from modelledger.predictions.store.query import postgres_read, sa_query, sqlite_query
 
 _MISSING = object()
 
@@ -27,16 +28,14 @@ def audit_prediction(ledger: Ledger, request_id: str, *, one_shot: bool = False)
     """The audit answer for one request. ``one_shot`` (a CLI process asking once) also lets
     PostgreSQL answer through a connection of its own instead of the ledger's pooled engine,
     sparing the SQLAlchemy import; a long-lived caller keeps the pool."""
-    found: Any = ledger.quick(
-        lambda conn: store.audit_rows(store.sqlite_query(conn), request_id) or _MISSING
-    )
+    found: Any = ledger.quick(lambda conn: audit_rows(sqlite_query(conn), request_id) or _MISSING)
     if found is None and one_shot and "db" not in ledger.__dict__:
-        found = store.postgres_read(
-            ledger.config.db_url, lambda query: store.audit_rows(query, request_id) or _MISSING
+        found = postgres_read(
+            ledger.config.db_url, lambda query: audit_rows(query, request_id) or _MISSING
         )
     if found is None:  # not answerable on a fast path: the SQLAlchemy one
         with ledger.db.read() as conn:
-            found = store.audit_rows(store.sa_query(conn), request_id) or _MISSING
+            found = audit_rows(sa_query(conn), request_id) or _MISSING
     if found is _MISSING:
         raise NotFound(f"no prediction with request id {request_id!r} in the inference log")
     return assemble(found)
@@ -146,7 +145,7 @@ def _answer(row: dict[str, Any], labels: dict[str, str], pinned: str | None) -> 
 
 
 def assemble(rows: dict[str, Any]) -> dict[str, Any]:
-    """The audit answer from the rows ``store.predictions.audit_rows`` gathered."""
+    """The audit answer from the rows :func:`modelledger.predictions.store.audit.audit_rows` gathered."""
     primary = rows["primary"]
     labels: dict[str, str] = {
         i: f"{r['name']}@{r['number']}" for i, r in (rows["versions"] | rows["systems"]).items()

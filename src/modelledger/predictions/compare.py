@@ -1,7 +1,7 @@
 """``mledger predictions compare``: the arms of an environment side by side over a window of
 its inference log — traffic, latency, confidence and, where feedback arrived, accuracy with a
 95% interval — and a verdict that names a winner only when the data carry one (the rules are in
-``domain.arm_stats``). The basis for promoting an A/B winner."""
+:mod:`modelledger.predictions.arm_stats`). The basis for promoting an A/B winner."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import Any
 
 from modelledger.core.clock import format_time
 from modelledger.core.errors import InvalidInput
+from modelledger.core.stats import label_matches, parse_since
 from modelledger.ledger.home import Ledger
 from modelledger.models.deployables import labels
-from modelledger.predictions import store
 from modelledger.predictions.arm_stats import (
     MIN_FEEDBACK,
     PERCENTILES,
@@ -22,10 +22,15 @@ from modelledger.predictions.arm_stats import (
     Proportion,
     Verdict,
     arm_order,
-    label_matches,
-    parse_since,
     verdict,
 )
+from modelledger.predictions.store.arms import (
+    ArmKey,
+    arm_counts,
+    arm_feedback,
+    arm_latency_percentiles,
+)
+from modelledger.predictions.store.window import log_window
 from modelledger.releases.environments import require_env
 
 __all__ = ["Comparison", "compare"]
@@ -77,15 +82,15 @@ def compare(
         raise InvalidInput(f"--until {until!r} is not after --since {since!r}")
     with ledger.db.read() as conn:
         require_env(conn, env)
-        window = store.log_window(conn, env, start, end)
-        counts = store.arm_counts(conn, window)
+        window = log_window(conn, env, start, end)
+        counts = arm_counts(conn, window)
         if not counts:
             return Comparison(env, start, end, (), verdict([]), 0, 0, min_feedback)
         keys = [_key(r) for r in counts]
-        latencies = store.arm_latency_percentiles(conn, window, PERCENTILES, keys)
-        feedback = store.arm_feedback(conn, window)
+        latencies = arm_latency_percentiles(conn, window, PERCENTILES, keys)
+        feedback = arm_feedback(conn, window)
         names = labels(conn, {r["version_id"] for r in counts})
-    judged: dict[store.ArmKey, tuple[int, int]] = {}
+    judged: dict[ArmKey, tuple[int, int]] = {}
     for r in feedback:
         key = _key(r)
         n, correct = int(r["n"]), int(r["correct"] or 0)
@@ -126,5 +131,5 @@ def compare(
     )
 
 
-def _key(row: dict[str, Any]) -> store.ArmKey:
+def _key(row: dict[str, Any]) -> ArmKey:
     return (row["arm"], row["mode"], row["version_id"])

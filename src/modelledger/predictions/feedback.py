@@ -10,11 +10,11 @@ from typing import Any
 
 from modelledger.core.errors import InvalidInput
 from modelledger.ledger.home import Ledger, now
-from modelledger.predictions import store
 from modelledger.predictions.batch import BadRecord, describe_errors
 from modelledger.predictions.importer import HashingLines, file_format, require_file
 from modelledger.predictions.json_text import BadLine, jsonl_records
 from modelledger.predictions.records import validate_feedback
+from modelledger.predictions.store import reads, writes
 
 
 @dataclass(frozen=True)
@@ -64,8 +64,8 @@ def record_feedback(
     if error_count:
         raise InvalidInput(describe_errors(errors, error_count, where) + "; nothing was recorded")
     with ledger.db.write() as conn:
-        known = store.known_requests(conn, [i.request_id for _, i in items])
-        seen = store.recorded_feedback(conn, known)
+        known = reads.known_requests(conn, [i.request_id for _, i in items])
+        seen = reads.recorded_feedback(conn, known)
         fresh = [i for _, i in items if i.request_id in known]
         good = [i for i in dict.fromkeys(fresh) if i not in seen]
         repeated = len(fresh) - len(good)
@@ -75,7 +75,7 @@ def record_feedback(
             from modelledger.ledger import events
 
             at = now()
-            store.insert_feedback(conn, good, at, ledger.user, source)
+            writes.insert_feedback(conn, good, at, ledger.user, source)
             payload = {
                 "count": len(good),
                 "unknown": len(missing),

@@ -128,7 +128,9 @@ def import_file(ledger: Ledger, path: Path, env: str, *, chunk_size: int = CHUNK
     try:
         if lines is not None:
             # The JSONL file is hashed while it is read; the event is written after the read.
-            report = _ingest_hashing(ledger, records, env, where, chunk_size, details, lines)
+            report = _ingest_hashing(
+                ledger, records, env, where, chunk_size=chunk_size, details=details, lines=lines
+            )
         else:
             details["file_sha256"] = file_sha
             report = ingest(
@@ -144,6 +146,7 @@ def _ingest_hashing(
     records: Iterable[tuple[int, Any]],
     env: str,
     where: Callable[[int], str],
+    *,
     chunk_size: int,
     details: dict[str, Any],
     lines: HashingLines,

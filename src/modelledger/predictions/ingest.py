@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 from modelledger.core.errors import InvalidInput
 from modelledger.ledger.home import Ledger, now
-from modelledger.predictions import store
 from modelledger.predictions.batch import (
     BadRecord,
     Batch,
@@ -33,6 +32,7 @@ from modelledger.predictions.batch import (
 )
 from modelledger.predictions.json_text import BadLine
 from modelledger.predictions.records import RequestIds, new_request_id
+from modelledger.predictions.store import reads, writes
 from modelledger.releases.environment import validate_env_name
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 # Records per segment (and per bulk insert). Chunks overlap: a chunk's segment is written on a
 # worker thread while the next is validated, so smaller chunks hide more of it; 50k measured
-# 10% faster than 100k (benchmarks/bench_inference_log.py) and keeps segments few.
+# faster than 100k (benchmarks/bench_inference_log.py) and keeps segments few.
 CHUNK = 50_000
 
 
@@ -110,7 +110,7 @@ class _Totals:
 class Refused(Exception):
     """A chunk whose rows collided with logged ones; carries it so the message can name a line."""
 
-    def __init__(self, batch: Batch, cause: store.AlreadyLogged) -> None:
+    def __init__(self, batch: Batch, cause: writes.AlreadyLogged) -> None:
         super().__init__(str(cause))
         self.batch = batch
         self.cause = cause
@@ -118,7 +118,7 @@ class Refused(Exception):
 
 def _known(conn: Connection) -> Callable[[str], bool]:
     def known(id_: str) -> bool:
-        return bool(store.existing_subjects(conn, [id_]))
+        return bool(reads.existing_subjects(conn, [id_]))
 
     return known
 
@@ -204,21 +204,19 @@ class _ChunkWriter:
             segment, size = future.result()
             with_features = len(batch.feature_lines)
             assert batch.first_served_at is not None and batch.last_served_at is not None
-            store.insert_segment(
-                self.conn,
-                segment,
-                batch.env,
-                batch.first_served_at,
-                batch.last_served_at,
-                with_features,
-                size,
-                self.at,
-                self.ledger.user,
+            record = writes.SegmentRecord(
+                segment_id=segment,
+                env=batch.env,
+                first_served_at=batch.first_served_at,
+                last_served_at=batch.last_served_at,
+                row_count=with_features,
+                size=size,
             )
+            writes.insert_segment(self.conn, record, at=self.at, user=self.ledger.user)
             self.totals.segments.append(segment)
         try:
-            store.insert_predictions(self.conn, batch.rows, segment)
-        except store.AlreadyLogged as exc:
+            writes.insert_predictions(self.conn, batch.rows, segment)
+        except writes.AlreadyLogged as exc:
             raise Refused(batch, exc) from None
         self.totals.add(batch)
 
@@ -326,7 +324,7 @@ def name_collision(ledger: Ledger, refused: Refused, where: Callable[[int], str]
     """After the rollback: which record of the refused chunk was logged before."""
     batch = refused.batch
     with ledger.db.read() as conn:
-        logged = store.logged_keys(conn, [r[0] for r in batch.rows])
+        logged = reads.logged_keys(conn, [r[0] for r in batch.rows])
     for row, position in zip(batch.rows, batch.positions, strict=True):
         if (row[0], row[1], row[2]) in logged:
             return (
@@ -372,7 +370,7 @@ def log_predictions(
     assert isinstance(items, list)
     with ledger.db.read() as conn:
         ids = [r.get("request_id") for r in items if isinstance(r, Mapping)]
-        logged = store.logged_keys(conn, [i for i in ids if isinstance(i, str)])
+        logged = reads.logged_keys(conn, [i for i in ids if isinstance(i, str)])
     return ingest(
         ledger,
         enumerate(items, 1),

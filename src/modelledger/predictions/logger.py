@@ -18,7 +18,7 @@ from modelledger.core.errors import InvalidInput
 from modelledger.ledger.home import Ledger
 from modelledger.predictions.batch import BadRecord
 from modelledger.predictions.ingest import log_predictions, mint_request_id
-from modelledger.predictions.store import logged_keys
+from modelledger.predictions.store.reads import logged_keys
 from modelledger.releases.environment import validate_env_name
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 from modelledger.core.errors import InvalidInput, NotFound
@@ -33,11 +33,11 @@ class Environment:
 
 
 @dataclass(frozen=True)
-class Move:
-    """One move of an environment's pointer (its history row)."""
+class PlannedMove:
+    """A move of an environment's pointer as promotion or rollback decides it, before the history
+    gives it its number."""
 
     env: str
-    seq: int
     subject_id: str
     previous_id: str | None
     action: Action
@@ -45,8 +45,18 @@ class Move:
     requester: str
     approvers: tuple[str, ...]
     reason: str | None
-    policy_sha256: str | None
-    event_seq: int
+    policy_sha256: str | None  # the gate policy that judged it (None: a rollback)
+    event_seq: int  # the event that records it
+
+    def numbered(self, seq: int) -> Move:
+        return Move(seq=seq, **{f.name: getattr(self, f.name) for f in fields(self)})
+
+
+@dataclass(frozen=True)
+class Move(PlannedMove):
+    """One move of an environment's pointer (its history row): a planned move, numbered."""
+
+    seq: int
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -15,14 +15,14 @@ from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_v
 from pydantic_core import PydanticCustomError
 
 from modelledger.core.canonical import digest
+from modelledger.core.documents import Strict, parse_document
 from modelledger.core.errors import InvalidInput
 from modelledger.core.ids import is_id
-from modelledger.models.card import _Strict, parse_card
 
 _Name = Annotated[str, Field(min_length=1)]
 
 
-class _Policy(_Strict):
+class _Policy(Strict):
     # NaN/Infinity have no canonical JSON, and the policy hash must pin behaviour.
     model_config = ConfigDict(allow_inf_nan=False)
 
@@ -111,7 +111,7 @@ def parse_policy(data: Any) -> GatePolicy:
     """The policy in a YAML/JSON mapping, or InvalidInput naming the offending key."""
     if data is None:
         raise InvalidInput("gate policy: the file is empty")
-    return parse_card(GatePolicy, data, "gate policy")
+    return parse_document(GatePolicy, data, "gate policy")
 
 
 def policy_json(policy: GatePolicy) -> dict[str, Any]:

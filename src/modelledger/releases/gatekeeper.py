@@ -11,6 +11,7 @@ from modelledger.evals import store as evals
 from modelledger.ledger.home import Ledger
 from modelledger.models import deployables
 from modelledger.models.deployables import Deployable
+from modelledger.models.version import TRAINING_ROLES
 from modelledger.releases import store as environments
 from modelledger.releases.environment import Environment
 from modelledger.releases.environments import require_env
@@ -34,7 +35,7 @@ def subject_of(d: Deployable) -> Subject:
         code = v.tuple.code
         clean &= code is not None and not code.dirty
         lock &= v.tuple.lock_sha256 is not None
-        data &= any(r.role in ("train", "finetune") for r in v.tuple.data)
+        data &= any(r.role in TRAINING_ROLES for r in v.tuple.data)
         status = v.reproducibility
         repro &= status.status == "reproducible"
         prefix = f"{v.label}: " if d.is_system else ""

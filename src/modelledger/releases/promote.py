@@ -11,7 +11,7 @@ from modelledger.core.errors import CheckFailed, Conflict, InvalidInput
 from modelledger.ledger import events
 from modelledger.ledger.home import Ledger, now
 from modelledger.releases import store as environments
-from modelledger.releases.environment import Move
+from modelledger.releases.environment import Move, PlannedMove
 from modelledger.releases.environments import check_unmoved
 from modelledger.releases.gate import GateReport
 from modelledger.releases.gatekeeper import GateDecision, decide
@@ -142,17 +142,17 @@ def promote(
         }
         kind = "promotion" if action == "promote" else "promotion.override"
         event = events.append(conn, kind, env, ledger.user, at, payload)
-        move = environments.record_move(
-            conn,
-            env,
-            decision.candidate.id,
-            decision.live_id,
-            "promote" if action == "promote" else "override",
-            at,
-            ledger.user,
-            names,
-            reason,
-            decision.policy_sha256,
-            event.seq,
+        planned = PlannedMove(
+            env=env,
+            subject_id=decision.candidate.id,
+            previous_id=decision.live_id,
+            action="promote" if action == "promote" else "override",
+            at=at,
+            requester=ledger.user,
+            approvers=tuple(names),
+            reason=reason,
+            policy_sha256=decision.policy_sha256,
+            event_seq=event.seq,
         )
+        move = environments.record_move(conn, planned)
     return Promotion(decision, move, event.seq)

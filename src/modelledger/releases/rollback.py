@@ -12,7 +12,7 @@ from modelledger.ledger import events
 from modelledger.ledger.home import Ledger, now
 from modelledger.models.deployables import Deployable
 from modelledger.releases import store as environments
-from modelledger.releases.environment import Move
+from modelledger.releases.environment import Move, PlannedMove
 from modelledger.releases.environments import check_unmoved
 from modelledger.releases.rehearse import Check, RehearsalFailed, failures, plan, target_checks
 
@@ -80,17 +80,17 @@ def rollback(
             "checks": [c.to_json() for c in checks],
         }
         event = events.append(conn, "rollback", env, ledger.user, at, payload)
-        move = environments.record_move(
-            conn,
-            env,
-            p.target.id,
-            p.current.id,
-            "rollback",
-            at,
-            ledger.user,
-            names,
-            reason,
-            None,
-            event.seq,
+        planned = PlannedMove(
+            env=env,
+            subject_id=p.target.id,
+            previous_id=p.current.id,
+            action="rollback",
+            at=at,
+            requester=ledger.user,
+            approvers=tuple(names),
+            reason=reason,
+            policy_sha256=None,
+            event_seq=event.seq,
         )
+        move = environments.record_move(conn, planned)
     return Rollback(move, p.target, p.current, checks, event.seq)

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection, Row
 
 from modelledger.core.canonical import canonical_json
 from modelledger.ledger.schema import env_history, env_policies, environments, gate_policies
-from modelledger.releases.environment import Action, Environment, Move
+from modelledger.releases.environment import Environment, Move, PlannedMove
 
 
 def _to_env(row: Row[Any]) -> Environment:
@@ -98,55 +98,31 @@ def set_policy(
     return revision
 
 
-def record_move(
-    conn: Connection,
-    env: str,
-    subject_id: str,
-    previous_id: str | None,
-    action: Action,
-    at: str,
-    requester: str,
-    approvers: list[str],
-    reason: str | None,
-    policy_sha256: str | None,
-    event_seq: int,
-) -> Move:
+def record_move(conn: Connection, planned: PlannedMove) -> Move:
     """Append the history row and move the pointer, in the caller's (write-locked) transaction."""
     last = conn.execute(
-        select(func.max(env_history.c.seq)).where(env_history.c.env == env)
+        select(func.max(env_history.c.seq)).where(env_history.c.env == planned.env)
     ).scalar()
-    move = Move(
-        env=env,
-        seq=int(last or 0) + 1,
-        subject_id=subject_id,
-        previous_id=previous_id,
-        action=action,
-        at=at,
-        requester=requester,
-        approvers=tuple(approvers),
-        reason=reason,
-        policy_sha256=policy_sha256,
-        event_seq=event_seq,
-    )
+    move = planned.numbered(int(last or 0) + 1)
     conn.execute(
         insert(env_history).values(
-            env=env,
+            env=move.env,
             seq=move.seq,
-            subject_id=subject_id,
-            previous_id=previous_id,
-            action=action,
-            at=at,
-            requester=requester,
-            approvers_json=json.dumps(list(approvers)),
-            reason=reason,
-            policy_sha256=policy_sha256,
-            event_seq=event_seq,
+            subject_id=move.subject_id,
+            previous_id=move.previous_id,
+            action=move.action,
+            at=move.at,
+            requester=move.requester,
+            approvers_json=json.dumps(list(move.approvers)),
+            reason=move.reason,
+            policy_sha256=move.policy_sha256,
+            event_seq=move.event_seq,
         )
     )
     conn.execute(
         update(environments)
-        .where(environments.c.name == env)
-        .values(current_id=subject_id, since=at)
+        .where(environments.c.name == move.env)
+        .values(current_id=move.subject_id, since=move.at)
     )
     return move
 

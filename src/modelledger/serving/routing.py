@@ -175,12 +175,12 @@ def set_route(
         revision = routes.add(
             conn,
             env,
-            state.current_id,
-            policy.to_json(),
-            policy.digest(),
-            at,
-            ledger.user,
-            event.seq,
+            base_id=state.current_id,
+            policy=policy.to_json(),
+            digest=policy.digest(),
+            at=at,
+            user=ledger.user,
+            event_seq=event.seq,
         )
     out = show(ledger, env)
     out["event"] = event.seq

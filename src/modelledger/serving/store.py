@@ -34,6 +34,7 @@ def latest(conn: Connection, env: str) -> dict[str, Any] | None:
 def add(
     conn: Connection,
     env: str,
+    *,
     base_id: str,
     policy: dict[str, Any],
     digest: str,

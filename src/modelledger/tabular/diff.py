@@ -117,6 +117,13 @@ def _diff(
         categories=tuple(categories),
         keyed=keyed,
         findings=findings(
-            (a.label, b.label), pa.rows, pb.rows, schema, columns, categories, keyed, ids
+            (a.label, b.label),
+            pa.rows,
+            pb.rows,
+            schema=schema,
+            columns=columns,
+            categories=categories,
+            keyed=keyed,
+            ids=ids,
         ),
     )

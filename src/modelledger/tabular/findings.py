@@ -46,6 +46,7 @@ def findings(
     labels: tuple[str, str],
     rows_a: int,
     rows_b: int,
+    *,
     schema: SchemaDiff,
     columns: tuple[ColumnDiff, ...],
     categories: list[CategoryDiff],

@@ -4,6 +4,7 @@ state (ids, trained models, served answers)."""
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,11 +37,19 @@ def py(code: str) -> None:
         typer.secho(("$ python: " if i == 0 else "          ") + line, fg="green")
 
 
+# The command line the story runs: the root hands itself over when it starts the demo, which is
+# one of its own commands (importing it from here would make the two import each other).
+_cli: list[Callable[..., Any]] = []
+
+
+def play_on(app: Callable[..., Any]) -> None:
+    _cli[:] = [app]
+
+
 def run(*args: str, expect: int = 0) -> int:
     """Run ``mledger ARGS`` in-process, printing the command first; the exit code must be
     ``expect`` (the demo shows refusals on purpose, never by accident)."""
-    from modelledger.cli.root import app
-
+    (app,) = _cli
     typer.secho("$ " + shlex.join(["mledger", *args]), fg="green")
     try:
         code = app(list(args), prog_name="mledger", standalone_mode=False)

@@ -105,7 +105,7 @@ def _serve_day(story: Story, rows: list[world.Shipment]) -> None:
 
 def _check_logged(story: Story) -> None:
     """Every answer the server gave is in the inference log; shadows' scores are beside them."""
-    from modelledger.predictions import store as predictions
+    from modelledger.predictions.store import reads as predictions
 
     answered = [a["request_id"] for a in story.served]
     with story.ledger.db.read() as conn:

@@ -15,9 +15,10 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -58,15 +59,18 @@ def _inside(base: Path) -> Iterator[None]:
             del os.environ["COLUMNS"]
 
 
-def run_demo(directory: Path | None, keep: bool) -> None:
+def run_demo(directory: Path | None, keep: bool, cli: Callable[..., Any]) -> None:
+    """Play the story in ``directory`` (a new temporary folder by default) on ``cli``, the
+    ``mledger`` command line."""
     _require_sklearn()
     from modelledger.cli.demo import incident as demo_incident
     from modelledger.cli.demo import lineage as demo_lineage
     from modelledger.cli.demo import release as demo_release
     from modelledger.cli.demo import serving as demo_serving
-    from modelledger.cli.demo.common import Story, run, say
+    from modelledger.cli.demo.common import Story, play_on, run, say
     from modelledger.ledger.home import open_ledger
 
+    play_on(cli)
     if directory is not None and directory.exists() and any(directory.iterdir()):
         raise InvalidInput(f"demo: {directory} is not empty; the story needs a fresh folder")
     started = time.perf_counter()

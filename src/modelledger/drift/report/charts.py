@@ -1,7 +1,7 @@
 """The drift report's charts: matplotlib figures rendered to inline SVG for
-:mod:`modelledger.drift.report.page`, and the readers of a drift check's result values that the
-page shares with them. matplotlib and numpy are imported only inside the functions that draw, so
-importing this module does not import them.
+:mod:`modelledger.drift.report.page`. The readers of a drift check's result values that the page
+and the charts share are in :mod:`modelledger.drift.report.common`. matplotlib and numpy are
+imported only inside the functions that draw, so importing this module does not import them.
 """
 
 from __future__ import annotations
@@ -15,13 +15,23 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from modelledger.drift.report.common import (
+    as_float,
+    as_interval,
+    as_status,
+    as_text,
+    cut,
+    fmt_count,
+    fmt_number,
+    histogram_of,
+    is_wide,
+)
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 MAX_BARS = 60  # bars per histogram; beyond that the smallest categories are pooled as "other"
-LABEL_CHARS = 22  # tick labels and chart titles are cut here; tables carry the full text
 
-_RANK = {"alert": 0, "warn": 1, "insufficient": 2, "ok": 3}
 _COLOUR = {"ok": "#1a7f37", "warn": "#b35900", "alert": "#cf222e", "insufficient": "#6e7781"}
 _REFERENCE_COLOUR = "#9aa4b1"
 _CURRENT_COLOUR = "#2f6fd8"
@@ -72,25 +82,27 @@ def _new_figure(width: float, height: float, *, constrained: bool = True) -> Fig
     return fig
 
 
-def _histogram_svg(signal: dict[str, Any], reference: dict[str, Any] | None, salt: str) -> str:
+def histogram_svg(signal: dict[str, Any], reference: dict[str, Any] | None, salt: str) -> str:
     import numpy as np
     from matplotlib.ticker import FuncFormatter
 
-    hist = _histogram(signal)
+    hist = histogram_of(signal)
     assert hist is not None  # only called for signals that carry one
     labels, ref_counts, cur_counts = _cap_bars(*hist)
     ref, cur = _shares(ref_counts), _shares(cur_counts)
     d = signal.get("details") or {}
-    title = f"{_cut(_text(signal.get('name')))} — PSI {_num(d.get('psi', signal.get('value')))}"
-    p = _float(d.get("ks_p"))
-    p = p if p is not None else _float(d.get("chi2_p"))
+    title = (
+        f"{cut(as_text(signal.get('name')))} — PSI {fmt_number(d.get('psi', signal.get('value')))}"
+    )
+    p = as_float(d.get("ks_p"))
+    p = p if p is not None else as_float(d.get("chi2_p"))
     if p is not None:
-        title += f" · p {_num(p, digits=2)}"
-    wide = _is_wide(signal)
-    source = _text((reference or {}).get("source"))
+        title += f" · p {fmt_number(p, digits=2)}"
+    wide = is_wide(signal)
+    source = as_text((reference or {}).get("source"))
     reference_label = f"reference ({source})" if source else "reference"
     with _style(salt):
-        short = [_cut(label, 16) for label in labels]
+        short = [cut(label, 16) for label in labels]
         crowded = len(labels) > (14 if wide else 7) or sum(map(len, short)) > (110 if wide else 50)
         # Upright past 40 bars: at 45° neighbouring labels would touch.
         rotation = 0 if not crowded else 90 if len(labels) > 40 else 45
@@ -115,7 +127,9 @@ def _histogram_svg(signal: dict[str, Any], reference: dict[str, Any] | None, sal
                 )
         # Title on its own line and the legend under it, left-aligned: with a long feature name
         # the two cannot collide, and the legend never hides a bar.
-        ax.set_title(title, color=_COLOUR[_status(signal.get("status"))], fontweight="bold", pad=16)
+        ax.set_title(
+            title, color=_COLOUR[as_status(signal.get("status"))], fontweight="bold", pad=16
+        )
         ax.legend(
             loc="lower left",
             bbox_to_anchor=(0.0, 1.0),
@@ -142,8 +156,9 @@ def _histogram_svg(signal: dict[str, Any], reference: dict[str, Any] | None, sal
 
 def _histogram_margins(labels: list[str], rotation: int, width: float) -> tuple[float, float]:
     """Left and bottom margins in inches for a histogram's tick labels. Worked out here rather
-    than by constrained layout, which measures every label twice more and makes a page of twenty
-    60-bar histograms twice as slow; labels are cut to 16 characters, about 0.6 em each at 8 pt."""
+    than by constrained layout, which measures every label twice more and makes a page of many
+    wide histograms much slower to draw; labels are cut to 16 characters, about 0.6 em each at
+    8 pt."""
     char = 8 * 0.6 / 72
     if rotation == 0:
         return 0.6, 0.35
@@ -156,12 +171,12 @@ def _histogram_margins(labels: list[str], rotation: int, width: float) -> tuple[
     return max(0.6, len(labels[0]) * char * slant - first_tick + 0.12), bottom
 
 
-def _quality_svg(signal: dict[str, Any], series: list[tuple[datetime, int, int]], salt: str) -> str:
+def quality_svg(signal: dict[str, Any], series: list[tuple[datetime, int, int]], salt: str) -> str:
     import numpy as np
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-    from modelledger.predictions.arm_stats import wilson_interval
+    from modelledger.core.stats import wilson_interval
 
     starts = [s for s, _, _ in series]
     n = np.array([k for _, k, _ in series], dtype=float)
@@ -171,8 +186,8 @@ def _quality_svg(signal: dict[str, Any], series: list[tuple[datetime, int, int]]
     high = np.array([b[1] for b in bounds])
     step = _bucket_step(starts)
     centres = [s + step / 2 for s in starts]  # a bucket's point sits mid-bucket
-    floor = _float(signal.get("threshold"))
-    status = _status(signal.get("status"))
+    floor = as_float(signal.get("threshold"))
+    status = as_status(signal.get("status"))
     floor_colour = _COLOUR["alert"] if status == "ok" else _COLOUR[status]
     with _style(salt):
         fig = _new_figure(10.6, 3.9)
@@ -189,7 +204,7 @@ def _quality_svg(signal: dict[str, Any], series: list[tuple[datetime, int, int]]
             marker="o",
             markersize=3,
             linewidth=1.4,
-            label=_text(signal.get("name")) or "accuracy",
+            label=as_text(signal.get("name")) or "accuracy",
         )
         if floor is not None:
             ax.axhline(
@@ -197,7 +212,7 @@ def _quality_svg(signal: dict[str, Any], series: list[tuple[datetime, int, int]]
                 color=floor_colour,
                 linestyle="--",
                 linewidth=1.2,
-                label=f"floor {_num(floor)}",
+                label=f"floor {fmt_number(floor)}",
             )
         finite = [v for v in [*low, *high, floor] if v is not None and math.isfinite(v)]
         lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
@@ -206,7 +221,7 @@ def _quality_svg(signal: dict[str, Any], series: list[tuple[datetime, int, int]]
         ax.yaxis.set_major_formatter(FuncFormatter(_percent))
         ax.set_ylabel("accuracy")
         ax.set_title(
-            f"{_cut(_text(signal.get('name')))} per {_duration(step)} bucket (UTC)",
+            f"{cut(as_text(signal.get('name')))} per {_duration(step)} bucket (UTC)",
             color="#1f2328",
             fontweight="bold",
             pad=16,
@@ -231,7 +246,7 @@ def _quality_svg(signal: dict[str, Any], series: list[tuple[datetime, int, int]]
         return _to_svg(fig)
 
 
-def _slices_svg(slices: list[dict[str, Any]], salt: str) -> str:
+def slices_svg(slices: list[dict[str, Any]], salt: str) -> str:
     import numpy as np
     from matplotlib.artist import Artist
     from matplotlib.lines import Line2D
@@ -239,14 +254,14 @@ def _slices_svg(slices: list[dict[str, Any]], salt: str) -> str:
     from matplotlib.ticker import FuncFormatter
 
     y = np.arange(len(slices))[::-1]  # worst at the top
-    values = [_float(s.get("value")) for s in slices]
-    colours = [_COLOUR[_status(s.get("status"))] for s in slices]
+    values = [as_float(s.get("value")) for s in slices]
+    colours = [_COLOUR[as_status(s.get("status"))] for s in slices]
     with _style(salt):
         fig = _new_figure(10.6, 0.9 + 0.34 * len(slices))
         ax = fig.add_subplot()
         ax.barh(y, [v or 0.0 for v in values], height=0.6, color=colours)
         for yi, s, v in zip(y, slices, values, strict=True):
-            ci = _interval((s.get("details") or {}).get("ci"))
+            ci = as_interval((s.get("details") or {}).get("ci"))
             if v is not None and ci:
                 ax.errorbar(
                     v,
@@ -257,11 +272,11 @@ def _slices_svg(slices: list[dict[str, Any]], salt: str) -> str:
                     elinewidth=0.8,
                     capsize=2,
                 )
-            bar = _float(s.get("threshold"))
+            bar = as_float(s.get("threshold"))
             if bar is not None:
                 ax.vlines(bar, yi - 0.4, yi + 0.4, colors="#1f2328", linewidth=2)
             note = f"{v:.1%}" if v is not None else "insufficient"
-            note += f"  n={_count(s.get('n'))}"
+            note += f"  n={fmt_count(s.get('n'))}"
             ax.annotate(
                 note,
                 (1.0, yi),
@@ -272,7 +287,7 @@ def _slices_svg(slices: list[dict[str, Any]], salt: str) -> str:
                 color="#424a53",
                 annotation_clip=False,
             )
-        ax.set_yticks(y, [_cut(_text(s.get("name")), 28) for s in slices])
+        ax.set_yticks(y, [cut(as_text(s.get("name")), 28) for s in slices])
         ax.set_ylim(-0.6, len(slices) - 0.4)
         ax.set_xlim(0.0, 1.0)
         ax.xaxis.set_major_formatter(FuncFormatter(_percent))
@@ -324,18 +339,6 @@ def _to_svg(fig: Figure) -> str:
 # --- data helpers --------------------------------------------------------------------------------
 
 
-def _histogram(signal: dict[str, Any]) -> tuple[list[str], list[float], list[float]] | None:
-    hist = signal.get("histogram")
-    if not isinstance(hist, dict):
-        return None
-    labels = [_text(label) for label in hist.get("labels") or []]
-    ref = [_float(c) or 0.0 for c in hist.get("reference") or []]
-    cur = [_float(c) or 0.0 for c in hist.get("current") or []]
-    if not labels or not len(labels) == len(ref) == len(cur):
-        return None
-    return labels, ref, cur
-
-
 def _cap_bars(
     labels: list[str], ref: list[float], cur: list[float]
 ) -> tuple[list[str], list[float], list[float]]:
@@ -359,25 +362,6 @@ def _shares(counts: Sequence[float]) -> list[float]:
     return [c / total if total > 0 else 0.0 for c in counts]
 
 
-def _is_wide(signal: dict[str, Any]) -> bool:
-    hist = _histogram(signal)
-    if hist is None:
-        return False
-    labels = hist[0]
-    return len(labels) > 12 or sum(len(_cut(label, 16)) for label in labels) > 70
-
-
-def _series(signal: dict[str, Any]) -> list[tuple[datetime, int, int]]:
-    points = []
-    for bucket in (signal.get("details") or {}).get("series") or []:
-        start = _time(bucket.get("start"))
-        n, correct = _float(bucket.get("n")), _float(bucket.get("correct"))
-        if start is not None and n is not None:
-            points.append((start, int(n), int(correct or 0)))
-    points.sort()
-    return points if any(n > 0 for _, n, _ in points) else []
-
-
 def _bucket_step(starts: list[datetime]) -> timedelta:
     gaps = sorted(b - a for a, b in itertools.pairwise(starts) if b > a)
     return gaps[len(gaps) // 2] if gaps else timedelta(hours=1)
@@ -390,53 +374,6 @@ def _duration(step: timedelta) -> str:
     if minutes % 60 == 0:
         return "hour" if minutes == 60 else f"{minutes // 60}-hour"
     return f"{minutes}-minute"
-
-
-def _time(value: Any) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-
-
-def _interval(value: Any) -> tuple[float, float] | None:
-    if not isinstance(value, list | tuple) or len(value) != 2:
-        return None
-    low, high = _float(value[0]), _float(value[1])
-    return None if low is None or high is None else (low, high)
-
-
-def _float(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
-def _status(value: Any) -> str:
-    return value if isinstance(value, str) and value in _RANK else "insufficient"
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
-def _cut(text: str, limit: int = LABEL_CHARS) -> str:
-    """At most ``limit`` characters, cut in the middle: names that share a prefix (country_fr,
-    country_de) or a suffix still tell apart."""
-    if len(text) <= limit:
-        return text
-    head = limit // 2
-    return text[:head] + "…" + text[len(text) - (limit - 1 - head) :]
-
-
-def _num(value: Any, digits: int = 3) -> str:
-    number = _float(value)
-    return "—" if number is None else f"{number:.{digits}g}"
-
-
-def _count(value: Any) -> str:
-    number = _float(value)
-    return "—" if number is None else f"{int(number):,}"
 
 
 def _percent(share: float, _position: int | None = None) -> str:

@@ -21,22 +21,20 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-from modelledger.drift.report.charts import (
-    _RANK,
-    MAX_BARS,
-    _count,
-    _float,
-    _histogram,
-    _histogram_svg,
-    _interval,
-    _is_wide,
-    _num,
-    _quality_svg,
-    _series,
-    _slices_svg,
-    _status,
-    _text,
-    _time,
+from modelledger.drift.judge import STATUSES
+from modelledger.drift.report.charts import MAX_BARS, histogram_svg, quality_svg, slices_svg
+from modelledger.drift.report.common import (
+    as_float,
+    as_interval,
+    as_status,
+    as_text,
+    as_time,
+    fmt_count,
+    fmt_number,
+    histogram_of,
+    is_wide,
+    series_of,
+    worst_first,
 )
 
 __all__ = ["MAX_BARS", "MAX_CHARTS", "MAX_SLICES", "render_html", "write_html"]
@@ -52,7 +50,7 @@ def render_html(result: dict[str, Any]) -> str:
     """The drift check's ``result`` as a complete HTML document (a str, ready to write)."""
     versions: list[dict[str, Any]] = list(result.get("versions") or [])
     charted, left_out = _pick_charts(versions)
-    env = _text(result.get("env"))
+    env = as_text(result.get("env"))
     parts = [
         "<!DOCTYPE html>\n<html lang='en'>\n<head>\n<meta charset='utf-8'>\n",
         # Belt and braces for "self-contained": a browser fetches nothing even if something slipped in.
@@ -99,10 +97,10 @@ def _header(result: dict[str, Any], versions: list[dict[str, Any]], left_out: in
     counts: dict[str, int] = {}
     for version in versions:
         for signal in version.get("signals") or []:
-            status = _status(signal.get("status"))
+            status = as_status(signal.get("status"))
             counts[status] = counts.get(status, 0) + 1
     tally = " · ".join(
-        f"<span class='count {s}'>{counts[s]} {s}</span>" for s in _RANK if counts.get(s)
+        f"<span class='count {s}'>{counts[s]} {s}</span>" for s in STATUSES if counts.get(s)
     )
     total = sum(counts.values())
     span = f"{_when(window.get('since'))} → {_when(window.get('until'))}"
@@ -110,13 +108,13 @@ def _header(result: dict[str, Any], versions: list[dict[str, Any]], left_out: in
         span += f" <span class='muted'>({_e(window.get('text'))})</span>"
     thresholds = " · ".join(
         [
-            f"PSI warn ≥ {_num(policy.get('psi_warn'))}",
-            f"alert ≥ {_num(policy.get('psi_alert'))}",
-            f"p-value &lt; {_num(policy.get('p_value'))}",
-            f"min observations {_count(policy.get('min_observations'))}",
+            f"PSI warn ≥ {fmt_number(policy.get('psi_warn'))}",
+            f"alert ≥ {fmt_number(policy.get('psi_alert'))}",
+            f"p-value &lt; {fmt_number(policy.get('p_value'))}",
+            f"min observations {fmt_count(policy.get('min_observations'))}",
         ]
     )
-    sha = _text(policy.get("sha256"))
+    sha = as_text(policy.get("sha256"))
     if sha:
         thresholds += f" · <code title='{_e(sha)}'>sha256:{_e(sha[:12])}…</code>"
     checked = f"{len(versions)} version{_s(len(versions))}, {total} signal{_s(total)}"
@@ -149,16 +147,16 @@ def _summary_table(versions: list[dict[str, Any]]) -> str:
     if not versions:
         return ""
     rows = [(version, signal) for version in versions for signal in version.get("signals") or []]
-    rows.sort(key=lambda row: _RANK[_status(row[1].get("status"))])  # stable: input order within
+    rows.sort(key=lambda row: worst_first(row[1].get("status")))  # stable: input order within
     body = "".join(
         "<tr>"
         f"<td>{_e(version.get('label'))}</td>"
         f"<td>{_e(signal.get('kind'))}</td>"
         f"<td class='name'>{_e(signal.get('name'))}</td>"
         f"<td>{_e(signal.get('statistic') or '—')}</td>"
-        f"<td class='num'>{_num(signal.get('value'))}</td>"
-        f"<td class='num'>{_num(signal.get('threshold'))}</td>"
-        f"<td class='num'>{_count(signal.get('n'))}</td>"
+        f"<td class='num'>{fmt_number(signal.get('value'))}</td>"
+        f"<td class='num'>{fmt_number(signal.get('threshold'))}</td>"
+        f"<td class='num'>{fmt_count(signal.get('n'))}</td>"
         f"<td>{_badge(signal.get('status'))}</td>"
         f"<td class='msg'>{_e(signal.get('message'))}</td>"
         "</tr>\n"
@@ -179,23 +177,23 @@ def _version_section(index: int, version: dict[str, Any], charted: set[tuple[int
     if reference:
         ref_text = (
             f"reference: {_e(reference.get('source'))} profile "
-            f"<code title='{_e(reference.get('profile'))}'>{_e(_text(reference.get('profile'))[:12])}…</code>"
-            f" ({_count(reference.get('rows'))} rows)"
+            f"<code title='{_e(reference.get('profile'))}'>{_e(as_text(reference.get('profile'))[:12])}…</code>"
+            f" ({fmt_count(reference.get('rows'))} rows)"
         )
     else:
         ref_text = "no reference profile"
-    version_id = _text(version.get("version_id"))
+    version_id = as_text(version.get("version_id"))
     parts = [
         f"<section class='version'>\n<h2>{_e(version.get('label'))} {_badge(version.get('status'))}</h2>\n",
         f"<p class='meta'><code title='{_e(version_id)}'>{_e(version_id[:15])}…</code> · "
-        f"{_count(version.get('predictions'))} predictions · {ref_text}</p>\n",
+        f"{fmt_count(version.get('predictions'))} predictions · {ref_text}</p>\n",
         "<h3>Distribution drift</h3>\n",
     ]
 
     drifted = [
         (i, s)
         for i, s in enumerate(signals)
-        if s.get("kind") in _DRIFT_KINDS and _status(s.get("status")) in ("alert", "warn")
+        if s.get("kind") in _DRIFT_KINDS and as_status(s.get("status")) in ("alert", "warn")
     ]
     drifted.sort(key=lambda item: _severity(item[1]))
     figures = []
@@ -206,12 +204,12 @@ def _version_section(index: int, version: dict[str, Any], charted: set[tuple[int
             salt = f"mledger-v{index}-s{i}"
             figures.append(
                 _figure(
-                    _histogram_svg(signal, reference, salt),
+                    histogram_svg(signal, reference, salt),
                     _drift_caption(signal),
-                    wide=_is_wide(signal),
+                    wide=is_wide(signal),
                 )
             )
-        elif _histogram(signal) is None:
+        elif histogram_of(signal) is None:
             no_histogram.append(signal)
         else:
             skipped += 1
@@ -242,9 +240,9 @@ def _version_section(index: int, version: dict[str, Any], charted: set[tuple[int
     quality = [s for s in signals if s.get("kind") == "quality"]
     drawn = False
     for q, signal in enumerate(quality):
-        series = _series(signal)
+        series = series_of(signal)
         if series:
-            svg = _quality_svg(signal, series, f"mledger-v{index}-q{q}")
+            svg = quality_svg(signal, series, f"mledger-v{index}-q{q}")
             parts.append(
                 f"<div class='charts'>{_figure(svg, _quality_caption(signal), wide=True)}</div>\n"
             )
@@ -255,8 +253,8 @@ def _version_section(index: int, version: dict[str, Any], charted: set[tuple[int
     slices = [s for s in signals if s.get("kind") == "slice"]
     if slices:
         parts.append("<h3>Per-slice quality</h3>\n")
-        slices.sort(key=lambda s: (_RANK[_status(s.get("status"))], _float(s.get("value")) or 0.0))
-        svg = _slices_svg(slices[:MAX_SLICES], f"mledger-v{index}-slices")
+        slices.sort(key=lambda s: (worst_first(s.get("status")), as_float(s.get("value")) or 0.0))
+        svg = slices_svg(slices[:MAX_SLICES], f"mledger-v{index}-slices")
         caption = "Accuracy per slice with 95% interval; black ticks mark each slice's bar."
         if len(slices) > MAX_SLICES:
             caption += f" {len(slices) - MAX_SLICES} more slices in the table only."
@@ -272,12 +270,12 @@ def _slice_table(slices: list[dict[str, Any]]) -> str:
         details = s.get("details") or {}
         definition = details.get("definition") or {}
         where = ", ".join(f"{_e(k)} = {_e(v)}" for k, v in definition.items()) or "—"
-        ci = _interval(details.get("ci"))
-        interval = f"{_num(ci[0])}–{_num(ci[1])}" if ci else "—"
+        ci = as_interval(details.get("ci"))
+        interval = f"{fmt_number(ci[0])}–{fmt_number(ci[1])}" if ci else "—"
         rows.append(
             f"<tr><td class='name'>{_e(s.get('name'))}</td><td>{where}</td>"
-            f"<td class='num'>{_count(s.get('n'))}</td><td class='num'>{_num(s.get('value'))}</td>"
-            f"<td class='num'>{interval}</td><td class='num'>{_num(s.get('threshold'))}</td>"
+            f"<td class='num'>{fmt_count(s.get('n'))}</td><td class='num'>{fmt_number(s.get('value'))}</td>"
+            f"<td class='num'>{interval}</td><td class='num'>{fmt_number(s.get('threshold'))}</td>"
             f"<td>{_badge(s.get('status'))}</td><td class='msg'>{_e(s.get('message'))}</td></tr>\n"
         )
     return (
@@ -304,19 +302,22 @@ def _drift_caption(signal: dict[str, Any]) -> str:
         ("ks_p", "KS p"),
         ("chi2_p", "χ² p"),
     ):
-        if _float(d.get(key)) is not None:
-            facts.append(f"{label} {_num(d.get(key))}")
-    ref_null, cur_null = _float(d.get("null_rate_reference")), _float(d.get("null_rate_current"))
+        if as_float(d.get(key)) is not None:
+            facts.append(f"{label} {fmt_number(d.get(key))}")
+    ref_null, cur_null = (
+        as_float(d.get("null_rate_reference")),
+        as_float(d.get("null_rate_current")),
+    )
     if ref_null is not None or cur_null is not None:
         facts.append(f"nulls {_pct(ref_null)} → {_pct(cur_null)}")
     text = " · ".join(facts)
     new = d.get("new_categories") or {}
     if isinstance(new, dict) and new:
-        top = sorted(new.items(), key=lambda kv: -(_float(kv[1]) or 0.0))
-        named = ", ".join(f"{_e(k)} ({_count(v)})" for k, v in top[:MAX_LISTED])
+        top = sorted(new.items(), key=lambda kv: -(as_float(kv[1]) or 0.0))
+        named = ", ".join(f"{_e(k)} ({fmt_count(v)})" for k, v in top[:MAX_LISTED])
         more = f" and {len(top) - MAX_LISTED} more" if len(top) > MAX_LISTED else ""
         text += f"<br>New categories: {named}{more}"
-    hist = _histogram(signal)
+    hist = histogram_of(signal)
     if hist is not None:
         labels, ref, cur = hist
         gone = [label for label, r, c in zip(labels, ref, cur, strict=True) if r > 0 and c == 0]
@@ -328,13 +329,11 @@ def _drift_caption(signal: dict[str, Any]) -> str:
 
 def _quality_caption(signal: dict[str, Any]) -> str:
     d = signal.get("details") or {}
-    text = f"{_e(signal.get('name'))} {_num(signal.get('value'))}"
-    ci = _interval(d.get("ci"))
+    text = f"{_e(signal.get('name'))} {fmt_number(signal.get('value'))}"
+    ci = as_interval(d.get("ci"))
     if ci:
-        text += f" (95% CI {_num(ci[0])}–{_num(ci[1])})"
-    text += (
-        f" over {_count(signal.get('n'))} judged predictions; floor {_num(signal.get('threshold'))}"
-    )
+        text += f" (95% CI {fmt_number(ci[0])}–{fmt_number(ci[1])})"
+    text += f" over {fmt_count(signal.get('n'))} judged predictions; floor {fmt_number(signal.get('threshold'))}"
     if d.get("floor_source"):
         text += f" from {_e(d.get('floor_source'))}"
     return text + ". Shaded: 95% Wilson interval per bucket; below: judged predictions per bucket."
@@ -351,25 +350,25 @@ def _pick_charts(versions: list[dict[str, Any]]) -> tuple[set[tuple[int, int]], 
         for v, version in enumerate(versions)
         for i, signal in enumerate(version.get("signals") or [])
         if signal.get("kind") in _DRIFT_KINDS
-        and _status(signal.get("status")) in ("alert", "warn")
-        and _histogram(signal) is not None
+        and as_status(signal.get("status")) in ("alert", "warn")
+        and histogram_of(signal) is not None
     ]
     candidates.sort()
     return {(v, i) for _, v, i in candidates[:MAX_CHARTS]}, max(0, len(candidates) - MAX_CHARTS)
 
 
 def _severity(signal: dict[str, Any]) -> tuple[int, float]:
-    value = _float(signal.get("value"))
-    return _RANK[_status(signal.get("status"))], -(value if value is not None else 0.0)
+    value = as_float(signal.get("value"))
+    return worst_first(signal.get("status")), -(value if value is not None else 0.0)
 
 
 def _e(value: Any) -> str:
-    return html.escape(_text(value), quote=True)
+    return html.escape(as_text(value), quote=True)
 
 
 def _when(value: Any) -> str:
     """A ledger timestamp for people (to the second, UTC), the exact text kept in ``datetime``."""
-    at = _time(value)
+    at = as_time(value)
     if at is None or at.utcoffset() is None:
         return _e(value)
     shown = at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -386,7 +385,7 @@ def _s(count: int) -> str:
 
 def _badge(status: Any, *, big: bool = False) -> str:
     # The class comes from a fixed set; the text is whatever the result said, escaped.
-    cls = _status(status)
+    cls = as_status(status)
     return f"<span class='badge {cls}{' big' if big else ''}'>{_e(status or 'unknown')}</span>"
 
 

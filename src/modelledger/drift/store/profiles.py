@@ -26,6 +26,7 @@ _INSERT = Prepared(insert(version_profiles))
 def add(
     conn: Connection,
     version_id: str,
+    *,
     sha256: str,
     source: str,
     rows: int,
@@ -33,7 +34,6 @@ def add(
     at: str,
     user: str,
     source_key: str | None = None,
-    *,
     new_version: bool = False,
 ) -> bool:
     """Record the profile; False when this version already has these exact bytes (not asked

@@ -1,21 +1,14 @@
-"""The inference log as a drift check reads it: served counts per version in a window, the
-outputs' distribution, and each prediction with feedback judged right or wrong."""
+"""The inference log as a drift check reads it: served counts per version in a window and the
+outputs' distribution. The predictions with feedback, judged right or wrong, come from the
+predictions capability's public read (:mod:`modelledger.predictions.store.judged`)."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from modelledger.predictions.store import (
-    _BY_LABEL,
-    _JUDGED,
-    _LATEST_FEEDBACK,
-    _NEWEST,
-    _RECHECK,
-    LogWindow,
-    sa_query,
-)
+from modelledger.predictions.store.query import sa_query
+from modelledger.predictions.store.window import LogWindow
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -77,55 +70,6 @@ def output_bins(
         else:
             counts[int(row["b"])] += int(row["n"])
     return counts, others
-
-
-# (request_id, served_at, failure_cluster, label_json, output_json, correct)
-Judged = tuple[str, str, str | None, str | None, str | None, int]
-
-
-def judged(conn: Connection, window: LogWindow, version_id: str, served: int) -> list[Judged]:
-    """The version's ``served`` predictions in the window that have usable feedback (the newest
-    per request), as tuples: ``correct`` is 1/0 by was_correct or by label equal to output as
-    stored text; ``label_json``/``output_json`` are given only where text comparison cannot
-    decide, for the caller to compare as JSON.
-
-    The join starts from whichever side is smaller: the window's predictions, probing feedback
-    by request id, or (on SQLite, which has no statistics to choose) all feedback, probing the
-    predictions by primary key — a million-prediction window with a tenth of it judged is then
-    100,000 probes instead of a million."""
-    where, params = window.where(conn.dialect.name)
-    params = {**params, "version": version_id}
-    columns = (
-        "p.request_id, p.served_at, l.failure_cluster, "
-        f"CASE WHEN {_RECHECK} THEN l.label_json END, "
-        f"CASE WHEN {_RECHECK} THEN p.output_json END, "
-        f"CASE WHEN {_JUDGED} THEN (CASE WHEN l.was_correct THEN 1 ELSE 0 END) "
-        "WHEN l.label_json = p.output_json THEN 1 ELSE 0 END"
-    )
-    usable = f"(({_JUDGED}) OR ({_BY_LABEL}))"
-    raw = conn.connection.driver_connection
-    if isinstance(raw, sqlite3.Connection):
-        total = raw.execute("SELECT count(*) FROM feedback").fetchone()[0]
-        if total < served:
-            # CROSS JOIN: SQLite keeps the written order, feedback outside
-            sql = (
-                f"SELECT {columns} FROM feedback l CROSS JOIN predictions p "
-                "WHERE p.request_id = l.request_id AND p.mode = 'served' "
-                f"AND p.version_id = :version AND {where} AND {usable} AND {_NEWEST}"
-            )
-        else:
-            sql = (
-                f"SELECT {columns} FROM predictions p {_LATEST_FEEDBACK} "
-                f"WHERE {where} AND p.mode = 'served' AND p.version_id = :version AND {usable}"
-            )
-        return [tuple(r) for r in raw.execute(sql, params)]
-    from sqlalchemy import text
-
-    sql = (
-        f"SELECT {columns} FROM predictions p {_LATEST_FEEDBACK} "
-        f"WHERE {where} AND p.mode = 'served' AND p.version_id = :version AND {usable}"
-    )
-    return [tuple(r) for r in conn.execute(text(sql), params)]
 
 
 def output_values(conn: Connection, window: LogWindow, version_id: str) -> list[str]:

@@ -69,6 +69,7 @@ def register(
     from modelledger.core.params import merge_params, parse_pairs
     from modelledger.ledger.files import load_mapping
     from modelledger.ledger.home import open_ledger
+    from modelledger.models.hooks import installed
     from modelledger.models.register import RegisterRequest, register
 
     if reason is not None and not irreproducible:
@@ -77,10 +78,10 @@ def register(
         raise InvalidInput('--irreproducible needs --reason "…" saying why the lineage is unknown')
     from_file = load_mapping(params_file, "--params-file") if params_file else {}
     params = merge_params(from_file, parse_pairs(param))
-    request = RegisterRequest(
-        name=name,
-        artifact=artifact,
-        data=list(data),
+    request = RegisterRequest.of(
+        name,
+        artifact,
+        data=data,
         params=params,
         seed=seed,
         parent=parent,
@@ -99,15 +100,11 @@ def register(
     v = result.version
     for warning in result.warnings:
         typer.echo(f"warning: {warning}", err=True)
+    hooks = installed()
     if as_json:
-        profile = result.profile.to_json() if result.profile else None
+        extras = {h.key: h.to_json(result.extras.get(h.key)) for h in hooks}
         emit_json(
-            {
-                **v.to_json(),
-                "created": result.created,
-                "warnings": list(result.warnings),
-                "drift_profile": profile,
-            }
+            {**v.to_json(), "created": result.created, "warnings": list(result.warnings), **extras}
         )
         return
     out = console()
@@ -118,12 +115,9 @@ def register(
     repro = v.reproducibility
     note = f" — {'; '.join(repro.reasons)}" if repro.reasons else ""
     out.print(f"  reproducibility: {repro.status}{note}")
-    if result.profile is not None:
-        p = result.profile
-        out.print(
-            f"  drift reference: {p.features} features from {p.rows:,} training rows "
-            f"(profile {p.sha256[:12]})"
-        )
+    for hook in hooks:
+        if result.extras.get(hook.key) is not None:
+            out.print(f"  {hook.summary(result.extras[hook.key])}")
 
 
 def _version_rows(v: dict[str, Any]) -> list[tuple[str, Any]]:

@@ -35,7 +35,9 @@ def test_all_is_exactly_what_client_defines():
 def test_every_name_resolves_and_completes():
     for name in ml.__all__:
         assert getattr(ml, name) is getattr(client, name)
-    assert set(ml.__all__) <= set(dir(ml))
+    public = {n for n in dir(ml) if not n.startswith("_")}
+    assert public == {*ml.__all__, "errors"}  # nothing else offered to a REPL's completion
+    assert ml.errors is errors
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = ml.nope
 
@@ -61,7 +63,7 @@ def test_errors_has_the_whole_hierarchy():
         assert name in errors.__doc__
     assert errors.NotFound is core_errors.NotFound
     assert issubclass(errors.GateFailed, errors.CheckFailed)
-    assert set(errors.__all__) <= set(dir(errors))
+    assert {n for n in dir(errors) if not n.startswith("_")} == set(errors.__all__)
     defined = {
         name
         for name, obj in vars(core_errors).items()

@@ -9,10 +9,6 @@ The public API lives in ``modelledger.client`` and is loaded on first use, so th
 pay for it; the exceptions it raises are in ``modelledger.errors``.
 """
 
-from __future__ import annotations
-
-from typing import Any
-
 __version__ = "0.1.0"
 # Kept equal to client.py's public names and to docs/python-api.md by tests/test_client.py.
 __all__ = [
@@ -41,13 +37,18 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name in __all__:
         from modelledger import client
 
         return getattr(client, name)
+    if name == "errors":
+        import importlib
+
+        return importlib.import_module("modelledger.errors")
     raise AttributeError(f"module 'modelledger' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    # what a REPL completes after "ml.": the API, the exceptions module, and the module's dunders
+    return sorted({*__all__, "errors", *(n for n in globals() if n.startswith("__"))})

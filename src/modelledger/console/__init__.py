@@ -1,0 +1,1 @@
+"""What every capability's command line shares: rich tables, ``--json`` output, progress bars."""

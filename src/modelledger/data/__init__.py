@@ -1,0 +1,1 @@
+"""Datasets: content-addressed snapshots, their lineage steps, checkout, diff, leakage and cards."""

@@ -1,0 +1,2 @@
+"""Drift: reference profiles, checks of served traffic against them, alerts, baselines, explain,
+and the HTML report."""

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from modelledger.drift.profile_key import training_key
 from modelledger.models import hooks
-from modelledger.models.version import TRAINING_ROLES
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -35,6 +34,8 @@ class ProfileHook:
     def prepare(
         self, conn: Connection, data: Sequence[DataRef], card: Mapping[str, Any] | None
     ) -> _Plan | None:
+        from modelledger.models.version import TRAINING_ROLES
+
         training = [d.snapshot_id for d in data if d.role in TRAINING_ROLES]
         if not training:
             return None

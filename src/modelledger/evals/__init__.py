@@ -1,0 +1,1 @@
+"""Evaluation: eval sets (snapshots with the eval role) and immutable results pinned to them."""

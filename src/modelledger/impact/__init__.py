@@ -1,0 +1,1 @@
+"""Questions that cross every capability: data lineage and deletion impact."""

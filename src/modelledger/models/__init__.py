@@ -1,0 +1,1 @@
+"""Model versions: registration of the reproducible tuple, systems, cards, loaders, reading back."""

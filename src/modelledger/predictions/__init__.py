@@ -1,0 +1,1 @@
+"""The inference log: predictions served or imported, feedback, prediction audit, arm comparison."""

@@ -1,0 +1,2 @@
+"""Going live: environments, gate policies, promotion, rehearsal, rollback, and what needs
+re-scoring when an eval set evolves."""

@@ -1,9 +1,9 @@
-"""Serving: the prediction server (``mledger serve``) and the model loaders it uses.
+"""Serving: routing an environment's traffic and the prediction server (``mledger serve``).
 
-``app`` holds the thin FastAPI handlers; ``handler`` the request path without HTTP (validate,
-route by sticky key, score, log); ``hotswap`` polls the environment and swaps in a new
-``runtime`` (models per arm, verified before loading) when a promotion or rollback lands;
-``features`` checks requests against a version's declared inputs; ``loaders`` turns a declared
-loader and a verified artifact into a predicting object, and ``load_check`` runs that load in a
-child process for rehearsals.
+``routing`` sets canaries, A/B arms and shadows (``route_policy`` is the pure rule); ``app``
+holds the thin FastAPI handlers; ``handler`` the request path without HTTP (validate, route by
+sticky key, score, log); ``hotswap`` polls the environment and swaps in a new ``runtime``
+(models per arm, verified before loading) when a promotion or rollback lands; ``features``
+checks requests against a version's declared inputs. Loading a model is the models
+capability's (``models.loaders``).
 """

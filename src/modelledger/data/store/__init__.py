@@ -1,0 +1,1 @@
+"""The data capability's tables: snapshots and transforms."""

@@ -1,0 +1,1 @@
+"""``mledger model …`` and ``mledger system …``."""

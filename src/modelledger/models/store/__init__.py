@@ -1,0 +1,1 @@
+"""The models capability's tables: versions (with their data links) and systems."""

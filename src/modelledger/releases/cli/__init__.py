@@ -1,0 +1,1 @@
+"""``mledger env …``, ``gate check``, ``promote``, ``rehearse``, ``rollback`` and ``eval stale``."""

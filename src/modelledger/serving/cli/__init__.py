@@ -1,0 +1,1 @@
+"""``mledger serve`` and ``mledger route …``."""

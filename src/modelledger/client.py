@@ -12,10 +12,10 @@ from typing import Any, Unpack
 from modelledger.config import LedgerConfig, resolve
 from modelledger.data import snapshot as snapshots
 from modelledger.data.manifest import Snapshot
-from modelledger.drift import hook as drift_hook
 from modelledger.ledger.home import Ledger, init_ledger, now
 from modelledger.ledger.home import open_config as _open_config
 from modelledger.ledger.home import open_ledger as _open
+from modelledger.models import hooks as model_hooks
 from modelledger.models import reads as models
 from modelledger.models.register import (
     RegisterOptions,
@@ -26,7 +26,7 @@ from modelledger.models.register import (
 from modelledger.models.version import CodeRef, DataRef, ModelVersion
 from modelledger.settings import Settings
 
-drift_hook.install()  # registration takes the drift reference profile
+model_hooks.install("modelledger.drift.hook:ProfileHook")  # drift reference profiles
 
 _open_ledgers: dict[LedgerConfig, Ledger] = {}
 

@@ -2,6 +2,8 @@
 profile) runs in the registering transaction or after it, and the version stands without it."""
 
 import dataclasses
+import subprocess
+import sys
 import typing
 
 from modelledger.data.snapshot import SnapshotRequest, snapshot
@@ -71,3 +73,25 @@ def test_a_version_stands_when_its_profile_cannot_be_taken(ledger, project):
         "training data (columns: amount, late)",
     )
     assert models.get_version(ledger, result.version.id).label == "delay@1"
+
+
+def test_a_hook_installed_by_name_is_made_on_first_use(monkeypatch):
+    from modelledger.models import hooks
+
+    monkeypatch.setattr(hooks, "_installed", [])
+    hooks.install("modelledger.drift.hook:ProfileHook")
+    hooks.install("modelledger.drift.hook:ProfileHook")  # twice: still one
+    hooks.install(ProfileHook())  # the same key: the first one stands
+    made = hooks.installed()
+    assert [type(h) for h in made] == [ProfileHook]
+    assert hooks.installed()[0] is made[0]  # made once
+
+
+def test_the_command_line_and_the_api_install_the_drift_hook():
+    for module in ("modelledger.cli.root", "modelledger.client"):
+        code = (
+            f"import sys, {module}; from modelledger.models.hooks import installed; "
+            "print([h.key for h in installed()])"
+        )
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert out.stdout.strip() == "['drift_profile']", (module, out.stderr)

@@ -14,9 +14,9 @@ from modelledger.console.output import JSON_HELP, emit_json
 from modelledger.core.errors import MledgerError
 from modelledger.data import cli as data
 from modelledger.drift import cli as drift
-from modelledger.drift import hook as drift_hook
 from modelledger.evals import cli as evals
 from modelledger.impact import cli as impact
+from modelledger.models import hooks as model_hooks
 from modelledger.models.cli import model, system
 from modelledger.predictions import cli as predictions
 from modelledger.releases.cli import env, eval_stale, release
@@ -47,7 +47,7 @@ def _mount(group: typer.Typer, command: Callable[..., Any], before: str | None =
     group.registered_commands.insert(names.index(before), added)
 
 
-drift_hook.install()  # registration takes the drift reference profile
+model_hooks.install("modelledger.drift.hook:ProfileHook")  # drift reference profiles
 _mount(data.app, impact.lineage, before="card")
 _mount(data.app, impact.affected)
 _mount(evals.app, eval_stale.stale)

@@ -1,8 +1,7 @@
 """Drift's part in registration: a version trained on tabular snapshots gets its reference
 profile, shared from an earlier version trained on the same data when there is one (no data is
-read again), else taken from the data after the version is committed. Light at import: every
-command line loads it, and the store, numpy and DuckDB are needed only when a version is
-registered (the latter two only when a profile is computed)."""
+read again), else taken from the data after the version is committed. Installed by name and
+loaded on the first registration; numpy and DuckDB are loaded only when a profile is computed."""
 
 from __future__ import annotations
 
@@ -11,12 +10,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from modelledger.drift.profile_key import training_key
-from modelledger.models import hooks
+from modelledger.drift.profile_store import StoredProfile, profile_from_same_data, share_profile
+from modelledger.models.version import TRAINING_ROLES
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-    from modelledger.drift.profile_store import StoredProfile
     from modelledger.ledger.home import Ledger
     from modelledger.models.version import DataRef, ModelVersion
 
@@ -34,13 +33,9 @@ class ProfileHook:
     def prepare(
         self, conn: Connection, data: Sequence[DataRef], card: Mapping[str, Any] | None
     ) -> _Plan | None:
-        from modelledger.models.version import TRAINING_ROLES
-
         training = [d.snapshot_id for d in data if d.role in TRAINING_ROLES]
         if not training:
             return None
-        from modelledger.drift.profile_store import profile_from_same_data
-
         key = training_key(training, card)
         return _Plan(key, profile_from_same_data(conn, key))
 
@@ -49,8 +44,6 @@ class ProfileHook:
     ) -> StoredProfile | None:
         if plan is None or plan.shared is None:
             return None
-        from modelledger.drift.profile_store import share_profile
-
         return share_profile(conn, version.id, plan.shared, at, user)
 
     def after_commit(
@@ -70,8 +63,3 @@ class ProfileHook:
             f"drift reference: {result.features} features from {result.rows:,} training rows "
             f"(profile {result.sha256[:12]})"
         )
-
-
-def install() -> None:
-    """Take a reference profile on every registration in this process."""
-    hooks.install(ProfileHook())

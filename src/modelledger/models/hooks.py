@@ -1,7 +1,8 @@
 """What a higher capability may add to a registration, without models importing it: drift takes
 its reference profile from the training data here. A hook runs in three steps — reads inside the
 registering transaction, writes inside it once the version row exists, and work after commit —
-and is installed by whoever composes the application (the CLI root and the Python API).
+and is installed by whoever composes the application (the CLI root and the Python API), by
+name, so that it is loaded only when a version is registered.
 
 The version is the record that matters: a hook's work after commit can fail and the version
 still stands, with the failure reported as a warning.
@@ -9,6 +10,7 @@ still stands, with the failure reported as a warning.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -47,15 +49,24 @@ class RegistrationHook(Protocol):
         """One line for people about a result."""
 
 
-_installed: list[RegistrationHook] = []
+# The hooks in force: instances, or where to find one ("package.module:Class"), made on first
+# registration so that a command which registers nothing never imports it.
+_installed: list[RegistrationHook | str] = []
 
 
-def install(hook: RegistrationHook) -> None:
-    """Run ``hook`` on every registration in this process; installing the same key twice keeps
-    the first."""
-    if all(h.key != hook.key for h in _installed):
+def install(hook: RegistrationHook | str) -> None:
+    """Run ``hook`` (an instance, or ``"module:Class"`` to make one when first needed) on every
+    registration in this process; installing the same one twice changes nothing."""
+    if hook not in _installed:
         _installed.append(hook)
 
 
 def installed() -> tuple[RegistrationHook, ...]:
-    return tuple(_installed)
+    made: list[RegistrationHook] = []
+    for i, hook in enumerate(_installed):
+        if isinstance(hook, str):
+            module, _, name = hook.partition(":")
+            hook = _installed[i] = getattr(importlib.import_module(module), name)()
+        if all(h.key != hook.key for h in made):
+            made.append(hook)
+    return tuple(made)

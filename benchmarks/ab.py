@@ -35,12 +35,14 @@ def run_once(tree: Path, bench: str, args: list[str]) -> dict[str, float]:
         text=True,
         timeout=1800,
     )
-    if done.returncode != 0:
-        raise SystemExit(f"{bench} failed in {tree}:\n{done.stdout}\n{done.stderr}")
     found: dict[str, float] = {}
     for m in FIGURE.finditer(done.stdout):
         name = " ".join(m.group("name").split())[:70]
         found.setdefault(name, float(m.group("value")))  # the first figure of a line
+    if not found:
+        raise SystemExit(f"{bench} printed no figures in {tree}:\n{done.stdout}\n{done.stderr}")
+    if done.returncode != 0:  # a missed target: its figures still count
+        print(f"  ({tree.name}: {bench} exited {done.returncode})", file=sys.stderr)
     return found
 
 

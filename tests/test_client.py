@@ -14,8 +14,9 @@ from tests.models.test_register import git
 @pytest.fixture
 def repo(ledger, project):
     write(project / "train.py", "print('train')\n")
+    write(project / ".gitignore", "data/\n*.pkl\n")  # data and models are not code
     git(project, "init", "-q")
-    git(project, "add", "train.py")
+    git(project, "add", "train.py", ".gitignore")
     git(project, "commit", "-qm", "init")
     return project
 
@@ -49,6 +50,19 @@ def test_dirty_tree_is_refused_before_training_starts(ledger, repo):
     with pytest.raises(DirtyWorkingTree), ml.run(name="m", ledger=ledger):
         trained.append(True)
     assert trained == []
+
+
+def test_an_untracked_script_is_refused_before_training_starts(ledger, repo):
+    write(repo / "train_v2.py", "print('never added')\n")
+    with (
+        pytest.raises(DirtyWorkingTree, match=r"train_v2\.py \(untracked\)"),
+        ml.run(name="m", ledger=ledger),
+    ):
+        pass
+    with ml.run(name="m", ledger=ledger, allow_dirty=True) as run:
+        version = run.log_model(write(repo / "model.pkl", b"w"))
+    assert version.tuple.code.dirty
+    assert b"never added" in ledger.blobs.get(version.tuple.code.diff_sha256)
 
 
 def test_register_model_and_default_ledger(ledger, project):

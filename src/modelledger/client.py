@@ -377,7 +377,8 @@ def run(
     """Capture the run's environment up front (a dirty tree is refused before training starts,
     not after), seed the usual generators, and hand back a ``Run`` to log models with."""
     led = ledger or open_ledger()
-    code, notes = capture_code(led, Path(code_dir) if code_dir else Path.cwd(), allow_dirty)
+    where = Path(code_dir) if code_dir else Path.cwd()
+    code, notes = capture_code(led, where, allow_dirty, [Path(lock)] if lock else [])
     chosen = seed if seed is not None else random.SystemRandom().randrange(2**31)
     _apply_seed(chosen)
     yield Run(

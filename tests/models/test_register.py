@@ -33,9 +33,12 @@ def git(cwd, *args):
 
 @pytest.fixture
 def repo(project):
+    """A git work tree holding the training code; data and models are ignored, as a team's
+    .gitignore would have them (untracked files that are not ignored count as code)."""
     write(project / "train.py", "print('train')\n")
+    write(project / ".gitignore", "data/\nft/\n*.bin\n")
     git(project, "init", "-q")
-    git(project, "add", "train.py")
+    git(project, "add", "train.py", ".gitignore")
     git(project, "commit", "-qm", "init")
     return project
 
@@ -49,7 +52,9 @@ def counts(ledger):
 
 def req(project, **kw):
     kw.setdefault("name", "delay")
-    kw.setdefault("artifact", write(project / "model.bin", kw.pop("content", b"weights")))
+    content = kw.pop("content", b"weights")
+    if "artifact" not in kw:
+        kw["artifact"] = write(project / "model.bin", content)
     return RegisterRequest(**kw)
 
 
@@ -115,10 +120,65 @@ def test_dirty_tree_is_refused_then_recorded_with_allow_dirty(ledger, repo):
     assert b"print('changed')" in diff
 
 
-def test_untracked_files_do_not_make_the_tree_dirty(ledger, repo):
-    write(repo / "notes.txt", "scratch")
-    v = register(ledger, req(repo)).version
-    assert not v.dirty and v.manifest["untracked_files"] >= 1
+def test_an_untracked_script_makes_the_tree_dirty(ledger, repo):
+    write(repo / "train_v2.py", "print('never added')\n")
+    before = counts(ledger)
+    with pytest.raises(DirtyWorkingTree, match=r"train_v2\.py \(untracked\).*\.gitignore"):
+        register(ledger, req(repo))
+    assert counts(ledger) == before
+
+
+def test_untracked_code_is_recorded_with_allow_dirty(ledger, repo):
+    script = write(repo / "src" / "features.py", "def f(x):\n    return 2 * x\n")
+    staged_before = git(repo, "diff", "--cached", "--name-only")
+    v = register(ledger, req(repo, allow_dirty=True)).version
+    assert v.dirty and v.reproducibility.status == "not reproducible"
+    diff = ledger.blobs.get(v.tuple.code.diff_sha256)
+    assert b"src/features.py" in diff and b"return 2 * x" in diff
+    assert b"new file mode" in diff
+    import hashlib
+
+    assert v.manifest["untracked_files"] == [
+        {
+            "path": "src/features.py",
+            "size": script.stat().st_size,
+            "sha256": hashlib.sha256(script.read_bytes()).hexdigest(),
+        }
+    ]
+    # the user's staging area is untouched: the diff was made on a copy of the index
+    assert git(repo, "diff", "--cached", "--name-only") == staged_before
+    assert "?? src/features.py" in git(repo, "status", "--porcelain", "--untracked-files=all")
+
+
+def test_what_is_not_code_leaves_the_tree_clean(ledger, repo):
+    # the artifact being registered, its lock, ignored files and the ledger itself
+    write(repo / ".gitignore", "*.log\n")
+    git(repo, "add", ".gitignore")
+    git(repo, "commit", "-qm", "ignore logs")
+    write(repo / "train.log", "epoch 1")
+    lock = write(repo / "requirements.txt", "numpy==2.0\n")
+    artifact = write(repo / "out" / "model.pt", b"weights")
+    v = register(ledger, req(repo, artifact=artifact, lock=lock)).version
+    assert not v.dirty and v.reproducibility.status == "reproducible"
+    assert v.manifest["untracked_files"] == []
+
+
+def test_untracked_files_too_big_for_the_diff_make_the_version_irreproducible(
+    ledger, repo, monkeypatch
+):
+    import modelledger.capture.git as capture
+
+    monkeypatch.setattr(capture, "UNTRACKED_DIFF_LIMIT", 100)
+    write(repo / "a_small.py", "x = 1\n")
+    write(repo / "b_big.py", "y = 2\n" * 100)
+    v = register(ledger, req(repo, allow_dirty=True)).version
+    diff = ledger.blobs.get(v.tuple.code.diff_sha256)
+    assert b"a_small.py" in diff and b"b_big.py" not in diff
+    assert v.manifest["untracked_not_stored"] == ["b_big.py"]
+    assert [f["path"] for f in v.manifest["untracked_files"]] == ["a_small.py", "b_big.py"]
+    status = v.reproducibility
+    assert status.status == "irreproducible"
+    assert "b_big.py" in status.reasons[0] and "not stored" in status.reasons[0]
 
 
 def test_remote_credentials_are_never_recorded(ledger, repo):
@@ -407,3 +467,22 @@ def test_the_artifact_is_hashed_before_the_write_lock_is_taken(ledger, repo, mon
     version = register(ledger, req(repo, content=content)).version
     assert version.tuple.artifact.sha256 == hashlib.sha256(content).hexdigest()
     assert seen == ["hash", "write"]
+
+
+def test_cli_counts_an_untracked_script_but_not_the_files_it_reads(ledger_cli, project):
+    cli = ledger_cli
+    write(project / "train.py", "print('train')\n")
+    git(project, "init", "-q")
+    git(project, "add", "train.py")
+    git(project, "commit", "-qm", "init")
+    write(project / "card.yaml", "intended_use: tests\n")
+    write(project / "params.yaml", "lr: 0.1\n")
+    write(project / "model.bin", b"w")
+    args = ["model", "register", "m", "-a", "model.bin", "--card", "card.yaml"]
+    out = cli(*args, "--params-file", "params.yaml", "--json")
+    assert '"dirty": false' in out.stdout  # the artifact, card and params file are not code
+    write(project / "helpers.py", "K = 3\n")
+    refused = cli(*args, "--param", "lr=0.2", code=2)
+    assert "helpers.py (untracked)" in refused.stderr and ".gitignore" in refused.stderr
+    taken = cli(*args, "--param", "lr=0.2", "--allow-dirty", "--json")
+    assert '"dirty": true' in taken.stdout and '"path": "helpers.py"' in taken.stdout

@@ -183,7 +183,8 @@ def _code_record(ledger: Ledger, code: str) -> dict[str, Any]:
         "file": path.name,
         "sha256": ledger.blobs.put_file(path).sha256,
     }
-    state = capture_git(path.resolve().parent)
+    home = ledger.config.home
+    state = capture_git(path.resolve().parent, exclude=[home] if home else [], full=False)
     if state is not None:
         record["git"] = {"repo": state.repo, "commit": state.commit, "dirty": state.dirty}
         record["file"] = path.resolve().relative_to(state.root).as_posix()

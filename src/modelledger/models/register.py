@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from modelledger.blobs.ingest import Ingest, scan
 from modelledger.blobs.store import BlobStore, Staged
 from modelledger.blobs.tree import Tree
-from modelledger.capture.git import capture_git
+from modelledger.capture.git import UNTRACKED_DIFF_LIMIT, capture_git
 from modelledger.capture.hardware import capture_hardware
 from modelledger.capture.lock import frozen_environment, read_lock_file
 from modelledger.core import ids
@@ -46,6 +46,8 @@ from modelledger.models.version import (
     validate_base_model,
 )
 
+UNTRACKED_LEFT_OUT = "untracked_not_stored"  # manifest key: untracked files not in the diff
+
 
 class RegisterOptions(TypedDict, total=False):
     """Everything a registration takes besides the name and the artifact, as keywords (the Python
@@ -66,6 +68,7 @@ class RegisterOptions(TypedDict, total=False):
     code_dir: Path | None  # where to look for git; the cwd by default
     preprocessing: str | None
     manifest: Mapping[str, Any]
+    read_from: Iterable[str | Path]  # the card or params files: recorded by content, not code
 
 
 @dataclass
@@ -90,6 +93,7 @@ class RegisterRequest:
     code_dir: Path | None = None
     preprocessing: str | None = None
     manifest: dict[str, Any] = field(default_factory=dict)
+    read_from: list[Path] = field(default_factory=list)
 
     @classmethod
     def of(
@@ -103,6 +107,7 @@ class RegisterRequest:
             data=list(rest.pop("data", ())),
             params=dict(rest.pop("params", {})),
             manifest=dict(rest.pop("manifest", {})),
+            read_from=[Path(f) for f in rest.pop("read_from", ())],
             lock=Path(lock) if lock is not None else None,
             **rest,
         )
@@ -135,24 +140,47 @@ def _check_request(req: RegisterRequest) -> tuple[list[DataRef], dict[str, Any]]
 
 
 def capture_code(
-    ledger: Ledger, path: Path, allow_dirty: bool
+    ledger: Ledger, path: Path, allow_dirty: bool, not_code: Iterable[Path] = ()
 ) -> tuple[CodeRef | None, dict[str, Any]]:
-    """The git state at ``path`` as a code reference (storing the diff of a dirty tree as a blob),
-    and notes for the run manifest. None when ``path`` is not in a git work tree."""
-    state = capture_git(path)
+    """The git state at ``path`` as a code reference (storing the diff of a dirty tree, untracked
+    files included, as a blob), and notes for the run manifest. None when ``path`` is not in a
+    git work tree. Untracked files at or under ``not_code`` (and the ledger's own folder) do
+    not make the tree dirty."""
+    home = ledger.config.home
+    exclude = [*not_code, *([home] if home is not None else [])]
+    state = capture_git(path, exclude, full=allow_dirty)
     if state is None:
         return None, {"code": "none: not inside a git work tree"}
     if state.dirty and not allow_dirty:
         listed = ", ".join(state.dirty_files[:5]) + (" …" if len(state.dirty_files) > 5 else "")
+        hint = " (add files that are not code to .gitignore)" if state.untracked else ""
         raise DirtyWorkingTree(
             f"the working tree of {state.root} has uncommitted changes ({listed}): commit them, "
-            "or pass --allow-dirty to record the diff and mark the version dirty"
+            f"or pass --allow-dirty to record the diff and mark the version dirty{hint}"
         )
     diff_sha = ledger.blobs.put_bytes(state.diff).sha256 if state.dirty else None
     code = CodeRef(
         kind="git", repo=state.repo, commit=state.commit, dirty=state.dirty, diff_sha256=diff_sha
     )
-    return code, {"git_root": state.root, "untracked_files": state.untracked}
+    notes: dict[str, Any] = {
+        "git_root": state.root,
+        "untracked_files": [f.to_json() for f in state.untracked],
+    }
+    if state.left_out:
+        notes[UNTRACKED_LEFT_OUT] = [f.path for f in state.left_out]
+    return code, notes
+
+
+def untracked_reason(manifest: Mapping[str, Any]) -> str | None:
+    """Why a version whose untracked files did not fit in the stored diff is irreproducible."""
+    left_out = manifest.get(UNTRACKED_LEFT_OUT)
+    if not left_out:
+        return None
+    listed = ", ".join(left_out[:5]) + (" …" if len(left_out) > 5 else "")
+    return (
+        f"untracked files over {UNTRACKED_DIFF_LIMIT // (1024 * 1024)} MiB were not stored with "
+        f"the code ({listed}): the training code cannot be rebuilt from the ledger"
+    )
 
 
 def _code_for(ledger: Ledger, req: RegisterRequest) -> tuple[CodeRef | None, dict[str, Any]]:
@@ -162,7 +190,8 @@ def _code_for(ledger: Ledger, req: RegisterRequest) -> tuple[CodeRef | None, dic
         return CodeRef(kind="ref", ref=req.code_ref), {}
     if req.irreproducible is not None:
         return None, {}  # today's checkout says nothing about how an old artifact was made
-    return capture_code(ledger, req.code_dir or Path.cwd(), req.allow_dirty)
+    not_code = [req.artifact, *([req.lock] if req.lock else []), *req.read_from]
+    return capture_code(ledger, req.code_dir or Path.cwd(), req.allow_dirty, not_code)
 
 
 def _resolve_refs(
@@ -366,7 +395,7 @@ def _insert(
         registered_by=ledger.user,
         manifest=manifest,
         loader=req.loader,
-        irreproducible_reason=req.irreproducible,
+        irreproducible_reason=req.irreproducible or untracked_reason(manifest),
     )
     versions.insert_version(conn, version, at)
     payload: dict[str, Any] = {

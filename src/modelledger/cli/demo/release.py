@@ -52,8 +52,14 @@ def start(base: Path) -> None:
     # code that really trained it
     (base / "train.py").write_text(inspect.getsource(world))
     (base / "shipments-card.yaml").write_text(DATASET_CARD)
+    # data, models and logs are the ledger's to keep; an untracked file git does not ignore
+    # would count as code the commit does not hold
+    (base / ".gitignore").write_text(
+        "# only the code is in git: data, models and logs are in the ledger\n"
+        "/*\n!/.gitignore\n!/train.py\n!/shipments-card.yaml\n"
+    )
     _git(base, "init", "-q")
-    _git(base, "add", "train.py", "shipments-card.yaml")
+    _git(base, "add", ".gitignore", "train.py", "shipments-card.yaml")
     _git(base, "commit", "-qm", "delay model training")
     run("init")
 

@@ -94,6 +94,7 @@ def register(
         code_ref=code_ref,
         preprocessing=preprocessing,
         manifest={"command": "mledger model register"},
+        read_from=[f for f in (card, params_file) if f is not None],
     )
     with open_ledger() as ledger:
         result = register(ledger, request)

@@ -60,7 +60,27 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        from modelledger import __version__
+
+        typer.echo(f"mledger {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", is_eager=True, callback=_version, help="Print the version and exit."
+    ),
+) -> None:
+    pass  # the root's own options; its help is the app's
+
+
 app.add_typer(model.app, name="model")
 app.add_typer(data.app, name="data")
 app.add_typer(system.app, name="system")
@@ -103,6 +123,12 @@ def init(
         "blob_url": result.blob_url,
         "created": result.created,
     }
+    if result.hides is not None:
+        typer.echo(
+            f"warning: {result.home} hides the ledger at {result.hides} for commands run in "
+            f"{result.home.parent} and below",
+            err=True,
+        )
     if as_json:
         emit_json(info)
         return

@@ -101,15 +101,22 @@ class InitResult:
     db_url: str
     blob_url: str
     created: bool
+    hides: Path | None = None  # a new ledger inside another one's folder: the one it hides
 
 
 def init_ledger(path: Path, db_url: str | None = None, blob_url: str | None = None) -> InitResult:
-    """Create ``path/.mledger`` (idempotent) and bring the database schema up to date."""
+    """Create ``path/.mledger`` (idempotent) and bring the database schema up to date. The
+    database and blob store are, in order: the arguments, ``MLEDGER_DB_URL`` /
+    ``MLEDGER_BLOB_URL``, what an existing home recorded, the defaults inside the home."""
     home = path.resolve() / cfg.HOME_DIR
     created = not home.exists()
     stored = cfg.read_home_config(home) if not created else {}
-    db_url = db_url or stored.get("db_url") or cfg.default_db_url(home)
-    blob_url = blob_url or stored.get("blob_url") or cfg.default_blob_url(home)
+    env = cfg.load_settings()
+    db_url = db_url or (env.db_url if env else None) or stored.get("db_url")
+    blob_url = blob_url or (env.blob_url if env else None) or stored.get("blob_url")
+    db_url = db_url or cfg.default_db_url(home)
+    blob_url = blob_url or cfg.default_blob_url(home)
+    hides = cfg.find_home(home.parent.parent) if created else None
     from modelledger.ledger.db import Database
 
     database = Database(db_url)
@@ -132,4 +139,4 @@ def init_ledger(path: Path, db_url: str | None = None, blob_url: str | None = No
         (home / cfg.CONFIG_FILE).write_text(json.dumps(custom, indent=2) + "\n", encoding="utf-8")
     if blob_url == defaults["blob_url"]:
         Path(blob_url).mkdir(exist_ok=True)
-    return InitResult(home, db_url, blob_url, created)
+    return InitResult(home, db_url, blob_url, created, hides)

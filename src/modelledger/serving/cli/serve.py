@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 import sys
 
 import typer
@@ -40,19 +42,41 @@ def serve(
     here = os.getcwd()
     if here not in sys.path:
         sys.path.insert(0, here)  # as `python -m` would: a python: factory may live here
+    # the port is taken before anything is announced: "serving …" is only printed when it is true
+    sock = listen_on(host, port)
     ledger = open_ledger()
     try:
         server = Server(ledger, env, poll_interval=poll)
         runtime = server.runtime
-        url = f"http://{host}:{port}"
+        url = f"http://{host}:{sock.getsockname()[1]}"
         if as_json:
             emit_json({"env": env, "url": url, **runtime.to_json()})
         else:
             typer.echo(f"serving {env} ({runtime.describe()}) on {url}")
         sys.stdout.flush()
         try:
-            uvicorn.run(create_app(server), host=host, port=port, log_level="warning")
+            config = uvicorn.Config(create_app(server), log_level="warning")
+            uvicorn.Server(config).run(sockets=[sock])
         finally:
             server.close()  # uvicorn ran the lifespan's close already, unless it failed to start
     finally:
+        sock.close()
         ledger.close()
+
+
+def listen_on(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``, or InvalidInput saying in one line why not."""
+    from modelledger.core.errors import InvalidInput
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise InvalidInput(f"port {port} on {host} is in use") from None
+        raise InvalidInput(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock

@@ -81,12 +81,12 @@ def test_appends_in_one_transaction_and_after_a_rolled_back_one_keep_the_chain(l
 
     with ledger.db.write() as conn:
         for i in range(3):
-            events.append(conn, "test.event", f"s{i}", "alice", "2026-11-25T00:00:00Z", {"i": i})
+            events.append(conn, "data.card", f"s{i}", "alice", "2026-11-25T00:00:00Z", {"i": i})
     with pytest.raises(RuntimeError), ledger.db.write() as conn:
-        events.append(conn, "test.event", "gone", "alice", "2026-11-25T00:00:00Z", {})
+        events.append(conn, "data.card", "gone", "alice", "2026-11-25T00:00:00Z", {})
         raise RuntimeError("roll back")
     with ledger.db.write() as conn:  # very likely the same pooled connection as the rolled-back one
-        appended = events.append(conn, "test.event", "s3", "alice", "2026-11-25T00:00:00Z", {})
+        appended = events.append(conn, "data.card", "s3", "alice", "2026-11-25T00:00:00Z", {})
     assert appended.seq == 4
     check = audit.verify(ledger)
     assert check.ok and check.checked == 4

@@ -252,9 +252,12 @@ def test_card_revisions_are_appended_and_logged(ledger, repo):
     assert revision == 2
     _, rev, card = models.card(ledger, v.id)
     assert rev == 2 and card["known_limitations"] == ["snow"]
-    from modelledger.ledger.audit import log
+    from modelledger.ledger.audit import EventQuery, log
 
-    assert [e.payload["revision"] for e in log(ledger, subject=v.id, kind="model.card")] == [1, 2]
+    assert [
+        e.payload["revision"]
+        for e in log(ledger, EventQuery(subject=v.id, kind="model.card")).events
+    ] == [1, 2]
 
 
 def test_verify_detects_a_corrupted_artifact(ledger, repo):

@@ -109,9 +109,9 @@ def test_gate_story_slice_regression_blocks_then_fix_promotes(ledger, story):
 
 
 def _events(ledger):
-    from modelledger.ledger.audit import log
+    from modelledger.ledger.audit import EventQuery, log
 
-    return [e.to_json() for e in log(ledger, limit=1000)]
+    return [e.to_json() for e in log(ledger, EventQuery(limit=1000)).events]
 
 
 def test_gate_names_the_command_when_a_result_is_missing(ledger, story):

@@ -4,7 +4,7 @@ import pytest
 
 from modelledger.core.errors import CheckFailed, InvalidInput, NotFound
 from modelledger.evals import evaluate
-from modelledger.ledger.audit import log
+from modelledger.ledger.audit import EventQuery, log
 from modelledger.models.register import RegisterRequest, register
 from modelledger.releases import environments as envs
 from modelledger.releases.promote import promote
@@ -57,7 +57,10 @@ def test_canary_shares_are_sticky_and_raising_only_adds_users(ledger, live):
     after = {u: routing.assign(ledger, "production", u)["arm"] for u in users}
     assert all(after[u] == "canary-1" for u in users if first[u] == "canary-1")
     assert 0.21 < sum(a == "canary-1" for a in after.values()) / len(users) < 0.29
-    assert [e.kind for e in log(ledger, kind="route.set")] == ["route.set", "route.set"]
+    assert [e.kind for e in log(ledger, EventQuery(kind="route.set")).events] == [
+        "route.set",
+        "route.set",
+    ]
 
 
 def test_shadow_and_refusals_change_nothing(ledger, live):

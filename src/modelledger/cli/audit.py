@@ -14,33 +14,47 @@ app.command("prediction")(audit_prediction)
 
 @app.command()
 def log(
-    subject: str | None = typer.Option(None, "--subject", help="Only events about this id."),
+    subject: str | None = typer.Option(
+        None, "--subject", help="Only events about this: an id or prefix, NAME@N, NAME@ENV."
+    ),
     kind: str | None = typer.Option(
-        None, "--kind", help="Only events of this kind, e.g. model.registered."
+        None, "--kind", help="Only events of this kind, e.g. model.registered, promotion."
     ),
     env: str | None = typer.Option(
         None, "--env", help="Only events about this environment (promotions, rollbacks, …)."
+    ),
+    actor: str | None = typer.Option(None, "--actor", help="Only events by this person."),
+    since: str | None = typer.Option(
+        None, "--since", help="From this time (ISO 8601) or this long ago (24h, 7d)."
+    ),
+    until: str | None = typer.Option(
+        None, "--until", help="Before this time (ISO 8601) or this long ago (24h, 7d)."
     ),
     limit: int = typer.Option(50, "--limit", min=1, help="The newest N events."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """List events, oldest of the newest N first."""
     from modelledger.core.errors import InvalidInput
+    from modelledger.ledger.audit import EventQuery
     from modelledger.ledger.audit import log as read_log
     from modelledger.ledger.home import open_ledger
+    from modelledger.models.resolve import resolve_subject
 
     if subject and env:
         raise InvalidInput("give --subject or --env, not both")
+    query = EventQuery(subject or env, kind, actor, since, until, limit)
     with open_ledger() as ledger:
-        found = read_log(ledger, subject=subject or env, kind=kind, limit=limit)
+        found = read_log(ledger, query, resolve=resolve_subject)
     if as_json:
-        emit_json([e.to_json() for e in found])
+        emit_json([e.to_json() for e in found.events])
         return
-    if not found:
-        typer.echo("no events yet")
+    if not found.events:
+        typer.echo(
+            f"no events match (the ledger holds {found.total})" if found.total else "no events yet"
+        )
         return
     t = table("seq", "at", "kind", "subject", "actor", "hash")
-    for e in found:
+    for e in found.events:
         t.add_row(
             str(e.seq), e.at[:19].replace("T", " "), e.kind, short(e.subject), e.actor, e.hash[:8]
         )

@@ -15,6 +15,33 @@ from modelledger.core.canonical import canonical_json
 
 GENESIS = "0" * 64
 
+# Every kind of event the ledger records: ``audit log --kind`` checks against it, and appending
+# any other kind is a programming error.
+KINDS = frozenset(
+    {
+        "data.card",
+        "data.snapshot",
+        "data.transform",
+        "drift.profile",
+        "drift_alert",
+        "env.created",
+        "env.policy",
+        "eval.recorded",
+        "eval_set.created",
+        "feedback.imported",
+        "model.card",
+        "model.registered",
+        "predictions.imported",
+        "promotion",
+        "promotion.override",
+        "rehearsal",
+        "retrain_triggered",
+        "rollback",
+        "route.set",
+        "system.created",
+    }
+)
+
 
 @dataclass(frozen=True)
 class Event:

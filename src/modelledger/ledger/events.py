@@ -6,11 +6,11 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection, Row
 
 from modelledger.core.canonical import canonical_json
-from modelledger.core.events import Event, Link, new_event
+from modelledger.core.events import KINDS, Event, Link, new_event
 from modelledger.ledger.prepared import Prepared
 from modelledger.ledger.schema import events
 
@@ -54,6 +54,8 @@ def append(
     conn: Connection, kind: str, subject: str, actor: str, at: str, payload: dict[str, Any]
 ) -> Event:
     """Append the next link. Callers hold the write lock (``Database.write``)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown event kind {kind!r}: add it to core.events.KINDS")
     ev = new_event(head(conn), kind, subject, actor, at, payload)
     _INSERT.run(
         conn,
@@ -91,13 +93,40 @@ def listing(
     *,
     subject: str | None = None,
     kind: str | None = None,
-    limit: int = 50,
+    actor: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    limit: int | None = 50,
 ) -> list[Event]:
-    """The newest ``limit`` events, oldest first."""
+    """The newest ``limit`` events, oldest first; every filter given narrows (``since``: at or
+    after, ``until``: before, both ledger timestamps)."""
     q = select(events)
-    if subject:
-        q = q.where(events.c.subject == subject)
-    if kind:
-        q = q.where(events.c.kind == kind)
-    rows = conn.execute(q.order_by(events.c.seq.desc()).limit(limit)).all()
+    for column, value in (
+        (events.c.subject, subject),
+        (events.c.kind, kind),
+        (events.c.actor, actor),
+    ):
+        if value:
+            q = q.where(column == value)
+    if since:
+        q = q.where(events.c.at >= since)
+    if until:
+        q = q.where(events.c.at < until)
+    q = q.order_by(events.c.seq.desc())
+    rows = conn.execute(q.limit(limit) if limit is not None else q).all()
     return [_to_event(r) for r in reversed(rows)]
+
+
+def kinds(conn: Connection) -> list[str]:
+    return sorted(conn.execute(select(events.c.kind).distinct()).scalars())
+
+
+def count(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(events)).scalar() or 0)
+
+
+def subjects_with_prefix(conn: Connection, prefix: str) -> list[str]:
+    """Up to 11 subjects starting with ``prefix``: enough to show an ambiguity."""
+    q = select(events.c.subject).distinct()
+    q = q.where(events.c.subject.startswith(prefix, autoescape=True))
+    return sorted(conn.execute(q.limit(11)).scalars())

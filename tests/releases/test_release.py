@@ -451,3 +451,42 @@ def test_override_never_waives_the_people_and_expect_live_takes_any_reference(
     assert done.move.previous_id == v1.id
     with pytest.raises(InvalidInput, match="in the future"):
         envs.at(ledger, "production", "2999-01-01")
+
+
+def test_a_policy_eval_set_is_resolved_and_must_be_an_eval_set(ledger, project, story):
+    set_id, train_id = story["eval_set"], story["train"]
+    found = envs.set_policy(
+        ledger, "staging", write(project / "s.yaml", f"eval_set: {set_id[:12]}\n")
+    )
+    assert found["changed"]
+    assert envs.get_policy(ledger, "staging")["policy"]["eval_set"] == set_id  # pinned in full
+    before = counts(ledger)
+    with pytest.raises(InvalidInput, match="not an eval set"):
+        envs.set_policy(ledger, "staging", write(project / "t.yaml", f"eval_set: {train_id}\n"))
+    with pytest.raises(NotFound, match="no snapshot matches"):
+        envs.set_policy(ledger, "staging", write(project / "u.yaml", f"eval_set: ds-{'0' * 64}\n"))
+    assert counts(ledger) == before
+
+
+@pytest.mark.parametrize(
+    ("policy", "match"),
+    [
+        ("approvers: 0\n", "four_eyes"),
+        ("approvers: 0\nfour_eyes: true\n", "four_eyes"),
+    ],
+)
+def test_four_eyes_needs_an_approver(ledger, project, policy, match):
+    with pytest.raises(InvalidInput, match=match):
+        envs.set_policy(ledger, "production", write(project / "bad.yaml", policy))
+    assert envs.set_policy(
+        ledger, "production", write(project / "ok.yaml", "approvers: 0\nfour_eyes: false\n")
+    )["changed"]
+
+
+def test_a_wrong_shape_is_said_in_our_words(ledger, project, story):
+    text = f"eval_set: {story['eval_set']}\nmetrics: [{{name: auc}}]\nprotected_slices: new_users\n"
+    with pytest.raises(InvalidInput) as refused:
+        envs.set_policy(ledger, "production", write(project / "bad.yaml", text))
+    message = str(refused.value)
+    assert "protected_slices" in message and "a mapping" in message
+    assert "instance of" not in message and "ProtectedSlices" not in message

@@ -33,7 +33,18 @@ def parse_document(schema: type[_M], data: Any, what: str) -> _M:
             raise InvalidInput(
                 f"{what}: unknown key {where!r}{_suggest(schema, err['loc'])}"
             ) from None
-        raise InvalidInput(f"{what} field {where!r}: {err['msg']}") from None
+        message = _SAID.get(err["type"], err["msg"])
+        raise InvalidInput(f"{what} field {where!r}: {message}") from None
+
+
+# pydantic's words where they name its internals ("a valid dictionary or instance of
+# ProtectedSlices"): said as the document's author sees it
+_SAID = {
+    "model_type": "expected a mapping of fields (key: value)",
+    "model_attributes_type": "expected a mapping of fields (key: value)",
+    "dict_type": "expected a mapping (key: value)",
+    "list_type": "expected a list",
+}
 
 
 def _suggest(schema: type[BaseModel], loc: tuple[Any, ...]) -> str:

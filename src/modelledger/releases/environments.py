@@ -117,10 +117,12 @@ def set_policy(ledger: Ledger, name: str, path: Path) -> dict[str, Any]:
 
     validate_env_name(name)
     data = load_mapping(path, "policy")
-    policy = parse_policy(data)
-    sha = policy_sha256(policy)
     source = path.read_text(encoding="utf-8")
     with ledger.db.write() as conn:
+        if isinstance(data, dict) and isinstance(data.get("eval_set"), str):
+            data = {**data, "eval_set": _eval_set(conn, data["eval_set"])}
+        policy = parse_policy(data)
+        sha = policy_sha256(policy)
         at_ = now()
         env = environments.ensure(conn, name, at_)
         if env.policy_sha256 == sha:
@@ -136,6 +138,21 @@ def set_policy(ledger: Ledger, name: str, path: Path) -> dict[str, Any]:
         }
         events.append(conn, "env.policy", name, ledger.user, at_, payload)
     return {"env": name, "policy_sha256": sha, "revision": revision, "changed": True}
+
+
+def _eval_set(conn: Connection, ref: str) -> str:
+    """The policy's eval set, pinned in full: a unique prefix is resolved, and the snapshot must
+    be an eval set (the gate scores on it)."""
+    from modelledger.data.resolve import resolve_snapshot
+    from modelledger.evals import store as evals
+
+    found = resolve_snapshot(conn, ref)
+    if not evals.is_eval_set(conn, found):
+        raise InvalidInput(
+            f"gate policy field 'eval_set': {found} is not an eval set "
+            "(make one with `mledger eval set create NAME PATH`)"
+        )
+    return found
 
 
 def get_policy(ledger: Ledger, name: str) -> dict[str, Any]:

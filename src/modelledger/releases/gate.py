@@ -88,6 +88,15 @@ class GatePolicy(_Policy):
             raise _bad("metrics need eval_set: the ds- id of the eval set they are measured on")
         return value
 
+    @model_validator(mode="after")
+    def _four_eyes_needs_an_approver(self) -> GatePolicy:
+        if self.four_eyes and self.approvers == 0:
+            raise _bad(
+                "approvers: 0 with four_eyes: true — four eyes needs at least one approver who is "
+                "not the requester (set four_eyes: false to let a promotion go without approval)"
+            )
+        return self
+
     @field_validator("protected_slices")
     @classmethod
     def _slices(cls, value: ProtectedSlices | None, info: ValidationInfo) -> ProtectedSlices | None:

@@ -27,3 +27,8 @@ def live_pointer(conn: Connection, env: str) -> LivePointer | None:
     """The environment's pointer, or None when there is no environment of that name."""
     row = conn.execute(_GET, {"name": env}).first()
     return LivePointer(row.name, row.current_id) if row is not None else None
+
+
+def all_pointers(conn: Connection) -> list[LivePointer]:
+    rows = conn.execute(select(environments.c.name, environments.c.current_id))
+    return [LivePointer(row.name, row.current_id) for row in rows]

@@ -14,9 +14,9 @@ from modelledger.models.store import versions
 from modelledger.models.version import ModelVersion
 
 
-def get_version(ledger: Ledger, ref: str) -> ModelVersion:
+def get_version(ledger: Ledger, ref: str, *, latest: bool = False) -> ModelVersion:
     with ledger.db.read() as conn:
-        version = versions.get(conn, resolve_version(conn, ref))
+        version = versions.get(conn, resolve_version(conn, ref, latest=latest))
     assert version is not None
     return version
 
@@ -24,7 +24,7 @@ def get_version(ledger: Ledger, ref: str) -> ModelVersion:
 def show(ledger: Ledger, ref: str) -> dict[str, Any]:
     """The version with its current card revision, as data."""
     with ledger.db.read() as conn:
-        version = versions.get(conn, resolve_version(conn, ref))
+        version = versions.get(conn, resolve_version(conn, ref, latest=True))
         assert version is not None
         card = cards.latest(conn, "model", version.id)
     out = version.to_json()
@@ -40,7 +40,7 @@ def list_versions(ledger: Ledger, name: str | None = None, limit: int = 100) -> 
 def lineage(ledger: Ledger, ref: str, max_depth: int = 50) -> dict[str, Any]:
     """Ancestry through parent and base-model links, the data each used, and direct children."""
     with ledger.db.read() as conn:
-        start = versions.get(conn, resolve_version(conn, ref))
+        start = versions.get(conn, resolve_version(conn, ref, latest=True))
         assert start is not None
         ancestors: list[dict[str, Any]] = []
         frontier: list[tuple[ModelVersion, int]] = [(start, 0)]
@@ -91,7 +91,7 @@ class VerifyReport:
 
 def verify(ledger: Ledger, ref: str) -> VerifyReport:
     """Re-hash the artifact (every file of a tree) against the sha256 the version pins."""
-    version = get_version(ledger, ref)
+    version = get_version(ledger, ref, latest=True)
     art = version.tuple.artifact
     blobs = ledger.blobs
     bad: list[str] = []
@@ -117,7 +117,7 @@ def require_verified(report: VerifyReport) -> None:
 
 def card(ledger: Ledger, ref: str) -> tuple[ModelVersion, int, dict[str, Any]]:
     with ledger.db.read() as conn:
-        version = versions.get(conn, resolve_version(conn, ref))
+        version = versions.get(conn, resolve_version(conn, ref, latest=True))
         assert version is not None
         found = cards.latest(conn, "model", version.id)
     if found is None:

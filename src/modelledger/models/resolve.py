@@ -6,13 +6,15 @@ from sqlalchemy.engine import Connection
 
 from modelledger.core.errors import AmbiguousReference, InvalidInput, NotFound
 from modelledger.core.refs import IdPrefix, NameEnv, NameNumber, one_match, parse_ref
-from modelledger.ledger.refs import live_pointer
+from modelledger.ledger.refs import all_pointers, live_pointer
 from modelledger.models.store import systems, versions
 
+LATEST = "latest"  # NAME@latest: the newest version, for reading it; it floats, so never pinned
 
-def resolve_version(conn: Connection, ref: str) -> str:
-    """A model version (mv-…)."""
-    return resolve_subject(conn, ref, kinds=("mv",))
+
+def resolve_version(conn: Connection, ref: str, *, latest: bool = False) -> str:
+    """A model version (mv-…). ``latest``: accept ``NAME@latest`` (reading commands only)."""
+    return resolve_subject(conn, ref, kinds=("mv",), latest=latest)
 
 
 def resolve_system(conn: Connection, ref: str) -> str:
@@ -20,11 +22,29 @@ def resolve_system(conn: Connection, ref: str) -> str:
     return resolve_subject(conn, ref, kinds=("sys",))
 
 
-def resolve_subject(conn: Connection, ref: str, kinds: tuple[str, ...] = ("mv", "sys")) -> str:
+def resolve_subject(
+    conn: Connection, ref: str, kinds: tuple[str, ...] = ("mv", "sys"), *, latest: bool = False
+) -> str:
     """What can be evaluated, promoted and served: a model version or a system."""
-    parsed = parse_ref(ref)
+    try:
+        parsed = parse_ref(ref)
+    except InvalidInput:
+        hint = _bare_name(conn, ref.strip(), kinds)
+        if hint is None:
+            raise
+        raise InvalidInput(hint) from None
     if isinstance(parsed, NameNumber):
         return _by_number(conn, ref, parsed, kinds)
+    if isinstance(parsed, NameEnv) and parsed.env == LATEST:
+        if not latest:
+            raise InvalidInput(
+                f"{ref}: {parsed.name}@latest floats — pin a version here ({parsed.name}@N or its "
+                "id); @latest is for reading (model show, lineage, verify, card)"
+            )
+        newest = _newest(conn, parsed.name, kinds)
+        if newest is None:
+            raise NotFound(f"{ref}: nothing is named {parsed.name!r}")
+        return newest
     if isinstance(parsed, NameEnv):
         return _live(conn, parsed, kinds)
     assert isinstance(parsed, IdPrefix)
@@ -40,6 +60,31 @@ def resolve_subject(conn: Connection, ref: str, kinds: tuple[str, ...] = ("mv", 
     if "sys" in wanted:
         found += systems.ids_with_prefix(conn, f"sys-{parsed.hex}")
     return one_match(found, ref, what)
+
+
+def _newest(conn: Connection, name: str, kinds: tuple[str, ...]) -> str | None:
+    for kind, store in (("mv", versions), ("sys", systems)):
+        if kind in kinds and (number := store.next_number(conn, name) - 1) > 0:
+            found: str | None = store.id_by_number(conn, name, number)
+            return found
+    return None
+
+
+def _bare_name(conn: Connection, text: str, kinds: tuple[str, ...]) -> str | None:
+    """What to type instead of a model's (or system's) bare name, when something has it."""
+    for kind, store, what in (("mv", versions, "model"), ("sys", systems, "system")):
+        if kind not in kinds:
+            continue
+        newest = store.next_number(conn, text) - 1 if text else 0
+        if newest > 0:
+            ids = {store.id_by_number(conn, text, n) for n in range(1, newest + 1)}
+            live = [p.env for p in all_pointers(conn) if p.current_id in ids]
+            where = "".join(f" or {text}@{env} (live there)" for env in live)
+            return (
+                f"{text!r} is a {what} name, not a version: give {text}@{newest} (the newest)"
+                f"{where}, {text}@N, or an id"
+            )
+    return None
 
 
 def _by_number(conn: Connection, ref: str, parsed: NameNumber, kinds: tuple[str, ...]) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from modelledger.core.errors import InvalidInput
 from modelledger.core.refs import parse_ref
 from modelledger.ledger.home import Ledger
 from modelledger.models.version import ModelVersion
@@ -16,8 +17,11 @@ def show(ledger: Ledger, ref: str) -> dict[str, Any]:
     """The version with its current card revision, as data."""
     from modelledger.ledger.quick import version_record
 
-    parsed = parse_ref(ref)  # bad syntax fails here, before any database work
-    found = ledger.quick(lambda conn: version_record(conn, parsed))
+    try:
+        parsed = parse_ref(ref)
+    except InvalidInput:  # a bare name: the full path says what to type instead
+        parsed = None
+    found = ledger.quick(lambda conn: version_record(conn, parsed)) if parsed else None
     if found is None:
         from modelledger.models.reads import show as full
 

@@ -20,6 +20,8 @@ def validate_env_name(name: str) -> str:
             f"invalid environment name {name!r}: use 1-64 letters, digits, '.', '_' or '-', "
             "starting with a letter"
         )
+    if name == "latest":
+        raise InvalidInput("'latest' cannot name an environment: NAME@latest is the newest version")
     return name
 
 

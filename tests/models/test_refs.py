@@ -1,0 +1,51 @@
+"""References a person types for a version: a bare name points at what to type instead, and
+NAME@latest reads the newest version where only reading happens, never where something is pinned."""
+
+import pytest
+
+from modelledger.core.errors import InvalidInput
+from modelledger.releases.environment import validate_env_name
+from tests.conftest import jrun, write
+
+
+@pytest.fixture
+def churn(ledger_cli, project):
+    cli = ledger_cli
+    ids = [
+        jrun(cli, "model", "register", "churn", "-a", str(write(project / f"m{n}.bin", f"w{n}")),
+             "--code-ref", f"x@{n}")["id"]
+        for n in (1, 2, 3)
+    ]  # fmt: skip
+    cli("env", "create", "production")
+    write(project / "policy.yaml", "approvers: 1\n")
+    cli("env", "policy", "production", "policy.yaml")
+    jrun(cli, "promote", "churn@2", "--to", "production", "--approver", "dave")
+    return cli, ids
+
+
+def test_a_bare_name_says_what_to_type(churn):
+    cli, _ = churn
+    for args in (["model", "show", "churn"], ["model", "lineage", "churn"]):
+        err = cli(*args, code=2).stderr
+        assert "'churn' is a model name" in err
+        assert "churn@3 (the newest)" in err and "churn@production" in err
+
+
+def test_latest_reads_the_newest_version(churn):
+    cli, ids = churn
+    assert jrun(cli, "model", "show", "churn@latest")["id"] == ids[2]
+    assert jrun(cli, "model", "lineage", "churn@latest")["id"] == ids[2]
+    assert jrun(cli, "model", "verify", "churn@latest")["ok"]
+
+
+def test_latest_is_refused_where_something_is_pinned(churn, project):
+    cli, _ = churn
+    err = cli("promote", "churn@latest", "--to", "production", "--approver", "dave", code=2).stderr
+    assert "churn@latest floats" in err
+    err = cli("route", "set", "production", "--arm", "churn@latest=100", "--approver", "d", code=2)
+    assert "floats" in err.stderr
+
+
+def test_latest_is_no_environment_name():
+    with pytest.raises(InvalidInput, match="latest"):
+        validate_env_name("latest")

@@ -165,11 +165,12 @@ def test_unchanged_traffic_is_ok(ledger, project, served):
 
 
 def test_no_predictions_is_insufficient_not_ok(served):
-    result = cli("drift", "check", "production", "--window", "1h", "--json")
+    # nothing could be judged: exit 3, so that a script does not take it for a clean bill
+    result = cli("drift", "check", "production", "--window", "1h", "--json", code=3)
     report = json.loads(result.stdout)
     assert report["status"] == "insufficient"
     assert "no predictions" in report["message"]
-    human = cli("drift", "check", "production", "--window", "1h").stdout
+    human = cli("drift", "check", "production", "--window", "1h", code=3).stdout
     assert "insufficient" in human
 
 
@@ -184,6 +185,9 @@ def test_few_observations_are_insufficient(ledger, served):
     statuses = {s.name: s.status for v in found.versions for s in v.signals}
     assert statuses["amount"] == "insufficient"
     assert statuses["accuracy"] == "insufficient"
+    # the check judged something, or it exits 3 (nothing to act on)
+    judged = [name for name, status in statuses.items() if status != "insufficient"]
+    cli("drift", "check", "production", "--window", "24h", code=0 if judged else 3)
 
 
 def test_disappeared_feature_and_new_categories(ledger, served):

@@ -106,6 +106,12 @@ def test_import_audit_and_feedback(ledger_cli, project, monkeypatch):
     assert json.loads(res.stdout)["recorded"] == 1
     assert "1 line(s) name a request id the log does not hold" in res.stderr
     assert "line 2 (nobody)" in res.stderr
+    # again: already recorded, so something is there — not "nothing happened"
+    assert "already recorded" in cli("feedback", "import", str(feedback)).stdout
+    # a file naming only unknown requests recorded nothing: exit 3, not success
+    strangers = _jsonl(project, "strangers.jsonl", [{"request_id": "nobody", "label": 0}])
+    res = cli("feedback", "import", str(strangers), code=3)
+    assert "recorded feedback for 0 request(s)" in res.stdout
     assert jrun(cli, "audit", "prediction", "req-1")["feedback"][0]["was_correct"] is True
     kinds = [e["kind"] for e in jrun(cli, "audit", "log", "--kind", "predictions.imported")]
     assert kinds == ["predictions.imported"]

@@ -16,7 +16,8 @@ HEADER = """# CLI reference
 
 Generated from `mledger … --help` by `make docs`; `tests/cli/test_reference.py` fails when it is
 stale. Every command takes `--json` for machine-readable output. Exit codes: 0 ok, 1 a check
-failed (verify, gate), 2 bad usage or input.
+failed (verify, gate, a drift alert), 2 bad usage or input, 3 nothing to act on (a feedback file
+that names no logged request, a drift check that could judge no signal).
 """
 
 

@@ -8,6 +8,8 @@ import sys
 from typing import Any
 
 JSON_HELP = "Print one JSON document on stdout and nothing else."
+# The exit status of a command that ran and found nothing to act on: not a success to a script.
+NOTHING_TO_ACT_ON = 3
 
 
 def emit_json(data: Any) -> None:

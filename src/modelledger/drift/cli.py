@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from modelledger.console.output import JSON_HELP, console, emit_json, table
+from modelledger.console.output import JSON_HELP, NOTHING_TO_ACT_ON, console, emit_json, table
 
 app = typer.Typer(
     help="Drift per version and per slice: input, output, quality; alerts and retrain triggers.",
@@ -54,8 +54,9 @@ def check(
     """Input drift (PSI with KS / chi-square), output drift, quality from feedback against the
     gate's floor, and quality per protected slice, for each version that served in the window.
 
-    Exit 0 when nothing alerts (including "insufficient data", which is said, never hidden), 1
-    on any alert: an alert records a drift_alert event per signal."""
+    Exit 0 when nothing alerts ("insufficient data" for some signals is said, never hidden), 1
+    on any alert (an alert records a drift_alert event per signal), 3 when no signal could be
+    judged at all (no traffic in the window, or too little of it)."""
     from modelledger.drift import alerts as drift_alerts
     from modelledger.drift.check import check as run
     from modelledger.ledger.home import open_ledger
@@ -82,6 +83,9 @@ def check(
             typer.echo(f"webhook: {webhook} answered {status}")
     if result.alerts():
         raise typer.Exit(1)
+    judged = [s for v in report["versions"] for s in v["signals"] if s["status"] != "insufficient"]
+    if not judged:
+        raise typer.Exit(NOTHING_TO_ACT_ON)
 
 
 def _print(report: dict[str, Any], show_all: bool) -> None:

@@ -10,7 +10,14 @@ from typing import Any
 
 import typer
 
-from modelledger.console.output import JSON_HELP, console, emit_json, kv_table, table
+from modelledger.console.output import (
+    JSON_HELP,
+    NOTHING_TO_ACT_ON,
+    console,
+    emit_json,
+    kv_table,
+    table,
+)
 from modelledger.core.ids import short
 
 app = typer.Typer(help="The inference log: import predictions from serving.", no_args_is_help=True)
@@ -58,7 +65,10 @@ def import_feedback(
     as_json: bool = JsonOpt,
 ) -> None:
     """Record ground truth for logged requests. A malformed line refuses the file (named, nothing
-    written); lines for request ids the log does not hold are skipped, counted and listed."""
+    written); lines for request ids the log does not hold are skipped, counted and listed.
+
+    Exit 3 when nothing was recorded and nothing was there already (no line names a logged
+    request): a script must not take that for success."""
     from modelledger.ledger.home import open_ledger
     from modelledger.predictions.feedback import import_feedback as run
 
@@ -74,9 +84,11 @@ def import_feedback(
         )
     if as_json:
         emit_json(report.to_json())
-        return
-    repeated = f"; {report.repeated:,} already recorded, skipped" if report.repeated else ""
-    typer.echo(f"recorded feedback for {report.recorded:,} request(s){repeated}")
+    else:
+        repeated = f"; {report.repeated:,} already recorded, skipped" if report.repeated else ""
+        typer.echo(f"recorded feedback for {report.recorded:,} request(s){repeated}")
+    if report.recorded == 0 and report.repeated == 0:
+        raise typer.Exit(NOTHING_TO_ACT_ON)
 
 
 def _time(text: str | None) -> str:

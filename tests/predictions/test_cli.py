@@ -138,3 +138,29 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(ledger_cli, project, mo
     feedback = write(project / "fb.jsonl", '{"request_id": "x", "label": 1}\nnot json\n')
     res = cli("feedback", "import", str(feedback), code=2)
     assert res.stderr.startswith("error: fb.jsonl line 2: malformed JSON")
+
+
+def test_import_takes_the_refs_every_command_takes(ledger_cli, project, monkeypatch):
+    cli = ledger_cli
+    (v1, v2), _ = _live(cli, project, monkeypatch)
+    rows = [
+        {"request_id": "a", "version_id": "fraud@1", "output": 1, "input": {"x": 1}},
+        {"request_id": "b", "version_id": v2[:10], "output": 0, "input": {"x": 2}},
+    ]
+    cli("predictions", "import", str(_jsonl(project, "refs.jsonl", rows)), "--env", "production")
+    assert jrun(cli, "audit", "prediction", "a")["version"]["id"] == v1
+    assert jrun(cli, "audit", "prediction", "b")["version"]["id"] == v2
+    # what is live now is not what answered then: refused, line named, nothing logged
+    floating = _jsonl(
+        project,
+        "f.jsonl",
+        [{"request_id": "c", "version_id": "fraud@production", "output": 1, "input": {}}],
+    )
+    err = cli("predictions", "import", str(floating), "--env", "production", code=2).stderr
+    assert "f.jsonl line 1" in err and "floats" in err
+    missing = _jsonl(
+        project, "m.jsonl", [{"request_id": "d", "version_id": "fraud@9", "output": 1, "input": {}}]
+    )
+    err = cli("predictions", "import", str(missing), "--env", "production", code=2).stderr
+    assert "m.jsonl line 1" in err and "fraud@9" in err
+    assert cli("audit", "prediction", "c", code=2) and cli("audit", "prediction", "d", code=2)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from modelledger.core.errors import InvalidInput
+from modelledger.core.errors import InvalidInput, NotFound
 from modelledger.ledger.home import Ledger
 from modelledger.predictions.ingest import CHUNK, IngestReport, Refused, ingest, name_collision
 from modelledger.predictions.json_text import BadLine, jsonl_records
@@ -124,6 +124,7 @@ def import_file(ledger: Ledger, path: Path, env: str, *, chunk_size: int = CHUNK
         lines = HashingLines(path)
         records = jsonl_records(lines)
         file_sha = None
+    records = pinned(ledger, records, where)
     details: dict[str, Any] = {"file": path.name, "format": fmt}
     try:
         if lines is not None:
@@ -139,6 +140,45 @@ def import_file(ledger: Ledger, path: Path, env: str, *, chunk_size: int = CHUNK
     except Refused as refused:
         raise InvalidInput(name_collision(ledger, refused, where)) from None
     return report
+
+
+_FULL_ID_LENGTHS = (67, 68)  # mv-<64 hex>, sys-<64 hex>
+
+
+def pinned(
+    ledger: Ledger, records: Iterable[tuple[int, Any]], where: Callable[[int], str]
+) -> Iterator[tuple[int, Any]]:
+    """The records with each ``version_id`` given as ``NAME@N`` or a unique prefix replaced by
+    the full id it names (each resolved once). ``NAME@ENV`` and ``NAME@latest`` are refused:
+    which version answered is a fact of the past, and they name whatever is live now."""
+    from modelledger.core.refs import NameEnv, parse_ref
+    from modelledger.models.resolve import resolve_subject
+
+    seen: dict[str, str] = {}
+    for position, record in records:
+        ref = record.get("version_id") if type(record) is dict else None
+        if type(ref) is str and len(ref) not in _FULL_ID_LENGTHS:
+            if ref not in seen:
+                try:
+                    floating = isinstance(parse_ref(ref), NameEnv)
+                except InvalidInput:
+                    floating = False  # not a reference: the batch's own check names it
+                if floating:
+                    raise InvalidInput(
+                        f"{where(position)}: version_id {ref!r} floats (it names what is live "
+                        "now, not what answered then): give NAME@N or the id; nothing was logged"
+                    )
+                try:
+                    with ledger.db.read() as conn:
+                        seen[ref] = resolve_subject(conn, ref)
+                except InvalidInput:
+                    seen[ref] = ref  # left for the batch's own check, which names the line
+                except NotFound as exc:
+                    raise NotFound(
+                        f"{where(position)}: version_id {exc}; nothing was logged"
+                    ) from None
+            record = {**record, "version_id": seen[ref]}
+        yield position, record
 
 
 def _ingest_hashing(

@@ -16,23 +16,74 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
+# Where stdout is no terminal (a pipe, a file, a CI log) and COLUMNS is unset, rich would lay
+# out for 80 columns; a file has no edge, so tables get room before they have to fold.
+PIPE_WIDTH = 120
+WRAP_MIN = 20  # a column that folds (the answer: a reason, a detail) keeps at least this much
+
+
 def console() -> Any:
+    import os
+
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=True)
+    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else PIPE_WIDTH
+    return Console(highlight=False, soft_wrap=True, width=width)
 
 
 def table(*columns: str, title: str | None = None, wrap: tuple[str, ...] = ()) -> Any:
-    """Columns keep to one line (ellipsis) unless named in ``wrap``: those fold instead."""
+    """A table whose cells are never cut: columns keep their values on one line, except those
+    named in ``wrap`` (the answer: a reason, a detail), which fold but keep ``WRAP_MIN``
+    characters. When the widest row cannot fit, each row is printed as a block of
+    ``column: value`` lines instead, so nothing is squeezed, cut or dropped."""
     from rich.table import Table
 
-    t = Table(title=title, show_edge=False, header_style="bold")
+    class _Table(Table):
+        def __rich_console__(self, console: Any, options: Any) -> Any:
+            if _needed(self, console) > options.max_width:
+                yield from _blocks(self)
+            else:
+                yield from super().__rich_console__(console, options)
+
+    t = _Table(title=title, show_edge=False, header_style="bold")
     for c in columns:
         if c in wrap:
-            t.add_column(c, overflow="fold")
+            t.add_column(c, overflow="fold", min_width=WRAP_MIN, ratio=1)
         else:
-            t.add_column(c, no_wrap=True, overflow="ellipsis")
+            t.add_column(c, no_wrap=True)
     return t
+
+
+def _needed(t: Any, console: Any) -> int:
+    """The width at which every one-line column shows its longest value whole and every folding
+    column keeps ``WRAP_MIN``: cells, padding and the rules between columns."""
+    widths: list[int] = []
+    for column in t.columns:
+        cells = [column.header, *column._cells]
+        longest: int = max(
+            (console.render_str(c).cell_len if isinstance(c, str) else c.cell_len) for c in cells
+        )
+        widths.append(min(longest, WRAP_MIN) if column.overflow == "fold" else longest)
+    return sum(widths) + 2 * len(widths) + max(len(widths) - 1, 0)
+
+
+def _blocks(t: Any) -> Any:
+    """The rows of ``t`` as blocks of ``column: value`` lines, values folding under their key."""
+    from rich.table import Table
+    from rich.text import Text
+
+    if t.title:
+        yield Text(str(t.title), style="bold")
+    names = [str(c.header) for c in t.columns]
+    for i in range(t.row_count):
+        block = Table.grid(padding=(0, 1))
+        block.add_column(style="bold", no_wrap=True)
+        block.add_column(overflow="fold")
+        for name, column in zip(names, t.columns, strict=True):
+            block.add_row(f"{name}:", column._cells[i])
+        yield block
+        if i + 1 < t.row_count:
+            yield Text("")
 
 
 _FULL_ID = re.compile(r"\b(mv|ds|ev|tf|sys)-([0-9a-f]{12})[0-9a-f]{52}\b")
@@ -52,3 +103,20 @@ def kv_table(rows: list[tuple[str, Any]]) -> Any:
     for key, value in rows:
         t.add_row(key, "—" if value in (None, "", [], {}) else str(value))
     return t
+
+
+def tree(label: str) -> Any:
+    """A rich Tree whose root label folds (see ``folded``) instead of being cut at the edge."""
+    from rich.tree import Tree
+
+    return Tree(folded(label))
+
+
+def folded(markup: str) -> Any:
+    """A tree label that folds onto the next line at the edge: a commit hash or an id in it is
+    never shortened silently."""
+    from rich.text import Text
+
+    text = Text.from_markup(markup, overflow="fold")
+    text.no_wrap = False  # the console's soft wrap would otherwise crop it at the edge
+    return text

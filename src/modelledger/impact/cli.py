@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import typer
 
-from modelledger.console.output import JSON_HELP, console, emit_json, table
+from modelledger.console.output import JSON_HELP, console, emit_json, folded, table, tree
 from modelledger.core.ids import short
 
 
@@ -23,23 +23,25 @@ def lineage(
     if as_json:
         emit_json(graph)
         return
-    from rich.tree import Tree
-
     snap = graph["snapshot"]
-    root = Tree(f"[bold]{snap['name']}[/] {snap['id']}")
+    root = tree(f"[bold]{snap['name']}[/] {snap['id']}")
     up = root.add("upstream (sources)")
     for tf in graph["upstream"]:
         ins = ", ".join(
             f"{n} {short(i)}" for n, i in zip(tf["input_names"], tf["inputs"], strict=True)
         )
-        up.add(f"{tf['output_name']} {short(tf['output'])} ← [cyan]{tf['step']}[/] ← {ins}")
+        up.add(folded(f"{tf['output_name']} {short(tf['output'])} ← [cyan]{tf['step']}[/] ← {ins}"))
     down = root.add("downstream (derived)")
     for tf in graph["downstream"]:
         ins = ", ".join(short(i) for i in tf["inputs"])
-        down.add(f"{ins} → [cyan]{tf['step']}[/] → {tf['output_name']} {short(tf['output'])}")
+        down.add(
+            folded(f"{ins} → [cyan]{tf['step']}[/] → {tf['output_name']} {short(tf['output'])}")
+        )
     models = root.add("model versions trained or evaluated on these")
     for m in graph["models"]:
-        models.add(f"{m['label']} {short(m['version'])} ({m['role']} on {short(m['snapshot'])})")
+        models.add(
+            folded(f"{m['label']} {short(m['version'])} ({m['role']} on {short(m['snapshot'])})")
+        )
     console().print(root)
 
 
@@ -65,7 +67,7 @@ def affected(
     if not result["snapshots"]:
         out.print(f"no snapshot holds {what}")
     else:
-        t = table("snapshot", "name", "why", title=f"snapshots holding {what}")
+        t = table("snapshot", "name", "why", title=f"snapshots holding {what}", wrap=("why",))
         for s in result["snapshots"]:
             t.add_row(short(s["id"]), s["name"], s["why"])
         out.print(t)

@@ -7,7 +7,15 @@ from typing import Any
 
 import typer
 
-from modelledger.console.output import JSON_HELP, console, emit_json, kv_table, table
+from modelledger.console.output import (
+    JSON_HELP,
+    console,
+    emit_json,
+    folded,
+    kv_table,
+    table,
+    tree,
+)
 from modelledger.core.ids import short
 
 app = typer.Typer(help="Register model versions and read them back.", no_args_is_help=True)
@@ -213,8 +221,6 @@ def lineage(
     as_json: bool = JsonOpt,
 ) -> None:
     """Ancestry through parent and base-model links, the data it trained on, and its children."""
-    from rich.tree import Tree
-
     from modelledger.ledger.home import open_ledger
     from modelledger.models.reads import lineage as build
 
@@ -223,19 +229,23 @@ def lineage(
     if as_json:
         emit_json(info)
         return
-    root = Tree(f"[bold]{info['label']}[/bold]  {info['id']}")
+    root = tree(f"[bold]{info['label']}[/bold]  {info['id']}")
     code = info["code"]
     if code:
-        root.add(f"code: {code.get('repo') or code.get('ref')} {code.get('commit') or ''}".rstrip())
+        root.add(
+            folded(
+                f"code: {code.get('repo') or code.get('ref')} {code.get('commit') or ''}".rstrip()
+            )
+        )
     for d in info["data"]:
-        root.add(f"data ({d['role']}): {d['name'] or '?'}  {d['id']}")
+        root.add(folded(f"data ({d['role']}): {d['name'] or '?'}  {d['id']}"))
     nodes = {info["id"]: root}
     for a in info["ancestors"]:
         label = a.get("label") or "external checkpoint"
-        node = nodes[a["of"]].add(f"{a['relation']}: {label}  {a['id']}")
+        node = nodes[a["of"]].add(folded(f"{a['relation']}: {label}  {a['id']}"))
         nodes.setdefault(a["id"], node)
     for c in info["children"]:
-        root.add(f"child: {c['label']}  {c['id']}")
+        root.add(folded(f"child: {c['label']}  {c['id']}"))
     console().print(root)
 
 

@@ -89,3 +89,24 @@ def test_tables_keep_the_answer(story, project, how):
 def test_a_table_too_wide_for_the_terminal_becomes_blocks(story):
     history = _at_80("env", "history", "production-eu-west")
     assert "reason:" in history and "action:" in history  # one block per row, keys named
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["model", "list"],
+        ["data", "list"],
+        ["env", "list"],
+        ["env", "show", "production-eu-west"],
+        ["system", "list"],
+        ["audit", "log"],
+        ["gate", "check", "delay-prediction-gbm@2", "--env", "production-eu-west"],
+    ],
+)
+def test_every_table_fits_80_columns_without_cutting(story, args):
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "80"}, catch_exceptions=False)
+    out = result.stdout
+    assert out.strip(), args
+    rows = [line for line in out.splitlines() if set(line) & set("│┃━")]  # the tables' own lines
+    assert all(len(line.rstrip()) <= 80 for line in rows), out
+    assert "…" not in out, out

@@ -110,3 +110,21 @@ def test_every_table_fits_80_columns_without_cutting(story, args):
     rows = [line for line in out.splitlines() if set(line) & set("│┃━")]  # the tables' own lines
     assert all(len(line.rstrip()) <= 80 for line in rows), out
     assert "…" not in out, out
+
+
+def test_one_timestamp_format_in_human_output(story):
+    iso = re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\b")
+    other = re.compile(r"\b\d{4}-\d\d-\d\d[ T]\d\d:\d\d(?!:\d\dZ)|\d\d:\d\d:\d\d\.\d+|\bUTC\b")
+    for args in (
+        ["env", "history", "production-eu-west"],
+        ["env", "show", "production-eu-west"],
+        ["audit", "log"],
+        ["model", "list"],
+        ["model", "show", "delay-prediction-gbm@1"],
+        ["data", "list"],
+        ["system", "list"],
+        ["system", "show", "rag@1"],
+    ):
+        out = CliRunner().invoke(app, args, env={"COLUMNS": "200"}).stdout
+        assert iso.search(out), (args, out)
+        assert not other.search(out), (args, out)

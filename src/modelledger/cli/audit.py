@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from modelledger.console.output import JSON_HELP, console, emit_json, table
+from modelledger.console.output import JSON_HELP, console, emit_json, table, when
 from modelledger.core.ids import short
 from modelledger.predictions.cli import audit_prediction
 
@@ -55,9 +55,7 @@ def log(
         return
     t = table("seq", "at", "kind", "subject", "actor", "hash")
     for e in found.events:
-        t.add_row(
-            str(e.seq), e.at[:19].replace("T", " "), e.kind, short(e.subject), e.actor, e.hash[:8]
-        )
+        t.add_row(str(e.seq), when(e.at), e.kind, short(e.subject), e.actor, e.hash[:8])
     console().print(t)
 
 

@@ -12,6 +12,24 @@ JSON_HELP = "Print one JSON document on stdout and nothing else."
 NOTHING_TO_ACT_ON = 3
 
 
+def when(moment: Any) -> str:
+    """The one way people see a time: ISO 8601 in UTC to the second, ``2026-03-14T09:30:00Z``
+    (``--json`` keeps the ledger's microseconds). ``—`` for none."""
+    if moment is None or moment == "":
+        return "—"
+    from datetime import UTC, datetime
+
+    if isinstance(moment, str):
+        text = moment
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return text  # not a time after all: shown as given
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return str(moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
 def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 

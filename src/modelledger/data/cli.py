@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from modelledger.console.output import JSON_HELP, console, emit_json, kv_table, table
+from modelledger.console.output import JSON_HELP, console, emit_json, kv_table, table, when
 from modelledger.core.ids import short
 
 app = typer.Typer(
@@ -83,7 +83,7 @@ def show(
         return
     out = console()
     rows = [
-        (k, snap[k])
+        (k, when(snap[k]) if k == "created_at" else snap[k])
         for k in ("id", "name", "tree_sha256", "size", "file_count", "created_at", "created_by")
     ]
     rows.append(("card", f"revision {snap['card']['revision']}" if snap["card"] else None))
@@ -119,7 +119,7 @@ def list_(
         return
     t = table("name", "id", "files", "bytes", "created")
     for s in found:
-        t.add_row(s.name, short(s.id), str(s.file_count), f"{s.size:,}", s.created_at)
+        t.add_row(s.name, short(s.id), str(s.file_count), f"{s.size:,}", when(s.created_at))
     console().print(t)
 
 

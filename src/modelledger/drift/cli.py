@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from modelledger.console.output import JSON_HELP, NOTHING_TO_ACT_ON, console, emit_json, table
+from modelledger.console.output import JSON_HELP, NOTHING_TO_ACT_ON, console, emit_json, table, when
 
 app = typer.Typer(
     help="Drift per version and per slice: input, output, quality; alerts and retrain triggers.",
@@ -93,7 +93,7 @@ def _print(report: dict[str, Any], show_all: bool) -> None:
     status = report["status"]
     w = report["window"]
     out.print(
-        f"drift in [bold]{report['env']}[/bold], {w['since']} → {w['until']} ({w['text']}): "
+        f"drift in [bold]{report['env']}[/bold], {when(w['since'])} → {when(w['until'])} ({w['text']}): "
         f"[{_STYLE[status]}]{status}[/]"
     )
     if report.get("message"):
@@ -160,8 +160,8 @@ def baseline(
         return
     typer.echo(
         f"reference profile for {found['label']}: {found['features']} features from "
-        f"{found['rows']:,} served predictions ({found['window']['since']} → "
-        f"{found['window']['until']}), profile {found['profile'][:12]}"
+        f"{found['rows']:,} served predictions ({when(found['window']['since'])} → "
+        f"{when(found['window']['until'])}), profile {found['profile'][:12]}"
     )
 
 

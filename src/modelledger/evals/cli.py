@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from modelledger.console.output import JSON_HELP, console, emit_json, table
+from modelledger.console.output import JSON_HELP, console, emit_json, table, when
 from modelledger.core.ids import short
 
 app = typer.Typer(help="Eval sets and versioned eval results.", no_args_is_help=True)
@@ -57,9 +57,7 @@ def set_list(
         return
     t = table("id", "name", "created", "by")
     for s in found:
-        t.add_row(
-            short(s["id"]), s["name"], s["created_at"][:19].replace("T", " "), s["created_by"]
-        )
+        t.add_row(short(s["id"]), s["name"], when(s["created_at"]), s["created_by"])
     console().print(t)
 
 

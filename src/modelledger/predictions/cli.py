@@ -17,6 +17,7 @@ from modelledger.console.output import (
     emit_json,
     kv_table,
     table,
+    when,
 )
 from modelledger.core.ids import short
 
@@ -92,9 +93,7 @@ def import_feedback(
 
 
 def _time(text: str | None) -> str:
-    if not text:
-        return "—"
-    return text.replace("T", " ").replace("Z", " UTC").replace("+00:00", " UTC")
+    return when(text)
 
 
 def _json(value: Any, limit: int = 160) -> str:

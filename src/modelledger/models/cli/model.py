@@ -15,6 +15,7 @@ from modelledger.console.output import (
     kv_table,
     table,
     tree,
+    when,
 )
 from modelledger.core.ids import short
 
@@ -143,7 +144,7 @@ def _version_rows(v: dict[str, Any]) -> list[tuple[str, Any]]:
     return [
         ("id", v["id"]),
         ("version", v["label"]),
-        ("registered", f"{v['created_at']} by {v['registered_by']}"),
+        ("registered", f"{when(v['created_at'])} by {v['registered_by']}"),
         (
             "reproducibility",
             repro["status"] + (f" — {'; '.join(repro['reasons'])}" if repro["reasons"] else ""),
@@ -208,7 +209,7 @@ def list_(
         t.add_row(
             v.label,
             short(v.id),
-            v.created_at.strftime("%Y-%m-%d %H:%M"),
+            when(v.created_at),
             v.registered_by,
             v.reproducibility.status,
         )

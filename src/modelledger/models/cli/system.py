@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from modelledger.console.output import JSON_HELP, console, emit_json, kv_table, table
+from modelledger.console.output import JSON_HELP, console, emit_json, kv_table, table, when
 from modelledger.core.ids import short
 
 app = typer.Typer(
@@ -64,7 +64,7 @@ def show(
             [
                 ("id", found["id"]),
                 ("system", found["label"]),
-                ("created", found["created_at"]),
+                ("created", when(found["created_at"])),
                 ("by", found["created_by"]),
             ]
         )
@@ -129,6 +129,6 @@ def list_(
             s.label,
             short(s.id),
             ", ".join(sorted(s.components)),
-            s.created_at[:19].replace("T", " "),
+            when(s.created_at),
         )
     console().print(t)

@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from modelledger.console.output import JSON_HELP, console, emit_json, kv_table, table
+from modelledger.console.output import JSON_HELP, console, emit_json, kv_table, table, when
 from modelledger.core.ids import short
 
 app = typer.Typer(
@@ -18,7 +18,7 @@ JsonOpt = typer.Option(False, "--json", help=JSON_HELP)
 
 
 def _when(text: str | None) -> str:
-    return text[:19].replace("T", " ") + " UTC" if text else "—"
+    return when(text)
 
 
 def _who(label: str | None, id_: str | None) -> str:
@@ -125,13 +125,11 @@ def history(
     if not moves:
         typer.echo(f"nothing was ever live in {env}")
         return
-    t = table(
-        "#", "at (UTC)", "action", "live", "previous", "by → approved", "reason", wrap=("reason",)
-    )
+    t = table("#", "at", "action", "live", "previous", "by → approved", "reason", wrap=("reason",))
     for m in moves:
         t.add_row(
             str(m["seq"]),
-            m["at"][:19].replace("T", " "),
+            when(m["at"]),
             m["action"],
             m["label"] or short(m["id"]),
             (m["previous_label"] or short(m["previous"])) if m["previous"] else "—",

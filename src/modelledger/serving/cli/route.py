@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from modelledger.console.output import JSON_HELP, console, emit_json, table
+from modelledger.console.output import JSON_HELP, console, emit_json, table, when
 from modelledger.core.ids import short
 
 app = typer.Typer(
@@ -22,7 +22,7 @@ def _print(route: dict[str, Any]) -> None:
         out.print(f"nothing is live in {route['env']}")
         return
     title = (
-        f"{route['env']}: route revision {route['revision']} (set {route['set_at'][:19]} by {route['set_by']})"
+        f"{route['env']}: route revision {route['revision']} (set {when(route['set_at'])} by {route['set_by']})"
         if route["revision"]
         else f"{route['env']}: everything to the live version (no route in force)"
     )

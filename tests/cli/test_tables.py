@@ -128,3 +128,10 @@ def test_one_timestamp_format_in_human_output(story):
         out = CliRunner().invoke(app, args, env={"COLUMNS": "200"}).stdout
         assert iso.search(out), (args, out)
         assert not other.search(out), (args, out)
+
+
+def test_wide_shows_whole_ids(story):
+    narrow = CliRunner().invoke(app, ["model", "list"], env={"COLUMNS": "80"}).stdout
+    wide = CliRunner().invoke(app, ["--wide", "model", "list"], env={"COLUMNS": "80"}).stdout
+    assert story["mv1"][:15] in narrow and story["mv1"] not in narrow
+    assert story["mv1"] in _squash(wide) and "…" not in wide  # whole, folded at the edge

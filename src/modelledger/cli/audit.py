@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from modelledger.console.output import JSON_HELP, console, emit_json, table, when
-from modelledger.core.ids import short
+from modelledger.console.output import JSON_HELP, console, emit_json, id_shown, table, when
 from modelledger.predictions.cli import audit_prediction
 
 app = typer.Typer(help="Read and verify the hash-chained event ledger.", no_args_is_help=True)
@@ -55,7 +54,7 @@ def log(
         return
     t = table("seq", "at", "kind", "subject", "actor", "hash")
     for e in found.events:
-        t.add_row(str(e.seq), when(e.at), e.kind, short(e.subject), e.actor, e.hash[:8])
+        t.add_row(str(e.seq), when(e.at), e.kind, id_shown(e.subject), e.actor, e.hash[:8])
     console().print(t)
 
 

@@ -10,7 +10,7 @@ import typer
 from typer.core import TyperGroup
 
 from modelledger.cli import audit
-from modelledger.console.output import JSON_HELP, emit_json
+from modelledger.console.output import JSON_HELP, emit_json, show_wide
 from modelledger.core.errors import MledgerError
 from modelledger.data import cli as data
 from modelledger.drift import cli as drift
@@ -77,8 +77,11 @@ def _root(
     version: bool = typer.Option(
         False, "--version", is_eager=True, callback=_version, help="Print the version and exit."
     ),
+    wide: bool = typer.Option(
+        False, "--wide", help="Show whole ids in tables and text (--json always has them)."
+    ),
 ) -> None:
-    pass  # the root's own options; its help is the app's
+    show_wide(wide)  # the root's own options; its help is the app's
 
 
 app.add_typer(model.app, name="model")

@@ -12,6 +12,21 @@ JSON_HELP = "Print one JSON document on stdout and nothing else."
 NOTHING_TO_ACT_ON = 3
 
 
+_wide: list[bool] = [False]  # ``mledger --wide``: whole ids in human output
+
+
+def show_wide(on: bool) -> None:
+    _wide[0] = on
+
+
+def id_shown(full_id: str) -> str:
+    """An id as people read it: a unique-enough prefix (``ds-c4f6ecb6784c``), or the whole id
+    under ``mledger --wide`` (``--json`` always has it whole)."""
+    from modelledger.core.ids import short
+
+    return full_id if _wide[0] else short(full_id)
+
+
 def when(moment: Any) -> str:
     """The one way people see a time: ISO 8601 in UTC to the second, ``2026-03-14T09:30:00Z``
     (``--json`` keeps the ledger's microseconds). ``—`` for none."""

@@ -7,8 +7,15 @@ from typing import Any
 
 import typer
 
-from modelledger.console.output import JSON_HELP, console, emit_json, kv_table, table, when
-from modelledger.core.ids import short
+from modelledger.console.output import (
+    JSON_HELP,
+    console,
+    emit_json,
+    id_shown,
+    kv_table,
+    table,
+    when,
+)
 
 app = typer.Typer(
     help="Snapshot datasets as immutable, content-addressed versions; diff, trace and audit them.",
@@ -60,8 +67,8 @@ def snapshot(
     typer.echo(f"{verb} {snap.name}: {snap.id}  ({snap.file_count} files, {snap.size:,} bytes)")
     if result.transform:
         typer.echo(
-            f"  derived by {short(result.transform.id)} ({result.transform.step}) from "
-            + ", ".join(short(i) for i in result.transform.inputs)
+            f"  derived by {id_shown(result.transform.id)} ({result.transform.step}) from "
+            + ", ".join(id_shown(i) for i in result.transform.inputs)
         )
     if result.card_revision:
         typer.echo(f"  dataset card revision {result.card_revision} stored")
@@ -89,7 +96,7 @@ def show(
     rows.append(("card", f"revision {snap['card']['revision']}" if snap["card"] else None))
     for tf in snap["derived_by"]:
         rows.append(
-            ("derived by", f"{tf['step']} from " + ", ".join(short(i) for i in tf["inputs"]))
+            ("derived by", f"{tf['step']} from " + ", ".join(id_shown(i) for i in tf["inputs"]))
         )
     out.print(kv_table(rows))
     t = table("path", "bytes", "sha256")
@@ -119,7 +126,7 @@ def list_(
         return
     t = table("name", "id", "files", "bytes", "created")
     for s in found:
-        t.add_row(s.name, short(s.id), str(s.file_count), f"{s.size:,}", when(s.created_at))
+        t.add_row(s.name, id_shown(s.id), str(s.file_count), f"{s.size:,}", when(s.created_at))
     console().print(t)
 
 
@@ -147,7 +154,7 @@ def checkout(
         emit_json(info)
         return
     typer.echo(
-        f"checked out {short(result.snapshot_id)} into {result.directory} "
+        f"checked out {id_shown(result.snapshot_id)} into {result.directory} "
         f"({result.files} files, {result.bytes:,} bytes, all hashes verified)"
     )
 
@@ -174,7 +181,7 @@ def card(
             snap, revision = dataset_cards.amend(ledger, ref, load_mapping(set_file, "--set"))
             if not as_json:
                 typer.echo(
-                    f"{short(snap.id)}: "
+                    f"{id_shown(snap.id)}: "
                     + (
                         f"card revision {revision} stored"
                         if revision

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelledger.console.output import table
-from modelledger.core.ids import short
+from modelledger.console.output import id_shown, table
 
 _MARK = {"alert": "[bold red]!![/]", "warn": "[yellow]![/] ", "info": "  "}
 
@@ -21,7 +20,9 @@ def _num(x: Any) -> str:
 
 def print_diff(out: Any, d: dict[str, Any], max_findings: int = 15) -> None:
     a, b = d["a"], d["b"]
-    out.print(f"[bold]data diff[/] {a['name']} {short(a['id'])} → {b['name']} {short(b['id'])}")
+    out.print(
+        f"[bold]data diff[/] {a['name']} {id_shown(a['id'])} → {b['name']} {id_shown(b['id'])}"
+    )
     if d["identical"]:
         out.print("identical: same bytes, same snapshot")
         return

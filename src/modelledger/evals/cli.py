@@ -6,8 +6,7 @@ from pathlib import Path
 
 import typer
 
-from modelledger.console.output import JSON_HELP, console, emit_json, table, when
-from modelledger.core.ids import short
+from modelledger.console.output import JSON_HELP, console, emit_json, id_shown, table, when
 
 app = typer.Typer(help="Eval sets and versioned eval results.", no_args_is_help=True)
 sets = typer.Typer(help="Eval sets: snapshots used for evaluation.", no_args_is_help=True)
@@ -57,7 +56,7 @@ def set_list(
         return
     t = table("id", "name", "created", "by")
     for s in found:
-        t.add_row(short(s["id"]), s["name"], when(s["created_at"]), s["created_by"])
+        t.add_row(id_shown(s["id"]), s["name"], when(s["created_at"]), s["created_by"])
     console().print(t)
 
 
@@ -107,7 +106,7 @@ def record(
     r = done.result
     verb = "recorded" if done.created else "already recorded (same result)"
     scores = ", ".join(f"{k}={v:g}" for k, v in sorted(r.metrics.items()))
-    typer.echo(f"{verb} {short(r.id)}: {done.label} on {short(r.eval_set_id)}  {scores}")
+    typer.echo(f"{verb} {id_shown(r.id)}: {done.label} on {id_shown(r.eval_set_id)}  {scores}")
     for name, values in sorted(r.slices.items()):
         typer.echo(f"  slice {name}: " + ", ".join(f"{k}={v:g}" for k, v in sorted(values.items())))
 
@@ -139,7 +138,7 @@ def compare(
     out = console()
     la, lb = found["a"]["label"], found["b"]["label"]
     for block in found["eval_sets"]:
-        t = table("metric", la, lb, "Δ", title=f"on {block['name']} {short(block['eval_set'])}")
+        t = table("metric", la, lb, "Δ", title=f"on {block['name']} {id_shown(block['eval_set'])}")
         for row in block["metrics"]:
             t.add_row(row["metric"], _fmt(row["a"]), _fmt(row["b"]), _delta(row["delta"]))
         for name, rows in block["slices"].items():
@@ -150,4 +149,4 @@ def compare(
         out.print(t)
     for side, key in ((la, "only_a"), (lb, "only_b")):
         if found[key]:
-            out.print(f"only {side} was scored on: " + ", ".join(short(s) for s in found[key]))
+            out.print(f"only {side} was scored on: " + ", ".join(id_shown(s) for s in found[key]))

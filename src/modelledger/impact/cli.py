@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import typer
 
-from modelledger.console.output import JSON_HELP, console, emit_json, folded, table, tree
-from modelledger.core.ids import short
+from modelledger.console.output import JSON_HELP, console, emit_json, folded, id_shown, table, tree
 
 
 def lineage(
@@ -28,19 +27,23 @@ def lineage(
     up = root.add("upstream (sources)")
     for tf in graph["upstream"]:
         ins = ", ".join(
-            f"{n} {short(i)}" for n, i in zip(tf["input_names"], tf["inputs"], strict=True)
+            f"{n} {id_shown(i)}" for n, i in zip(tf["input_names"], tf["inputs"], strict=True)
         )
-        up.add(folded(f"{tf['output_name']} {short(tf['output'])} ← [cyan]{tf['step']}[/] ← {ins}"))
+        up.add(
+            folded(f"{tf['output_name']} {id_shown(tf['output'])} ← [cyan]{tf['step']}[/] ← {ins}")
+        )
     down = root.add("downstream (derived)")
     for tf in graph["downstream"]:
-        ins = ", ".join(short(i) for i in tf["inputs"])
+        ins = ", ".join(id_shown(i) for i in tf["inputs"])
         down.add(
-            folded(f"{ins} → [cyan]{tf['step']}[/] → {tf['output_name']} {short(tf['output'])}")
+            folded(f"{ins} → [cyan]{tf['step']}[/] → {tf['output_name']} {id_shown(tf['output'])}")
         )
     models = root.add("model versions trained or evaluated on these")
     for m in graph["models"]:
         models.add(
-            folded(f"{m['label']} {short(m['version'])} ({m['role']} on {short(m['snapshot'])})")
+            folded(
+                f"{m['label']} {id_shown(m['version'])} ({m['role']} on {id_shown(m['snapshot'])})"
+            )
         )
     console().print(root)
 
@@ -69,15 +72,15 @@ def affected(
     else:
         t = table("snapshot", "name", "why", title=f"snapshots holding {what}", wrap=("why",))
         for s in result["snapshots"]:
-            t.add_row(short(s["id"]), s["name"], s["why"])
+            t.add_row(id_shown(s["id"]), s["name"], s["why"])
         out.print(t)
     if result["models"]:
         t = table("version", "id", "via", "role", title="model versions to retrain")
         for m in result["models"]:
-            via = m["via"] if m["via"].startswith("parent") else short(m["via"])
-            t.add_row(m["label"] or "?", short(m["id"]), via, m["role"])
+            via = m["via"] if m["via"].startswith("parent") else id_shown(m["via"])
+            t.add_row(m["label"] or "?", id_shown(m["id"]), via, m["role"])
         out.print(t)
     for e in result["serving"]:
-        out.print(f"[bold]serving now[/]: {e['env']} runs {e['label'] or short(e['id'])}")
+        out.print(f"[bold]serving now[/]: {e['env']} runs {e['label'] or id_shown(e['id'])}")
     for v in result["violations"]:
         out.print(f"[bold red]violation[/]: {v['message']}")

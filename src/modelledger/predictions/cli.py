@@ -15,11 +15,11 @@ from modelledger.console.output import (
     NOTHING_TO_ACT_ON,
     console,
     emit_json,
+    id_shown,
     kv_table,
     table,
     when,
 )
-from modelledger.core.ids import short
 
 app = typer.Typer(help="The inference log: import predictions from serving.", no_args_is_help=True)
 feedback_app = typer.Typer(
@@ -171,7 +171,7 @@ def _promotion_rows(found: dict[str, Any]) -> list[tuple[str, Any]]:
         if gate:
             failed = [c["name"] for c in gate.get("criteria", []) if not c.get("passed")]
             verdict = "passed" if gate.get("passed") else "overridden; failed: " + ", ".join(failed)
-            where = f" on eval set {short(gate['eval_set'])}" if gate.get("eval_set") else ""
+            where = f" on eval set {id_shown(gate['eval_set'])}" if gate.get("eval_set") else ""
             rows.append(("  gate", f"{verdict}{where}"))
         result = promo.get("eval_result")
         if result:
@@ -181,7 +181,7 @@ def _promotion_rows(found: dict[str, Any]) -> list[tuple[str, Any]]:
                 if result["report_sha256"]
                 else ""
             )
-            rows.append(("  eval", f"{short(result['id'])} {scores}{report}"))
+            rows.append(("  eval", f"{id_shown(result['id'])} {scores}{report}"))
     route = found.get("route")
     if route is not None and found["role"] in ("canary", "shadow"):
         gate = route.get("gate")
@@ -195,7 +195,7 @@ def _promotion_rows(found: dict[str, Any]) -> list[tuple[str, Any]]:
             )
         )
     if promo is None or live["event"] != promo["event"]:
-        label = live["label"] or short(live["id"])
+        label = live["label"] or id_shown(live["id"])
         rows.append(
             (
                 "live by",
@@ -226,7 +226,7 @@ def _human(found: dict[str, Any]) -> None:
     ]
     if found["system"]:
         system = found["system"]
-        parts = ", ".join(f"{k}={short(v)}" for k, v in system["components"].items())
+        parts = ", ".join(f"{k}={id_shown(v)}" for k, v in system["components"].items())
         rows.append(("system", f"{system['label']}  {system['id']}  [{parts}]"))
     if found["version"]:
         rows += _version_rows(found["version"])
@@ -236,7 +236,7 @@ def _human(found: dict[str, Any]) -> None:
     for other in found["answers"]:
         if other["mode"] == found["mode"] and other["version_id"] == found["version_id"]:
             continue
-        who = other["label"] or short(other["version_id"])
+        who = other["label"] or id_shown(other["version_id"])
         rows.append((other["role"], f"{who} answered {_json(other['output'], 80)}"))
     for fb in found["feedback"]:
         bits = []

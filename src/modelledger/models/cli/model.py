@@ -12,12 +12,12 @@ from modelledger.console.output import (
     console,
     emit_json,
     folded,
+    id_shown,
     kv_table,
     table,
     tree,
     when,
 )
-from modelledger.core.ids import short
 
 app = typer.Typer(help="Register model versions and read them back.", no_args_is_help=True)
 
@@ -208,7 +208,7 @@ def list_(
     for v in found:
         t.add_row(
             v.label,
-            short(v.id),
+            id_shown(v.id),
             when(v.created_at),
             v.registered_by,
             v.reproducibility.status,

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from modelledger.console.output import JSON_HELP, console, emit_json, kv_table, table, when
-from modelledger.core.ids import short
+from modelledger.console.output import (
+    JSON_HELP,
+    console,
+    emit_json,
+    id_shown,
+    kv_table,
+    table,
+    when,
+)
 
 app = typer.Typer(
     help="Composite systems: one version id for models + index + prompt + tools.",
@@ -15,7 +22,7 @@ JsonOpt = typer.Option(False, "--json", help=JSON_HELP)
 
 
 def _ref(ref: str) -> str:
-    return short(ref) if ref[:3] in ("mv-", "ds-", "sys") else ref
+    return id_shown(ref) if ref[:3] in ("mv-", "ds-", "sys") else ref
 
 
 @app.command()
@@ -127,7 +134,7 @@ def list_(
     for s in found:
         t.add_row(
             s.label,
-            short(s.id),
+            id_shown(s.id),
             ", ".join(sorted(s.components)),
             when(s.created_at),
         )

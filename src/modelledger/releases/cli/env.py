@@ -7,8 +7,15 @@ from typing import Any
 
 import typer
 
-from modelledger.console.output import JSON_HELP, console, emit_json, kv_table, table, when
-from modelledger.core.ids import short
+from modelledger.console.output import (
+    JSON_HELP,
+    console,
+    emit_json,
+    id_shown,
+    kv_table,
+    table,
+    when,
+)
 
 app = typer.Typer(
     help="Environments: pinned pointers (production, staging, …) and their gate policies.",
@@ -61,7 +68,7 @@ def list_(as_json: bool = JsonOpt) -> None:
     t = table("env", "live", "id", "since")
     for e in envs:
         t.add_row(
-            e["env"], e["label"] or "—", short(e["id"]) if e["id"] else "—", _when(e["since"])
+            e["env"], e["label"] or "—", id_shown(e["id"]) if e["id"] else "—", _when(e["since"])
         )
     console().print(t)
 
@@ -94,7 +101,9 @@ def show(
         ("reason", found["reason"]),
         (
             "previous",
-            _who(found["previous_label"], short(found["previous"])) if found["previous"] else None,
+            _who(found["previous_label"], id_shown(found["previous"]))
+            if found["previous"]
+            else None,
         ),
         ("policy", found["policy_sha256"] or "default (no policy set)"),
         (
@@ -131,8 +140,8 @@ def history(
             str(m["seq"]),
             when(m["at"]),
             m["action"],
-            m["label"] or short(m["id"]),
-            (m["previous_label"] or short(m["previous"])) if m["previous"] else "—",
+            m["label"] or id_shown(m["id"]),
+            (m["previous_label"] or id_shown(m["previous"])) if m["previous"] else "—",
             f"{m['requester']} → {', '.join(m['approvers'])}",
             m["reason"] or "",
         )

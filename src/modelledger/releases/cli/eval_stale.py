@@ -6,8 +6,7 @@ from typing import Any
 
 import typer
 
-from modelledger.console.output import JSON_HELP, console, emit_json, table, when
-from modelledger.core.ids import short
+from modelledger.console.output import JSON_HELP, console, emit_json, id_shown, table, when
 
 JsonOpt = typer.Option(False, "--json", help=JSON_HELP)
 
@@ -32,7 +31,7 @@ def stale(
         return
     t = table("version", "id", "why", "registered")
     for item in found["missing"]:
-        t.add_row(item["label"], short(item["id"]), item["why"], when(item["created_at"]))
+        t.add_row(item["label"], id_shown(item["id"]), item["why"], when(item["created_at"]))
     console().print(t)
     typer.echo(
         f"{len(found['missing'])} to score: mledger eval record REF --eval-set {found['eval_set']} …"

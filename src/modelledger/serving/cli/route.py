@@ -6,8 +6,7 @@ from typing import Any
 
 import typer
 
-from modelledger.console.output import JSON_HELP, console, emit_json, table, when
-from modelledger.core.ids import short
+from modelledger.console.output import JSON_HELP, console, emit_json, id_shown, table, when
 
 app = typer.Typer(
     help="Canary, A/B and shadow routing by pinned version, with sticky assignment.",
@@ -28,9 +27,9 @@ def _print(route: dict[str, Any]) -> None:
     )
     t = table("arm", "version", "id", "share", title=title)
     for arm in route["arms"]:
-        t.add_row(arm["arm"], arm["label"] or "", short(arm["id"]), f"{arm['percent']:g} %")
+        t.add_row(arm["arm"], arm["label"] or "", id_shown(arm["id"]), f"{arm['percent']:g} %")
     for s in route["shadows"]:
-        t.add_row("shadow", s["label"] or "", short(s["id"]), "scores all, never returned")
+        t.add_row("shadow", s["label"] or "", id_shown(s["id"]), "scores all, never returned")
     out.print(t)
     sticky = route["sticky_key"] or "request id"
     out.print(f"sticky key: {sticky}")
@@ -89,5 +88,5 @@ def show(
     _print(route)
     for a in assigned:
         typer.echo(
-            f"  {a['key']!r} → bucket {a['bucket']} → {a['arm']} {a['label'] or short(a['id'])}"
+            f"  {a['key']!r} → bucket {a['bucket']} → {a['arm']} {a['label'] or id_shown(a['id'])}"
         )

@@ -150,6 +150,20 @@ def test_untracked_code_is_recorded_with_allow_dirty(ledger, repo):
     assert "?? src/features.py" in git(repo, "status", "--porcelain", "--untracked-files=all")
 
 
+def test_untracked_files_with_awkward_names_are_all_in_the_diff(ledger, repo):
+    names = ["with space.py", "ünïcode.py", ":(glob)*.py", "-dash.py", "deep/er/x.py"]
+    names += [f"many/f{i}.py" for i in range(400)]
+    for name in names:
+        write(repo / name, f"# {name}\n")
+    v = register(ledger, req(repo, allow_dirty=True)).version
+    diff = ledger.blobs.get(v.tuple.code.diff_sha256).decode("utf-8", "replace")
+    recorded = {f["path"] for f in v.manifest["untracked_files"]}
+    assert recorded == set(names)
+    for name in names[:5]:
+        assert f"# {name}" in diff, name
+    assert diff.count("new file mode") == len(names)
+
+
 def test_what_is_not_code_leaves_the_tree_clean(ledger, repo):
     # the artifact being registered, its lock, ignored files and the ledger itself
     write(repo / ".gitignore", "*.log\n")

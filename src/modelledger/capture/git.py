@@ -53,9 +53,11 @@ class GitState:
 
 
 def _git(
-    cwd: Path, *args: str, env: dict[str, str] | None = None
+    cwd: Path, *args: str, env: dict[str, str] | None = None, stdin: bytes | None = None
 ) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False, env=env)
+    return subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, check=False, env=env, input=stdin
+    )
 
 
 def strip_credentials(url: str) -> str:
@@ -129,12 +131,22 @@ def _diff(root: Path, with_new: list[UntrackedFile]) -> bytes:
     index = Path(_git(root, "rev-parse", "--git-path", "index").stdout.decode().strip())
     index = index if index.is_absolute() else root / index
     with tempfile.TemporaryDirectory(prefix="mledger-index-") as tmp:
-        env = {**os.environ, "GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        # literal pathspecs: a file named like pathspec magic (":(glob)*") is just a file
+        env = {
+            **os.environ,
+            "GIT_INDEX_FILE": str(Path(tmp) / "index"),
+            "GIT_LITERAL_PATHSPECS": "1",
+        }
         if index.exists():
             shutil.copyfile(index, env["GIT_INDEX_FILE"])
         else:
             _git(root, "read-tree", "HEAD", env=env)
-        added = _git(root, "add", "--intent-to-add", "--", *(f.path for f in with_new), env=env)
+        # the paths go on stdin: thousands of small files would overflow a command line
+        paths = b"".join(os.fsencode(f.path) + b"\0" for f in with_new)
+        added = _git(
+            root, "add", "--intent-to-add", "--pathspec-from-file=-", "--pathspec-file-nul",
+            env=env, stdin=paths,
+        )  # fmt: skip
         if added.returncode != 0:
             raise InvalidInput(
                 f"git could not list untracked files: {added.stderr.decode().strip()}"

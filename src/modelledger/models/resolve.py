@@ -77,8 +77,13 @@ def _bare_name(conn: Connection, text: str, kinds: tuple[str, ...]) -> str | Non
             continue
         newest = store.next_number(conn, text) - 1 if text else 0
         if newest > 0:
-            ids = {store.id_by_number(conn, text, n) for n in range(1, newest + 1)}
-            live = [p.env for p in all_pointers(conn) if p.current_id in ids]
+            live = [
+                p.env
+                for p in all_pointers(conn)
+                if p.current_id is not None
+                and p.current_id.startswith(f"{kind}-")
+                and getattr(store.get(conn, p.current_id), "name", None) == text
+            ]
             where = "".join(f" or {text}@{env} (live there)" for env in live)
             return (
                 f"{text!r} is a {what} name, not a version: give {text}@{newest} (the newest)"

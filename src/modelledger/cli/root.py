@@ -108,10 +108,13 @@ def init(
         None,
         "--db",
         help="Metadata database URL, e.g. postgresql+psycopg://user@host/db "
-        "(default: SQLite in .mledger/ledger.db).",
+        "(default: $MLEDGER_DB_URL, else SQLite in .mledger/ledger.db).",
     ),
     blobs: str | None = typer.Option(
-        None, "--blobs", help="Blob store URL, e.g. s3://bucket/prefix (default: .mledger/blobs)."
+        None,
+        "--blobs",
+        help="Blob store URL, e.g. s3://bucket/prefix (default: $MLEDGER_BLOB_URL, else "
+        ".mledger/blobs).",
     ),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:

@@ -171,3 +171,23 @@ def ledger_cli(cli, db_url):
 
 def jrun(cli, *args, code=0):
     return json.loads(cli(*args, "--json", code=code).stdout)
+
+
+def churn_in_production(cli, project, count, registrants=("alice",), monkeypatch=None):
+    """``count`` versions of ``churn`` (registered by ``registrants`` in turn), a production
+    environment asking one approver, and churn@2 promoted there; the versions' ids."""
+    ids = []
+    for n in range(1, count + 1):
+        if monkeypatch is not None:
+            monkeypatch.setenv("MLEDGER_USER", registrants[(n - 1) % len(registrants)])
+        art = write(project / f"m{n}.bin", f"w{n}")
+        ids.append(
+            jrun(cli, "model", "register", "churn", "-a", str(art), "--code-ref", f"x@{n}")["id"]
+        )
+    if monkeypatch is not None:
+        monkeypatch.setenv("MLEDGER_USER", "carol")
+    cli("env", "create", "production")
+    write(project / "policy.yaml", "approvers: 1\n")
+    cli("env", "policy", "production", "policy.yaml")
+    jrun(cli, "promote", "churn@2", "--to", "production", "--approver", "dave")
+    return ids

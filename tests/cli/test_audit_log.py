@@ -3,25 +3,13 @@ that matches nothing says so (and names the kinds there are), and time and actor
 
 import pytest
 
-from tests.conftest import jrun, write
+from tests.conftest import churn_in_production, jrun
 
 
 @pytest.fixture
 def story(ledger_cli, project, monkeypatch):
-    cli = ledger_cli
-    ids = []
-    for n in (1, 2):
-        monkeypatch.setenv("MLEDGER_USER", "alice" if n == 1 else "bob")
-        art = write(project / f"m{n}.bin", f"w{n}")
-        ids.append(
-            jrun(cli, "model", "register", "churn", "-a", str(art), "--code-ref", f"x@{n}")["id"]
-        )
-    monkeypatch.setenv("MLEDGER_USER", "carol")
-    cli("env", "create", "production")
-    write(project / "policy.yaml", "approvers: 1\n")
-    cli("env", "policy", "production", "policy.yaml")
-    jrun(cli, "promote", "churn@2", "--to", "production", "--approver", "dave")
-    return cli, ids
+    ids = churn_in_production(ledger_cli, project, 2, ("alice", "bob"), monkeypatch)
+    return ledger_cli, ids
 
 
 def _kinds(found):

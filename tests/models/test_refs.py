@@ -5,22 +5,12 @@ import pytest
 
 from modelledger.core.errors import InvalidInput
 from modelledger.releases.environment import validate_env_name
-from tests.conftest import jrun, write
+from tests.conftest import churn_in_production, jrun
 
 
 @pytest.fixture
 def churn(ledger_cli, project):
-    cli = ledger_cli
-    ids = [
-        jrun(cli, "model", "register", "churn", "-a", str(write(project / f"m{n}.bin", f"w{n}")),
-             "--code-ref", f"x@{n}")["id"]
-        for n in (1, 2, 3)
-    ]  # fmt: skip
-    cli("env", "create", "production")
-    write(project / "policy.yaml", "approvers: 1\n")
-    cli("env", "policy", "production", "policy.yaml")
-    jrun(cli, "promote", "churn@2", "--to", "production", "--approver", "dave")
-    return cli, ids
+    return ledger_cli, churn_in_production(ledger_cli, project, 3)
 
 
 def test_a_bare_name_says_what_to_type(churn):

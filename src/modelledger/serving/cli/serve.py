@@ -44,7 +44,11 @@ def serve(
         sys.path.insert(0, here)  # as `python -m` would: a python: factory may live here
     # the port is taken before anything is announced: "serving …" is only printed when it is true
     sock = listen_on(host, port)
-    ledger = open_ledger()
+    try:
+        ledger = open_ledger()
+    except BaseException:
+        sock.close()
+        raise
     try:
         server = Server(ledger, env, poll_interval=poll)
         runtime = server.runtime

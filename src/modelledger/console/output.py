@@ -72,6 +72,13 @@ def table(*columns: str, title: str | None = None, wrap: tuple[str, ...] = ()) -
     from rich.table import Table
 
     class _Table(Table):
+        # the cells as given, by row: what the width check and the block view read
+        given: list[tuple[Any, ...]]
+
+        def add_row(self, *cells: Any, **kwargs: Any) -> None:
+            self.given.append(cells)
+            super().add_row(*cells, **kwargs)
+
         def __rich_console__(self, console: Any, options: Any) -> Any:
             if _needed(self, console) > options.max_width:
                 yield from _blocks(self)
@@ -79,6 +86,7 @@ def table(*columns: str, title: str | None = None, wrap: tuple[str, ...] = ()) -
                 yield from super().__rich_console__(console, options)
 
     t = _Table(title=title, show_edge=False, header_style="bold")
+    t.given = []
     for c in columns:
         if c in wrap:
             t.add_column(c, overflow="fold", min_width=WRAP_MIN, ratio=1)
@@ -91,8 +99,8 @@ def _needed(t: Any, console: Any) -> int:
     """The width at which every one-line column shows its longest value whole and every folding
     column keeps ``WRAP_MIN``: cells, padding and the rules between columns."""
     widths: list[int] = []
-    for column in t.columns:
-        cells = [column.header, *column._cells]
+    for i, column in enumerate(t.columns):
+        cells = [column.header, *(row[i] for row in t.given if i < len(row))]
         longest: int = max(
             (console.render_str(c).cell_len if isinstance(c, str) else c.cell_len) for c in cells
         )
@@ -108,14 +116,14 @@ def _blocks(t: Any) -> Any:
     if t.title:
         yield Text(str(t.title), style="bold")
     names = [str(c.header) for c in t.columns]
-    for i in range(t.row_count):
+    for i, row in enumerate(t.given):
         block = Table.grid(padding=(0, 1))
         block.add_column(style="bold", no_wrap=True)
         block.add_column(overflow="fold")
-        for name, column in zip(names, t.columns, strict=True):
-            block.add_row(f"{name}:", column._cells[i])
+        for name, cell in zip(names, row, strict=False):
+            block.add_row(f"{name}:", cell)
         yield block
-        if i + 1 < t.row_count:
+        if i + 1 < len(t.given):
             yield Text("")
 
 

@@ -51,7 +51,7 @@ def import_predictions(
         return
     span = ""
     if report.first_served_at and report.last_served_at:
-        span = f", served {_time(report.first_served_at)} … {_time(report.last_served_at)}"
+        span = f", served {when(report.first_served_at)} … {when(report.last_served_at)}"
     typer.echo(
         f"imported {report.count:,} prediction(s) into {env} "
         f"({report.served:,} served, {report.shadow:,} shadow{span})"
@@ -92,10 +92,6 @@ def import_feedback(
         raise typer.Exit(NOTHING_TO_ACT_ON)
 
 
-def _time(text: str | None) -> str:
-    return when(text)
-
-
 def _json(value: Any, limit: int = 160) -> str:
     text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -130,7 +126,7 @@ def _version_rows(version: dict[str, Any]) -> list[tuple[str, Any]]:
         ("version", f"{version['label']}  {version['id']}"),
         (
             "registered",
-            f"{_time(version['created_at'])} by {version['registered_by']} — "
+            f"{when(version['created_at'])} by {version['registered_by']} — "
             f"{version['reproducibility']['status']}",
         ),
         ("  code", _code(t)),
@@ -161,7 +157,7 @@ def _promotion_rows(found: dict[str, Any]) -> list[tuple[str, Any]]:
         rows.append(
             (
                 "promoted",
-                f"{promo['action']} #{promo['event']} at {_time(promo['at'])} — requested by "
+                f"{promo['action']} #{promo['event']} at {when(promo['at'])} — requested by "
                 f"{promo['requester']}, approved by {approvers}"
                 + (f' — "{promo["reason"]}"' if promo["reason"] else ""),
             )
@@ -190,7 +186,7 @@ def _promotion_rows(found: dict[str, Any]) -> list[tuple[str, Any]]:
             (
                 "routed by",
                 f"route revision {route['revision']} (route.set #{route['event']}) at "
-                f"{_time(route['at'])} — requested by {route['requester']}, approved by "
+                f"{when(route['at'])} — requested by {route['requester']}, approved by "
                 f"{', '.join(route['approvers']) or '—'}{verdict}",
             )
         )
@@ -199,7 +195,7 @@ def _promotion_rows(found: dict[str, Any]) -> list[tuple[str, Any]]:
         rows.append(
             (
                 "live by",
-                f"{live['action']} #{live['event']} of {label} at {_time(live['at'])} — "
+                f"{live['action']} #{live['event']} of {label} at {when(live['at'])} — "
                 f"requested by {live['requester']}, approved by {', '.join(live['approvers'])}",
             )
         )
@@ -215,7 +211,7 @@ def _human(found: dict[str, Any]) -> None:
     arm = f", arm {found['arm']}" if found["arm"] else ""
     rows: list[tuple[str, Any]] = [
         ("request", found["request_id"]),
-        ("served", f"{_time(found['served_at'])} in {found['env']}"),
+        ("served", f"{when(found['served_at'])} in {found['env']}"),
         ("output", _json(found["output"])),
         (
             "",
@@ -246,7 +242,7 @@ def _human(found: dict[str, Any]) -> None:
             bits.append("correct" if fb["was_correct"] else "WRONG")
         if fb["failure_cluster"]:
             bits.append(f"cluster {fb['failure_cluster']}")
-        rows.append(("feedback", f"{', '.join(bits)} ({_time(fb['received_at'])})"))
+        rows.append(("feedback", f"{', '.join(bits)} ({when(fb['received_at'])})"))
     for seg in found["segments"]:
         rows.append(("features", f"segment {seg['id'][:16]} ({seg['rows']:,} rows)"))
     console().print(kv_table(rows))
@@ -299,7 +295,7 @@ def compare(
     if as_json:
         emit_json(result.to_json())
         return
-    window = f"{_time(result.since)} … {_time(result.until) if result.until else 'now'}"
+    window = f"{when(result.since)} … {when(result.until) if result.until else 'now'}"
     if result.empty:
         typer.echo(f"no predictions in the window ({env}, {window})")
         return

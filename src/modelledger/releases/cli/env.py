@@ -24,10 +24,6 @@ app = typer.Typer(
 JsonOpt = typer.Option(False, "--json", help=JSON_HELP)
 
 
-def _when(text: str | None) -> str:
-    return when(text)
-
-
 def _who(label: str | None, id_: str | None) -> str:
     if id_ is None:
         return "nothing"
@@ -68,7 +64,7 @@ def list_(as_json: bool = JsonOpt) -> None:
     t = table("env", "live", "id", "since")
     for e in envs:
         t.add_row(
-            e["env"], e["label"] or "—", id_shown(e["id"]) if e["id"] else "—", _when(e["since"])
+            e["env"], e["label"] or "—", id_shown(e["id"]) if e["id"] else "—", when(e["since"])
         )
     console().print(t)
 
@@ -92,7 +88,7 @@ def show(
         ("env", found["env"]),
         ("live", found["label"] or found["id"] or "nothing"),
         ("id", found["id"]),
-        ("since", _when(found["since"])),
+        ("since", when(found["since"])),
         (
             "by",
             f"{found['action']} requested by {found['promoted_by']}" if found["action"] else None,
@@ -108,7 +104,7 @@ def show(
         ("policy", found["policy_sha256"] or "default (no policy set)"),
         (
             "last rehearsal",
-            f"{'passed' if rehearsal['passed'] else 'FAILED'} {_when(rehearsal['at'])}"
+            f"{'passed' if rehearsal['passed'] else 'FAILED'} {when(rehearsal['at'])}"
             if rehearsal
             else "never",
         ),
@@ -166,11 +162,11 @@ def at(
         emit_json(found)
         return
     if found["id"] is None:
-        typer.echo(f"nothing was live in {env} at {_when(found['at'])}")
+        typer.echo(f"nothing was live in {env} at {when(found['at'])}")
         return
     typer.echo(
-        f"{env} at {_when(found['at'])}: {_who(found['label'], found['id'])}  "
-        f"(live since {_when(found['live_since'])})"
+        f"{env} at {when(found['at'])}: {_who(found['label'], found['id'])}  "
+        f"(live since {when(found['live_since'])})"
     )
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from peers import find_peer
 
 from modelledger import client as ml
-from modelledger.models.register import capture_code
+from modelledger.models.code import capture_code
 
 REGISTER_TARGET_MS = 2.0
 SHOW_TARGET_MS = 300.0

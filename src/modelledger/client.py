@@ -17,10 +17,10 @@ from modelledger.ledger.home import open_config as _open_config
 from modelledger.ledger.home import open_ledger as _open
 from modelledger.models import hooks as model_hooks
 from modelledger.models import reads as models
+from modelledger.models.code import capture_code
 from modelledger.models.register import (
     RegisterOptions,
     RegisterRequest,
-    capture_code,
     register,
 )
 from modelledger.models.version import CodeRef, DataRef, ModelVersion

@@ -19,12 +19,11 @@ from sqlalchemy.engine import Connection
 from modelledger.blobs.ingest import Ingest, scan
 from modelledger.blobs.store import BlobStore, Staged
 from modelledger.blobs.tree import Tree
-from modelledger.capture.git import UNTRACKED_DIFF_LIMIT, capture_git
 from modelledger.capture.hardware import capture_hardware
 from modelledger.capture.lock import frozen_environment, read_lock_file
 from modelledger.core import ids
 from modelledger.core.clock import parse_time
-from modelledger.core.errors import DirtyWorkingTree, InvalidInput, MledgerError, NotFound
+from modelledger.core.errors import InvalidInput, MledgerError, NotFound
 from modelledger.core.names import validate_name
 from modelledger.core.params import merge_params
 from modelledger.data.resolve import resolve_snapshot
@@ -33,6 +32,7 @@ from modelledger.ledger import cards, events
 from modelledger.ledger.home import Ledger, now
 from modelledger.models import hooks as registration_hooks
 from modelledger.models.card import validate_card
+from modelledger.models.code import capture_code, untracked_reason
 from modelledger.models.loader import parse_loader
 from modelledger.models.resolve import resolve_version
 from modelledger.models.store import versions
@@ -45,8 +45,6 @@ from modelledger.models.version import (
     VersionTuple,
     validate_base_model,
 )
-
-UNTRACKED_LEFT_OUT = "untracked_not_stored"  # manifest key: untracked files not in the diff
 
 
 class RegisterOptions(TypedDict, total=False):
@@ -137,50 +135,6 @@ def _check_request(req: RegisterRequest) -> tuple[list[DataRef], dict[str, Any]]
     if req.artifact.is_file() and not os.access(req.artifact, os.R_OK):
         raise InvalidInput(f"--artifact {req.artifact}: permission denied")
     return data, params
-
-
-def capture_code(
-    ledger: Ledger, path: Path, allow_dirty: bool, not_code: Iterable[Path] = ()
-) -> tuple[CodeRef | None, dict[str, Any]]:
-    """The git state at ``path`` as a code reference (storing the diff of a dirty tree, untracked
-    files included, as a blob), and notes for the run manifest. None when ``path`` is not in a
-    git work tree. Untracked files at or under ``not_code`` (and the ledger's own folder) do
-    not make the tree dirty."""
-    home = ledger.config.home
-    exclude = [*not_code, *([home] if home is not None else [])]
-    state = capture_git(path, exclude, full=allow_dirty)
-    if state is None:
-        return None, {"code": "none: not inside a git work tree"}
-    if state.dirty and not allow_dirty:
-        listed = ", ".join(state.dirty_files[:5]) + (" …" if len(state.dirty_files) > 5 else "")
-        hint = " (add files that are not code to .gitignore)" if state.untracked else ""
-        raise DirtyWorkingTree(
-            f"the working tree of {state.root} has uncommitted changes ({listed}): commit them, "
-            f"or pass --allow-dirty to record the diff and mark the version dirty{hint}"
-        )
-    diff_sha = ledger.blobs.put_bytes(state.diff).sha256 if state.dirty else None
-    code = CodeRef(
-        kind="git", repo=state.repo, commit=state.commit, dirty=state.dirty, diff_sha256=diff_sha
-    )
-    notes: dict[str, Any] = {
-        "git_root": state.root,
-        "untracked_files": [f.to_json() for f in state.untracked],
-    }
-    if state.left_out:
-        notes[UNTRACKED_LEFT_OUT] = [f.path for f in state.left_out]
-    return code, notes
-
-
-def untracked_reason(manifest: Mapping[str, Any]) -> str | None:
-    """Why a version whose untracked files did not fit in the stored diff is irreproducible."""
-    left_out = manifest.get(UNTRACKED_LEFT_OUT)
-    if not left_out:
-        return None
-    listed = ", ".join(left_out[:5]) + (" …" if len(left_out) > 5 else "")
-    return (
-        f"untracked files over {UNTRACKED_DIFF_LIMIT // (1024 * 1024)} MiB were not stored with "
-        f"the code ({listed}): the training code cannot be rebuilt from the ledger"
-    )
 
 
 def _code_for(ledger: Ledger, req: RegisterRequest) -> tuple[CodeRef | None, dict[str, Any]]:

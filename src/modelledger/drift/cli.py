@@ -8,13 +8,13 @@ from typing import Any
 
 import typer
 
-from modelledger.console.output import JSON_HELP, NOTHING_TO_ACT_ON, console, emit_json, table, when
+from modelledger.console.options import JsonOpt
+from modelledger.console.output import NOTHING_TO_ACT_ON, console, emit_json, table, when
 
 app = typer.Typer(
     help="Drift per version and per slice: input, output, quality; alerts and retrain triggers.",
     no_args_is_help=True,
 )
-JsonOpt = typer.Option(False, "--json", help=JSON_HELP)
 _STYLE = {"alert": "bold red", "warn": "yellow", "insufficient": "dim", "ok": "green"}
 
 

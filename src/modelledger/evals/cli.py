@@ -6,13 +6,12 @@ from pathlib import Path
 
 import typer
 
-from modelledger.console.output import JSON_HELP, console, emit_json, id_shown, table, when
+from modelledger.console.options import JsonOpt
+from modelledger.console.output import console, emit_json, id_shown, table, when
 
 app = typer.Typer(help="Eval sets and versioned eval results.", no_args_is_help=True)
 sets = typer.Typer(help="Eval sets: snapshots used for evaluation.", no_args_is_help=True)
 app.add_typer(sets, name="set")
-
-JsonOpt = typer.Option(False, "--json", help=JSON_HELP)
 
 
 @sets.command("create")

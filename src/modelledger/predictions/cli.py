@@ -10,8 +10,8 @@ from typing import Any
 
 import typer
 
+from modelledger.console.options import JsonOpt
 from modelledger.console.output import (
-    JSON_HELP,
     NOTHING_TO_ACT_ON,
     console,
     emit_json,
@@ -26,8 +26,6 @@ feedback_app = typer.Typer(
     help="Ground truth for logged predictions (labels, was_correct, failure clusters).",
     no_args_is_help=True,
 )
-
-JsonOpt = typer.Option(False, "--json", help=JSON_HELP)
 
 
 @app.command("import")

@@ -7,8 +7,8 @@ from typing import Any
 
 import typer
 
+from modelledger.console.options import JsonOpt
 from modelledger.console.output import (
-    JSON_HELP,
     console,
     emit_json,
     folded,
@@ -20,8 +20,6 @@ from modelledger.console.output import (
 )
 
 app = typer.Typer(help="Register model versions and read them back.", no_args_is_help=True)
-
-JsonOpt = typer.Option(False, "--json", help=JSON_HELP)
 
 
 @app.command()

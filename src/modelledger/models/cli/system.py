@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from modelledger.console.options import JsonOpt
 from modelledger.console.output import (
-    JSON_HELP,
     console,
     emit_json,
     id_shown,
@@ -18,7 +18,6 @@ app = typer.Typer(
     help="Composite systems: one version id for models + index + prompt + tools.",
     no_args_is_help=True,
 )
-JsonOpt = typer.Option(False, "--json", help=JSON_HELP)
 
 
 def _ref(ref: str) -> str:

@@ -7,8 +7,8 @@ from typing import Any
 
 import typer
 
+from modelledger.console.options import JsonOpt
 from modelledger.console.output import (
-    JSON_HELP,
     console,
     emit_json,
     id_shown,
@@ -21,7 +21,6 @@ app = typer.Typer(
     help="Environments: pinned pointers (production, staging, …) and their gate policies.",
     no_args_is_help=True,
 )
-JsonOpt = typer.Option(False, "--json", help=JSON_HELP)
 
 
 def _who(label: str | None, id_: str | None) -> str:

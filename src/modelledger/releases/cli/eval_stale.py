@@ -6,9 +6,8 @@ from typing import Any
 
 import typer
 
-from modelledger.console.output import JSON_HELP, console, emit_json, id_shown, table, when
-
-JsonOpt = typer.Option(False, "--json", help=JSON_HELP)
+from modelledger.console.options import JsonOpt
+from modelledger.console.output import console, emit_json, id_shown, table, when
 
 
 def stale(

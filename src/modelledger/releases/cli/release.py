@@ -6,10 +6,10 @@ from typing import Any
 
 import typer
 
-from modelledger.console.output import JSON_HELP, console, emit_json, shorten_ids, table
+from modelledger.console.options import JsonOpt
+from modelledger.console.output import console, emit_json, shorten_ids, table
 
 gate = typer.Typer(help="Evaluate a candidate against an environment's gate.", no_args_is_help=True)
-JsonOpt = typer.Option(False, "--json", help=JSON_HELP)
 ApproverOpt = typer.Option(
     [], "--approver", help="Who approved it (required; repeat when the policy asks for several)."
 )

@@ -6,13 +6,13 @@ from typing import Any
 
 import typer
 
-from modelledger.console.output import JSON_HELP, console, emit_json, id_shown, table, when
+from modelledger.console.options import JsonOpt
+from modelledger.console.output import console, emit_json, id_shown, table, when
 
 app = typer.Typer(
     help="Canary, A/B and shadow routing by pinned version, with sticky assignment.",
     no_args_is_help=True,
 )
-JsonOpt = typer.Option(False, "--json", help=JSON_HELP)
 
 
 def _print(route: dict[str, Any]) -> None:

@@ -1,0 +1,10 @@
+"""Typer options every command group shares. Apart from ``output`` because the fast path
+(``cli/fast.py``) prints without loading Typer."""
+
+from __future__ import annotations
+
+import typer
+
+from modelledger.console.output import JSON_HELP
+
+JsonOpt = typer.Option(False, "--json", help=JSON_HELP)

@@ -1,6 +1,7 @@
 """Tables keep the answer at 80 columns and through a pipe: no id cut silently, the answer column
 never squeezed to a few characters, no column dropped (issue: what a new user hit, item 2)."""
 
+import os
 import re
 import subprocess
 import sys
@@ -56,7 +57,7 @@ def _piped(project, *args):
     done = subprocess.run(
         [sys.executable, "-m", "modelledger.cli.app", *args],
         cwd=project, capture_output=True, text=True, timeout=60,
-        env={k: v for k, v in __import__("os").environ.items() if k != "COLUMNS"},
+        env={k: v for k, v in os.environ.items() if k != "COLUMNS"},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     return done.stdout

@@ -128,6 +128,18 @@ def test_an_untracked_script_makes_the_tree_dirty(ledger, repo):
     assert counts(ledger) == before
 
 
+def test_a_refusal_reads_no_untracked_file(ledger, repo, monkeypatch):
+    import modelledger.capture.git as capture
+
+    def must_not_hash(path):
+        raise AssertionError(f"hashed {path} for a refusal")
+
+    monkeypatch.setattr(capture, "_hash_file", must_not_hash)
+    write(repo / "big_untracked.py", "x = 1\n" * 1000)
+    with pytest.raises(DirtyWorkingTree, match="big_untracked"):
+        register(ledger, req(repo))
+
+
 def test_untracked_code_is_recorded_with_allow_dirty(ledger, repo):
     script = write(repo / "src" / "features.py", "def f(x):\n    return 2 * x\n")
     staged_before = git(repo, "diff", "--cached", "--name-only")

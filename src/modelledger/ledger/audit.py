@@ -36,7 +36,6 @@ class EventQuery:
 class EventLog:
     events: list[Event]
     total: int  # events in the ledger, to tell "none match" from "none yet"
-    subject: str | None  # the subject the reference resolved to
 
 
 def log(
@@ -59,7 +58,7 @@ def log(
             until=until, limit=query.limit,
         )  # fmt: skip
         total = len(found) if found else events.count(conn)
-    return EventLog(found, total, subject)
+    return EventLog(found, total)
 
 
 def _subject(conn: Connection, text: str, resolve: Callable[[Connection, str], str] | None) -> str:

@@ -16,6 +16,7 @@ __all__ = [
     "affected",
     "checkout",
     "create_eval_set",
+    "describe",
     "diff_data",
     "drift_check",
     "gate_check",
@@ -33,6 +34,8 @@ __all__ = [
     "rehearse",
     "rollback",
     "run",
+    "search_versions",
+    "set_tags",
     "snapshot",
 ]
 

@@ -71,6 +71,64 @@ def list_versions(name: str | None = None, ledger: Ledger | None = None) -> list
     return models.list_versions(ledger or open_ledger(), name)
 
 
+def search_versions(
+    name: str | None = None,
+    *,
+    params: Iterable[str] = (),
+    metrics: Iterable[str] = (),
+    eval_set: str | None = None,
+    data: Iterable[str] = (),
+    tags: Iterable[str] = (),
+    registered_by: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    limit: int = 50,
+    ledger: Ledger | None = None,
+) -> list[ModelVersion]:
+    """Versions matching every filter, newest first; conditions as ``mledger model search``
+    takes them: ``params=["lr=0.01..0.1"]``, ``metrics=["auc>=0.8"], eval_set="holdout"``,
+    ``tags=["stage=candidate"]``."""
+    from modelledger.search.conditions import Search, parse
+    from modelledger.search.find import search
+
+    query = Search(
+        name=name,
+        params=[c for p in params for c in parse(p, "params")],
+        metrics=[c for m in metrics for c in parse(m, "metrics", "metric")],
+        eval_set=eval_set,
+        data=list(data),
+        tags=[c for t in tags for c in parse(t, "tags", "tag")],
+        registered_by=registered_by,
+        since=since,
+        until=until,
+        limit=limit,
+    )
+    return [f.version for f in search(ledger or open_ledger(), query).found]
+
+
+def set_tags(
+    ref: str,
+    tags: Mapping[str, str] | None = None,
+    *,
+    remove: Iterable[str] = (),
+    ledger: Ledger | None = None,
+) -> dict[str, str]:
+    """Set and remove tags on a version (labels outside its tuple, each change an event);
+    returns its tags afterwards."""
+    from modelledger.core.labels import tag_key, tag_value
+    from modelledger.models import labels
+
+    given = {tag_key(k): tag_value(k, str(v)) for k, v in (tags or {}).items()}
+    return labels.tag(ledger or open_ledger(), ref, given, list(remove)).tags
+
+
+def describe(ref: str, text: str | None, ledger: Ledger | None = None) -> None:
+    """Set a version's description, or remove it with ``None`` (each change an event)."""
+    from modelledger.models import labels
+
+    labels.describe(ledger or open_ledger(), ref, text)
+
+
 def snapshot(
     paths: str | Path | Iterable[str | Path],
     name: str,

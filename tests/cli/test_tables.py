@@ -42,6 +42,7 @@ def story(ledger_cli, project):
     for ref in ("delay-prediction-gbm@1", "delay-prediction-gbm@2"):
         cli("promote", ref, "--to", "production-eu-west", "--approver", "a-long-approver-name")
     cli("rollback", "production-eu-west", "--approver", "a-long-approver-name", "--reason", REASON)
+    cli("model", "tag", "delay-prediction-gbm@2", "stage=production-candidate", "team=logistics")
     ids["sys"] = jrun(cli, "system", "create", "rag", "--component", f"generator={ids['mv1']}",
                       "--component", f"index={ids['ds1']}")["id"]  # fmt: skip
     return ids
@@ -96,6 +97,7 @@ def test_a_table_too_wide_for_the_terminal_becomes_blocks(story):
     "args",
     [
         ["model", "list"],
+        ["model", "search", "--param", "n>=1", "--tag", "stage"],
         ["data", "list"],
         ["env", "list"],
         ["env", "show", "production-eu-west"],
@@ -121,6 +123,7 @@ def test_one_timestamp_format_in_human_output(story):
         ["env", "show", "production-eu-west"],
         ["audit", "log"],
         ["model", "list"],
+        ["model", "search", "--param", "n"],
         ["model", "show", "delay-prediction-gbm@1"],
         ["data", "list"],
         ["system", "list"],

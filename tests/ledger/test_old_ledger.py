@@ -1,10 +1,11 @@
-"""A ledger the previous release wrote opens unchanged with this code, on SQLite and PostgreSQL.
+"""A ledger the previous release wrote opens with this code, on SQLite and PostgreSQL.
 
 The package was reorganised by capability in ea0c5d4: the Alembic migrations moved from
 ``modelledger/store/migrations`` to ``modelledger/ledger/migrations`` with their revision ids
-unchanged. These tests open ledgers that the release before the move wrote and check that nothing
-needs migrating, everything reads back with the same ids, the hash chain verifies, and new writes
-chain onto the old events.
+unchanged; 0008 (search and labels) came after. These tests open ledgers that the release before
+the move wrote and check that only 0008 is applied, adding its tables and changing nothing else,
+everything reads back with the same ids, the hash chain verifies, and new writes chain onto the
+old events.
 
 How the fixtures were made (by a throwaway script, not kept in the repository): a checkout of
 commit 3d89c005ae091d1d6312db9d5a1c7ca827d3de1c ("Review: a staged file removed after it was
@@ -52,7 +53,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from modelledger.ledger.db import Database
 from modelledger.ledger.head import SCHEMA_HEAD
 from modelledger.ledger.home import open_ledger
 from modelledger.settings import Settings
@@ -147,10 +147,7 @@ def old_backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def old_ledger(old_backend, project, request, monkeypatch):
-    """``project/.mledger`` holding the previous release's ledger; returns its database URL.
-
-    Migrating is forbidden for the whole test: the old ledger must already be at this code's
-    head, so ``Database.migrate`` being reached at all is a failure."""
+    """``project/.mledger`` holding the previous release's ledger; returns its database URL."""
     home = project / ".mledger"
     home.mkdir()
     (home / ".gitignore").write_text("# the ledger is not source code\n*\n", encoding="utf-8")
@@ -162,11 +159,6 @@ def old_ledger(old_backend, project, request, monkeypatch):
         url = str(request.getfixturevalue("pg_schema_url"))
         _load_pg_fixture(url)
         (home / "config.json").write_text(json.dumps({"db_url": url}, indent=2) + "\n")
-
-    def no_migration(self: Database) -> None:
-        raise AssertionError(f"the previous release's ledger was migrated ({self.url})")
-
-    monkeypatch.setattr(Database, "migrate", no_migration)
     return url
 
 
@@ -182,7 +174,17 @@ def test_fixtures_are_small_and_at_the_old_revision():
     )
 
 
-def test_old_revision_is_this_codes_head_with_nothing_to_migrate(old_ledger, project):
+NEW_TABLES = {"version_params", "eval_metrics", "version_tags", "version_descriptions"}
+NEW_INDEXES = {
+    ("ix_model_versions_created_at", "created_at", False),
+    ("ix_model_versions_registered_by", "registered_by", "created_at", False),
+}
+
+
+def test_old_ledger_migrates_to_head_adding_only_the_search_tables(old_ledger, project):
+    """0008 (search and labels) came after the previous release: opening its ledger migrates it
+    once, adds the new tables and two indexes, changes nothing else, and fills the search
+    index from the rows already there."""
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
@@ -190,27 +192,46 @@ def test_old_revision_is_this_codes_head_with_nothing_to_migrate(old_ledger, pro
     cfg.set_main_option("script_location", "modelledger.ledger:migrations")
     script = ScriptDirectory.from_config(cfg)
     stored = _stored_revision(old_ledger)
-    assert stored == OLD_REVISION == SCHEMA_HEAD == script.get_current_head()
-    assert script.get_revision(stored) is not None  # the moved scripts know the old id
-    assert list(script.iterate_revisions("head", stored)) == []  # nothing between it and head
+    assert stored == OLD_REVISION and script.get_revision(stored) is not None
+    assert [r.revision for r in script.iterate_revisions("head", stored)] == [SCHEMA_HEAD]
 
     before = _schema_fingerprint(old_ledger)
     led = open_ledger(Settings(home=project / ".mledger", db_url=old_ledger))
     try:
-        assert led.db.schema_revision() == SCHEMA_HEAD  # ensure_schema ran, migrate did not
+        assert led.db.schema_revision() == SCHEMA_HEAD
+        with led.db.read() as conn:
+            params = conn.execute(
+                text("SELECT version_id, key, text, num FROM version_params ORDER BY 1, 2")
+            ).all()
+            metrics = conn.execute(
+                text("SELECT result_id, metric, eval_set_id, subject_id, value FROM eval_metrics")
+            ).all()
     finally:
         led.close()
-    assert _stored_revision(old_ledger) == OLD_REVISION
-    assert _schema_fingerprint(old_ledger) == before
+    after = _schema_fingerprint(old_ledger)
+    assert _stored_revision(old_ledger) == SCHEMA_HEAD
+    assert set(after) - set(before) == NEW_TABLES
+    versions_after = after.pop("model_versions")
+    versions_before = before.pop("model_versions")
+    assert set(versions_after["indexes"]) - set(versions_before["indexes"]) == NEW_INDEXES
+    assert {k: v for k, v in after.items() if k in before} == before
+    assert sorted(params) == sorted(
+        [
+            (MV1, "depth", "3", 3.0),
+            (MV1, "lr", "0.1", 0.1),
+            (MV2, "depth", "4", 4.0),
+            (MV2, "lr", "0.05", 0.05),
+        ]
+    )
+    assert metrics == [(EV1, "auc", EVAL_SET, MV1, 0.9)]
 
 
 def test_old_ledger_reads_back_verifies_and_takes_new_writes(
     old_ledger, old_backend, cli, project, monkeypatch
 ):
-    schema_before = _schema_fingerprint(old_ledger)
-
     # reads: the same versions, ids, lineage and pointers the previous release wrote
-    listed = jrun(cli, "model", "list")
+    listed = jrun(cli, "model", "list")  # the first command migrates it
+    schema_before = _schema_fingerprint(old_ledger)
     assert [(v["id"], v["label"]) for v in listed] == [(MV2, "tiny@2"), (MV1, "tiny@1")]
     shown = {ref: jrun(cli, "model", "show", ref) for ref in ("tiny@1", "tiny@2")}
     assert shown["tiny@1"]["id"] == MV1 and shown["tiny@2"]["id"] == MV2
@@ -293,5 +314,5 @@ def test_old_ledger_reads_back_verifies_and_takes_new_writes(
     assert [v["id"] for v in listed] == [new["id"], MV2, MV1]
     assert jrun(cli, "model", "show", "tiny@1") == shown["tiny@1"]
     assert jrun(cli, "model", "show", "tiny@2") == shown["tiny@2"]
-    assert _stored_revision(old_ledger) == OLD_REVISION
+    assert _stored_revision(old_ledger) == SCHEMA_HEAD
     assert _schema_fingerprint(old_ledger) == schema_before

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from modelledger.console.options import SinceOpt, UntilOpt
 from modelledger.console.output import JSON_HELP, console, emit_json, id_shown, table, when
 from modelledger.predictions.cli import audit_prediction
 
@@ -23,12 +24,8 @@ def log(
         None, "--env", help="Only events about this environment (promotions, rollbacks, …)."
     ),
     actor: str | None = typer.Option(None, "--actor", help="Only events by this person."),
-    since: str | None = typer.Option(
-        None, "--since", help="From this time (ISO 8601) or this long ago (24h, 7d)."
-    ),
-    until: str | None = typer.Option(
-        None, "--until", help="Before this time (ISO 8601) or this long ago (24h, 7d)."
-    ),
+    since: str | None = SinceOpt,
+    until: str | None = UntilOpt,
     limit: int = typer.Option(50, "--limit", min=1, help="The newest N events."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:

@@ -20,6 +20,7 @@ from modelledger.models import hooks as model_hooks
 from modelledger.models.cli import model, system
 from modelledger.predictions import cli as predictions
 from modelledger.releases.cli import env, eval_stale, release
+from modelledger.search import cli as search
 from modelledger.serving.cli import route, serve
 
 
@@ -51,6 +52,7 @@ model_hooks.install("modelledger.drift.hook:ProfileHook")  # drift reference pro
 _mount(data.app, impact.lineage, before="card")
 _mount(data.app, impact.affected)
 _mount(evals.app, eval_stale.stale)
+_mount(model.app, search.search, before="lineage")
 
 app = typer.Typer(
     cls=_LedgerGroup,

@@ -8,3 +8,9 @@ import typer
 from modelledger.console.output import JSON_HELP
 
 JsonOpt = typer.Option(False, "--json", help=JSON_HELP)
+SinceOpt = typer.Option(
+    None, "--since", help="From this time (ISO 8601) or this long ago (24h, 7d)."
+)
+UntilOpt = typer.Option(
+    None, "--until", help="Before this time (ISO 8601) or this long ago (24h, 7d)."
+)

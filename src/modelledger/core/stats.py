@@ -17,7 +17,7 @@ import re
 from datetime import datetime, timedelta
 
 from modelledger.core.canonical import canonical_json
-from modelledger.core.clock import parse_time
+from modelledger.core.clock import format_time, parse_time
 from modelledger.core.errors import InvalidInput
 
 Z_95 = 1.959963984540054  # the standard normal's 97.5th percentile
@@ -62,6 +62,16 @@ def parse_since(text: str, now: datetime, option: str = "--since") -> datetime:
         return parse_time(value)
     except InvalidInput:
         raise bad from None
+
+
+def time_bounds(
+    since: str | None, until: str | None, now: datetime
+) -> tuple[str | None, str | None]:
+    """``--since`` and ``--until`` as ledger timestamps (sortable text), None where not given."""
+    return (
+        format_time(parse_since(since, now, "--since")) if since else None,
+        format_time(parse_since(until, now, "--until")) if until else None,
+    )
 
 
 # --- proportions -------------------------------------------------------------------------------

@@ -10,8 +10,9 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection, Row
 
 from modelledger.core.canonical import canonical_json
+from modelledger.core.search_index import metric_rows
 from modelledger.evals.results import EvalResult
-from modelledger.ledger.schema import eval_results, eval_sets
+from modelledger.ledger.schema import eval_metrics, eval_results, eval_sets
 
 
 def _text(value: Any) -> str:
@@ -75,6 +76,9 @@ def insert_result(conn: Connection, result: EvalResult) -> None:
             created_by=result.created_by,
         )
     )
+    rows = metric_rows(result.id, result.subject_id, result.eval_set_id, result.metrics)
+    if rows:
+        conn.execute(insert(eval_metrics), rows)
 
 
 def result_on(conn: Connection, subject_id: str, eval_set_id: str) -> EvalResult | None:

@@ -10,10 +10,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy.engine import Connection
 
-from modelledger.core.clock import format_time
 from modelledger.core.errors import AmbiguousReference, InvalidInput
 from modelledger.core.events import KINDS, ChainCheck, Event, verify_chain
-from modelledger.core.stats import parse_since
+from modelledger.core.stats import time_bounds
 from modelledger.ledger import events
 from modelledger.ledger.home import Ledger
 
@@ -46,9 +45,7 @@ def log(
     """The newest matching events, oldest first. ``resolve`` turns a reference the ledger alone
     cannot read (``NAME@N``, ``NAME@ENV``) into an id; a prefix is matched against the subjects
     events name. A kind no event has is refused, naming the kinds there are."""
-    now = datetime.now(UTC)
-    since = format_time(parse_since(query.since, now, "--since")) if query.since else None
-    until = format_time(parse_since(query.until, now, "--until")) if query.until else None
+    since, until = time_bounds(query.since, query.until, datetime.now(UTC))
     with ledger.db.read() as conn:
         subject = _subject(conn, query.subject, resolve) if query.subject else None
         if query.kind:

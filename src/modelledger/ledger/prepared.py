@@ -6,10 +6,11 @@ itself does, a large share of a whole registration (benchmarks/bench_register.py
 statements stay SQLAlchemy Core expressions over the one schema, so the SQL is written once for
 both backends; only their execution is short-cut.
 
-For statements over plain columns only (strings and integers): compiling one whose parameters or
-results would need SQLAlchemy's type processing fails, so a new column type cannot slip through
-unconverted. Driver errors are raised as SQLAlchemy's ``DBAPIError`` so ``Database``'s scope
-translates them as it does every other error (a trigger's refusal, a unique constraint).
+For statements over plain columns only (strings, integers, and floats bound as Python floats):
+compiling one whose parameters or results would need SQLAlchemy's type processing fails, so a
+new column type cannot slip through unconverted. Driver errors are raised as SQLAlchemy's
+``DBAPIError`` so ``Database``'s scope translates them as it does every other error (a
+trigger's refusal, a unique constraint).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection, Dialect, processors
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -27,7 +28,7 @@ class _Compiled:
     def __init__(self, statement: ClauseElement, dialect: Dialect, keys: Sequence[str]) -> None:
         compiled = statement.compile(dialect=dialect, column_keys=list(keys) or None)
         assert isinstance(compiled, SQLCompiler)
-        if compiled._bind_processors:
+        if any(p is not processors.to_float for p in compiled._bind_processors.values()):
             raise TypeError(f"parameters need type processing: {compiled}")
         for column in compiled._result_columns:
             if column[3].result_processor(dialect, None) is not None:

@@ -104,4 +104,15 @@ def version_record(conn: sqlite3.Connection, ref: Ref) -> dict[str, Any] | None:
         "ORDER BY revision DESC LIMIT 1",
         (version["id"],),
     ).fetchone()
-    return {"version": version, "card": dict(card) if card else None}
+    tags = conn.execute(
+        "SELECT key, value FROM version_tags WHERE version_id = ? ORDER BY key", (version["id"],)
+    ).fetchall()
+    description = conn.execute(
+        "SELECT text FROM version_descriptions WHERE version_id = ?", (version["id"],)
+    ).fetchone()
+    return {
+        "version": version,
+        "card": dict(card) if card else None,
+        "tags": {r["key"]: r["value"] for r in tags},
+        "description": description[0] if description else None,
+    }

@@ -50,6 +50,57 @@ model_versions = Table(
     Column("irreproducible_reason", Text),
     Column("manifest_json", Text, nullable=False),
     UniqueConstraint("name", "number", name="uq_model_versions_name_number"),
+    Index("ix_model_versions_created_at", "created_at"),
+    Index("ix_model_versions_registered_by", "registered_by", "created_at"),
+)
+
+# What ``model search`` filters on, derived from rows that never change: each version's
+# hyperparameters flattened to one row per key (``models/param_index.py``), and each eval
+# result's metrics one row per metric. Append-only like the rows they index.
+version_params = Table(
+    "version_params",
+    metadata,
+    Column("version_id", ID, ForeignKey("model_versions.id"), primary_key=True),
+    Column("key", String(256), primary_key=True),
+    Column("text", String(300), primary_key=True),  # models/param_index.py: as_text
+    Column("num", Float),  # the value when it is a number, for ranges
+    Index("ix_version_params_key_num", "key", "num"),
+    Index("ix_version_params_key_text", "key", "text"),
+)
+
+eval_metrics = Table(
+    "eval_metrics",
+    metadata,
+    Column("result_id", ID, ForeignKey("eval_results.id"), primary_key=True),
+    Column("metric", String(256), primary_key=True),
+    Column("eval_set_id", ID, nullable=False),
+    Column("subject_id", ID, nullable=False),
+    Column("value", Float, nullable=False),
+    Index("ix_eval_metrics_set_metric_value", "eval_set_id", "metric", "value"),
+)
+
+# Labels on a version, outside its tuple: the current value of each, every change an event
+# (``model.tag``, ``model.description``) saying who, when, the old value and the new.
+version_tags = Table(
+    "version_tags",
+    metadata,
+    Column("version_id", ID, ForeignKey("model_versions.id"), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("value", String(512), nullable=False),
+    Column("at", TIME, nullable=False),
+    Column("set_by", String(256), nullable=False),
+    Column("event_seq", BigInteger, nullable=False),
+    Index("ix_version_tags_key_value", "key", "value"),
+)
+
+version_descriptions = Table(
+    "version_descriptions",
+    metadata,
+    Column("version_id", ID, ForeignKey("model_versions.id"), primary_key=True),
+    Column("text", Text, nullable=False),
+    Column("at", TIME, nullable=False),
+    Column("set_by", String(256), nullable=False),
+    Column("event_seq", BigInteger, nullable=False),
 )
 
 version_data = Table(

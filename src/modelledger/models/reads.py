@@ -10,7 +10,7 @@ from modelledger.data.store import snapshots
 from modelledger.ledger import cards, events
 from modelledger.ledger.home import Ledger, now
 from modelledger.models.resolve import resolve_version
-from modelledger.models.store import versions
+from modelledger.models.store import labels, versions
 from modelledger.models.version import ModelVersion
 
 
@@ -27,8 +27,12 @@ def show(ledger: Ledger, ref: str) -> dict[str, Any]:
         version = versions.get(conn, resolve_version(conn, ref, latest=True))
         assert version is not None
         card = cards.latest(conn, "model", version.id)
+        tags = labels.tags(conn, version.id)
+        description = labels.description(conn, version.id)
     out = version.to_json()
     out["card"] = {"revision": card[0], **card[1]} if card else None
+    out["tags"] = tags
+    out["description"] = description
     return out
 
 

@@ -29,4 +29,6 @@ def show(ledger: Ledger, ref: str) -> dict[str, Any]:
     out = ModelVersion.from_record(found["version"]).to_json()
     card = found["card"]
     out["card"] = {"revision": card["revision"], **json.loads(card["card_json"])} if card else None
+    out["tags"] = found["tags"]
+    out["description"] = found["description"]
     return out

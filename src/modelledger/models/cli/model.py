@@ -162,6 +162,8 @@ def _version_rows(v: dict[str, Any]) -> list[tuple[str, Any]]:
         ("loader", v["loader"]),
         ("hardware", f"{hw.get('cpu')} ×{hw.get('cores')}, {hw.get('os')}" if hw else None),
         ("card", f"revision {v['card']['revision']}" if v["card"] else None),
+        ("tags", ", ".join(f"{k}={val}" for k, val in v["tags"].items()) or None),
+        ("description", v["description"]),
     ]
 
 
@@ -212,6 +214,74 @@ def list_(
             v.reproducibility.status,
         )
     console().print(t)
+
+
+@app.command()
+def tag(
+    ref: str = typer.Argument(..., help="Version: full id, unique prefix, or NAME@N."),
+    pairs: list[str] = typer.Argument(
+        None, help="Tags to set, KEY=VALUE (the value may be empty)."
+    ),
+    remove: list[str] = typer.Option([], "--remove", "-r", help="Remove this tag (repeatable)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Set or remove tags on a version (labels outside its tuple); with none, list them.
+    Each change is an event: who, when, the old value and the new."""
+    from modelledger.core.labels import parse_tags
+    from modelledger.ledger.home import open_ledger
+    from modelledger.models import labels
+
+    with open_ledger() as ledger:
+        done = labels.tag(ledger, ref, parse_tags(pairs or []), remove)
+    _labelled(done, as_json, "tags")
+
+
+@app.command()
+def describe(
+    ref: str = typer.Argument(..., help="Version: full id, unique prefix, or NAME@N."),
+    text: str | None = typer.Argument(None, help="The description (quote it)."),
+    clear: bool = typer.Option(False, "--clear", help="Remove the description."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Set a version's description (outside its tuple; each change is an event)."""
+    from modelledger.core.errors import InvalidInput
+    from modelledger.ledger.home import open_ledger
+    from modelledger.models import labels
+
+    if clear == (text is not None):
+        raise InvalidInput("give the description as TEXT, or --clear to remove it")
+    with open_ledger() as ledger:
+        done = labels.describe(ledger, ref, None if clear else text)
+    _labelled(done, as_json, "description")
+
+
+def _labelled(done: Any, as_json: bool, what: str) -> None:
+    v = done.version
+    if as_json:
+        emit_json(
+            {
+                "id": v.id,
+                "label": v.label,
+                "changes": [c.to_json() for c in done.changes],
+                "tags": done.tags,
+                "description": done.description,
+            }
+        )
+        return
+    for c in done.changes:
+        if c.key == "description":
+            typer.echo(f"{v.label}: description " + ("removed" if c.new is None else "set"))
+        elif c.new is None:
+            typer.echo(f"{v.label}: tag {c.key} removed (was {c.old!r})")
+        elif c.old is None:
+            typer.echo(f"{v.label}: tag {c.key}={c.new}")
+        else:
+            typer.echo(f"{v.label}: tag {c.key}={c.new} (was {c.old!r})")
+    if not done.changes and what == "tags":
+        shown = ", ".join(f"{k}={val}" for k, val in done.tags.items())
+        typer.echo(f"{v.label}: " + (f"tags {shown}" if shown else "no tags"))
+    elif not done.changes:
+        typer.echo(f"{v.label}: description unchanged")
 
 
 @app.command()

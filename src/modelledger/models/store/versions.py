@@ -9,8 +9,9 @@ from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.engine import Connection, Row
 
 from modelledger.core.canonical import canonical_json
+from modelledger.core.search_index import version_param_rows
 from modelledger.ledger.prepared import Prepared
-from modelledger.ledger.schema import model_versions, version_data
+from modelledger.ledger.schema import model_versions, version_data, version_params
 from modelledger.models.version import ModelVersion
 
 
@@ -25,6 +26,7 @@ _MAX_NUMBER = Prepared(
 )
 _INSERT = Prepared(insert(model_versions))
 _INSERT_DATA = Prepared(insert(version_data))
+_INSERT_PARAMS = Prepared(insert(version_params))
 
 
 def get(conn: Connection, version_id: str) -> ModelVersion | None:
@@ -99,6 +101,7 @@ def insert_version(conn: Connection, version: ModelVersion, created_at: str) -> 
             for d in sorted(set(version.tuple.data))
         ],
     )
+    _INSERT_PARAMS.run_many(conn, version_param_rows(version.id, version.tuple.params))
 
 
 def listing(

@@ -190,7 +190,7 @@ def list_(
     limit: int = typer.Option(100, "--limit", min=1, help="At most this many, newest first."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """List versions, newest first."""
+    """List versions, newest first (to filter by params, scores, tags: `model search`)."""
     from modelledger.ledger.home import open_ledger
     from modelledger.models.reads import list_versions
 

@@ -4,7 +4,8 @@ alternate (old, new, old, new …) so that a slow phase of the machine falls on 
     python benchmarks/ab.py bench_register.py --old 3d89c00 --rounds 5
 
 The old commit is checked out into a temporary git worktree and its own copy of the benchmark
-runs against its own sources (PYTHONPATH), with this virtualenv's packages. Every figure a run
+runs against its own sources (PYTHONPATH), with this virtualenv's packages; ``--this-bench``
+runs the working tree's copy on both sides instead (when the old copy no longer runs). Every figure a run
 prints (``NAME: 1.23 ms`` or ``NAME … 104 ms``) is collected; the medians of each side and
 their ratio are printed at the end.
 """
@@ -25,10 +26,11 @@ ROOT = Path(__file__).resolve().parents[1]
 FIGURE = re.compile(r"^(?P<name>[^\[\n]*?)[:\s]\s*(?P<value>\d+(?:\.\d+)?) ms\b", re.M)
 
 
-def run_once(tree: Path, bench: str, args: list[str]) -> dict[str, float]:
-    env = {**os.environ, "PYTHONPATH": str(tree / "src")}
+def run_once(tree: Path, script: Path, args: list[str]) -> dict[str, float]:
+    env = {**os.environ, "PYTHONPATH": f"{tree / 'src'}{os.pathsep}{script.parent}"}
+    bench = script.name
     done = subprocess.run(
-        [sys.executable, str(tree / "benchmarks" / bench), *args],
+        [sys.executable, str(script), *args],
         cwd=tree,
         env=env,
         capture_output=True,
@@ -51,6 +53,9 @@ def main() -> int:
     parser.add_argument("bench", help="a script in benchmarks/, e.g. bench_register.py")
     parser.add_argument("--old", required=True, help="the commit to compare against")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--this-bench", action="store_true", help="run the working tree's benchmark on both sides"
+    )
     parser.add_argument("args", nargs="*", help="passed to the benchmark (after --)")
     opts = parser.parse_args()
     sides: dict[str, dict[str, list[float]]] = {"old": defaultdict(list), "new": defaultdict(list)}
@@ -64,7 +69,8 @@ def main() -> int:
         try:
             for i in range(opts.rounds):
                 for side, tree in (("old", old_tree), ("new", ROOT)):
-                    for name, value in run_once(tree, opts.bench, opts.args).items():
+                    script = (ROOT if opts.this_bench else tree) / "benchmarks" / opts.bench
+                    for name, value in run_once(tree, script, opts.args).items():
                         sides[side][name].append(value)
                 print(f"round {i + 1}/{opts.rounds} done", file=sys.stderr)
         finally:

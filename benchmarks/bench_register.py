@@ -13,7 +13,6 @@ $MLEDGER_BENCH_MLFLOW). The ratio is printed beside the absolute target, not ins
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import statistics
@@ -23,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from peers import find_peer
+from peers import mlflow_command
 
 from modelledger import client as ml
 from modelledger.models.code import capture_code
@@ -37,9 +36,11 @@ MLFLOW_RATIO_TARGET = 18.0 / 2.0
 
 def bench_register(home: Path, n: int) -> tuple[float, str]:
     (home / "train.py").write_text("print('train')\n")
+    # data and artifacts are not code: ignored, as a project would (else the tree is dirty)
+    (home / ".gitignore").write_text("data/\nmodel-*.bin\n")
     git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.com"]
     subprocess.run([*git, "init", "-q"], cwd=home, check=True)
-    subprocess.run([*git, "add", "train.py"], cwd=home, check=True)
+    subprocess.run([*git, "add", "train.py", ".gitignore"], cwd=home, check=True)
     subprocess.run([*git, "commit", "-qm", "train"], cwd=home, check=True)
     ledger = ml.init(home)
     data_dir = home / "data"
@@ -98,19 +99,9 @@ def bench_show(home: Path, ref: str, runs: int = 15) -> float:
     return statistics.median(times)
 
 
-def find_mlflow() -> tuple[list[str] | None, str]:
-    """How to run peer_mlflow_register.py: in this interpreter when it imports mlflow, else
-    with $MLEDGER_BENCH_MLFLOW or .peers/mlflow's python; None and why not otherwise."""
-    script = str(Path(__file__).with_name("peer_mlflow_register.py"))
-    if importlib.util.find_spec("mlflow") is not None:
-        return [sys.executable, script], "this virtualenv"
-    python, how = find_peer("MLEDGER_BENCH_MLFLOW", "mlflow/bin/python")
-    return ([str(python), script] if python is not None else None), how
-
-
 def bench_mlflow(tmp: Path, n: int) -> tuple[float, str] | str:
     """MLflow's ms per version and its version, in the same run; or why it was skipped."""
-    command, how = find_mlflow()
+    command, how = mlflow_command("peer_mlflow_register.py")
     if command is None:
         return how
     work = tmp / "mlflow"

@@ -176,14 +176,18 @@ def test_fixtures_are_small_and_at_the_old_revision():
 
 NEW_TABLES = {"version_params", "eval_metrics", "version_tags", "version_descriptions"}
 NEW_INDEXES = {
-    ("ix_model_versions_created_at", "created_at", False),
-    ("ix_model_versions_registered_by", "registered_by", "created_at", False),
+    "model_versions": {
+        ("ix_model_versions_created_at", "created_at", "id", False),
+        ("ix_model_versions_name_created_at", "name", "created_at", "id", False),
+        ("ix_model_versions_registered_by", "registered_by", "created_at", "id", False),
+    },
+    "version_data": {("ix_version_data_snapshot_version", "snapshot_id", "version_id", False)},
 }
 
 
 def test_old_ledger_migrates_to_head_adding_only_the_search_tables(old_ledger, project):
     """0008 (search and labels) came after the previous release: opening its ledger migrates it
-    once, adds the new tables and two indexes, changes nothing else, and fills the search
+    once, adds the new tables and four indexes, changes nothing else, and fills the search
     index from the rows already there."""
     from alembic.config import Config
     from alembic.script import ScriptDirectory
@@ -211,9 +215,9 @@ def test_old_ledger_migrates_to_head_adding_only_the_search_tables(old_ledger, p
     after = _schema_fingerprint(old_ledger)
     assert _stored_revision(old_ledger) == SCHEMA_HEAD
     assert set(after) - set(before) == NEW_TABLES
-    versions_after = after.pop("model_versions")
-    versions_before = before.pop("model_versions")
-    assert set(versions_after["indexes"]) - set(versions_before["indexes"]) == NEW_INDEXES
+    for table, added in NEW_INDEXES.items():
+        grown, was = after[table], before[table]
+        assert set(grown.pop("indexes")) - set(was.pop("indexes")) == added, table
     assert {k: v for k, v in after.items() if k in before} == before
     assert sorted(params) == sorted(
         [

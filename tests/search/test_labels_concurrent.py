@@ -1,6 +1,7 @@
 """Two processes relabelling one version at once: the events still tell the whole story, each
 change's old value the previous change's new, and the tag ends as the last event says."""
 
+import itertools
 import os
 import subprocess
 import sys
@@ -35,7 +36,7 @@ def test_concurrent_tag_changes_chain(ledger_cli, project):
     changes = [(e["payload"]["old"], e["payload"]["new"]) for e in log]
     assert len(changes) == 2 * ROUNDS  # every value differs from the one before: all logged
     assert changes[0][0] is None
-    for (_, new), (old, _) in zip(changes, changes[1:], strict=False):
+    for (_, new), (old, _) in itertools.pairwise(changes):
         assert old == new
     assert jrun(cli, "model", "show", "m@1")["tags"] == {"stage": changes[-1][1]}
     assert jrun(cli, "audit", "verify")["ok"] is True

@@ -50,22 +50,27 @@ model_versions = Table(
     Column("irreproducible_reason", Text),
     Column("manifest_json", Text, nullable=False),
     UniqueConstraint("name", "number", name="uq_model_versions_name_number"),
-    Index("ix_model_versions_created_at", "created_at"),
-    Index("ix_model_versions_registered_by", "registered_by", "created_at"),
+    # newest first, overall, per model and per registrant (``model search``, ``model list``)
+    Index("ix_model_versions_created_at", "created_at", "id"),
+    Index("ix_model_versions_name_created_at", "name", "created_at", "id"),
+    Index("ix_model_versions_registered_by", "registered_by", "created_at", "id"),
 )
 
 # What ``model search`` filters on, derived from rows that never change: each version's
-# hyperparameters flattened to one row per key (``models/param_index.py``), and each eval
-# result's metrics one row per metric. Append-only like the rows they index.
+# hyperparameters flattened to one row per key (``core/search_index.py``), and each eval
+# result's metrics one row per metric. Append-only like the rows they index. The indexes hold
+# the version id, so a condition is answered from the index alone.
 version_params = Table(
     "version_params",
     metadata,
     Column("version_id", ID, ForeignKey("model_versions.id"), primary_key=True),
     Column("key", String(256), primary_key=True),
-    Column("text", String(300), primary_key=True),  # models/param_index.py: as_text
+    Column("text", String(300), primary_key=True),  # core/search_index.py: as_text
     Column("num", Float),  # the value when it is a number, for ranges
-    Index("ix_version_params_key_num", "key", "num"),
-    Index("ix_version_params_key_text", "key", "text"),
+    Index("ix_version_params_key_num", "key", "num", "version_id"),
+    Index("ix_version_params_key_text", "key", "text", "version_id"),
+    # SQLite: the rows live in the primary-key B-tree, so a probe by version id is one lookup
+    sqlite_with_rowid=False,
 )
 
 eval_metrics = Table(
@@ -76,7 +81,8 @@ eval_metrics = Table(
     Column("eval_set_id", ID, nullable=False),
     Column("subject_id", ID, nullable=False),
     Column("value", Float, nullable=False),
-    Index("ix_eval_metrics_set_metric_value", "eval_set_id", "metric", "value"),
+    Index("ix_eval_metrics_set_metric_value", "eval_set_id", "metric", "value", "subject_id"),
+    Index("ix_eval_metrics_subject", "subject_id", "eval_set_id", "metric", "value"),
 )
 
 # Labels on a version, outside its tuple: the current value of each, every change an event
@@ -90,7 +96,7 @@ version_tags = Table(
     Column("at", TIME, nullable=False),
     Column("set_by", String(256), nullable=False),
     Column("event_seq", BigInteger, nullable=False),
-    Index("ix_version_tags_key_value", "key", "value"),
+    Index("ix_version_tags_key_value", "key", "value", "version_id"),
 )
 
 version_descriptions = Table(
@@ -109,6 +115,7 @@ version_data = Table(
     Column("version_id", ID, ForeignKey("model_versions.id"), primary_key=True),
     Column("snapshot_id", ID, ForeignKey("snapshots.id"), primary_key=True, index=True),
     Column("role", String(16), primary_key=True),
+    Index("ix_version_data_snapshot_version", "snapshot_id", "version_id"),  # model search --data
 )
 
 card_revisions = Table(
@@ -232,6 +239,7 @@ env_history = Table(
     Column("reason", Text),
     Column("policy_sha256", String(64)),
     Column("event_seq", BigInteger, nullable=False),
+    Index("ix_env_history_env_at", "env", "at"),  # what was live at T
 )
 
 systems = Table(

@@ -26,9 +26,17 @@ USER = sa.String(256)
 
 def upgrade() -> None:
     dialect = op.get_bind().dialect.name
-    op.create_index("ix_model_versions_created_at", "model_versions", ["created_at"])
+    op.create_index("ix_model_versions_created_at", "model_versions", ["created_at", "id"])
     op.create_index(
-        "ix_model_versions_registered_by", "model_versions", ["registered_by", "created_at"]
+        "ix_model_versions_name_created_at", "model_versions", ["name", "created_at", "id"]
+    )
+    op.create_index(
+        "ix_version_data_snapshot_version", "version_data", ["snapshot_id", "version_id"]
+    )
+    op.create_index(
+        "ix_model_versions_registered_by",
+        "model_versions",
+        ["registered_by", "created_at", "id"],
     )
     params = op.create_table(
         "version_params",
@@ -36,9 +44,10 @@ def upgrade() -> None:
         sa.Column("key", sa.String(256), primary_key=True),
         sa.Column("text", sa.String(300), primary_key=True),
         sa.Column("num", sa.Float),
+        sqlite_with_rowid=False,
     )
-    op.create_index("ix_version_params_key_num", "version_params", ["key", "num"])
-    op.create_index("ix_version_params_key_text", "version_params", ["key", "text"])
+    op.create_index("ix_version_params_key_num", "version_params", ["key", "num", "version_id"])
+    op.create_index("ix_version_params_key_text", "version_params", ["key", "text", "version_id"])
     metrics = op.create_table(
         "eval_metrics",
         sa.Column("result_id", ID, sa.ForeignKey("eval_results.id"), primary_key=True),
@@ -48,7 +57,12 @@ def upgrade() -> None:
         sa.Column("value", sa.Float, nullable=False),
     )
     op.create_index(
-        "ix_eval_metrics_set_metric_value", "eval_metrics", ["eval_set_id", "metric", "value"]
+        "ix_eval_metrics_set_metric_value",
+        "eval_metrics",
+        ["eval_set_id", "metric", "value", "subject_id"],
+    )
+    op.create_index(
+        "ix_eval_metrics_subject", "eval_metrics", ["subject_id", "eval_set_id", "metric", "value"]
     )
     op.create_table(
         "version_tags",
@@ -59,7 +73,7 @@ def upgrade() -> None:
         sa.Column("set_by", USER, nullable=False),
         sa.Column("event_seq", sa.BigInteger, nullable=False),
     )
-    op.create_index("ix_version_tags_key_value", "version_tags", ["key", "value"])
+    op.create_index("ix_version_tags_key_value", "version_tags", ["key", "value", "version_id"])
     op.create_table(
         "version_descriptions",
         sa.Column("version_id", ID, sa.ForeignKey("model_versions.id"), primary_key=True),
@@ -91,5 +105,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in ("version_descriptions", "version_tags", "eval_metrics", "version_params"):
         op.drop_table(table)
+    op.drop_index("ix_version_data_snapshot_version", "version_data")
+    op.drop_index("ix_model_versions_name_created_at", "model_versions")
     op.drop_index("ix_model_versions_registered_by", "model_versions")
     op.drop_index("ix_model_versions_created_at", "model_versions")

@@ -71,7 +71,7 @@ def _holds(c: Condition, params) -> bool:
             return c.op == "!="
         a, b = float(got), float(c.value)
         return {"=": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[c.op]
-    same = as_text(got) == as_text(c.value)
+    same = not _number(got) and as_text(got) == as_text(c.value)
     return same if c.op == "=" else not same
 
 

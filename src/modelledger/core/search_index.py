@@ -28,8 +28,15 @@ KEY_LIMIT = 256  # a longer key is not indexed (the column's width): search cann
 def as_text(value: Any) -> str:
     """How a value is compared as text: a string as it is, anything else as compact JSON (the
     canonical form the tuple already holds, so ``true`` and ``[1,2]`` match what was given)."""
-    if isinstance(value, str):
+    kind = type(value)
+    if kind is str:
         text = value
+    elif kind is bool:
+        text = "true" if value else "false"
+    elif kind is int or kind is float:
+        text = repr(value)  # what json.dumps writes for a finite number, without its cost
+    elif value is None:
+        text = "null"
     else:
         text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     if len(text) <= TEXT_LIMIT:
@@ -44,7 +51,10 @@ def as_number(value: Any) -> float | None:
 
 
 def param_rows(params: Mapping[str, Any]) -> list[ParamRow]:
-    return sorted(set(_leaves(params, "")), key=lambda r: (r.key, r.text))
+    rows = list(_leaves(params, ""))
+    if len({(r.key, r.text) for r in rows}) != len(rows):  # two spellings of one key
+        rows = list(dict.fromkeys(rows))
+    return rows
 
 
 def _leaves(params: Mapping[str, Any], prefix: str) -> Iterator[ParamRow]:

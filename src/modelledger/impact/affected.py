@@ -69,13 +69,19 @@ def affected(
             for e in environments.names(conn)
             if e.current_id is not None and e.current_id in to_retrain
         ]
-    models = [
-        {"id": m["version"], "label": m["label"], "via": m["snapshot"], "role": m["role"]}
-        for m in trained
-    ] + [
-        {"id": v, "label": labels.get(v), "via": "parent/base chain", "role": "descendant"}
-        for v in sorted(later)
-    ]
+    models = sorted(
+        (
+            {"id": m["version"], "label": m["label"], "via": m["snapshot"], "role": m["role"]}
+            for m in trained
+        ),
+        key=_by_label,
+    ) + sorted(
+        (
+            {"id": v, "label": labels.get(v), "via": "parent/base chain", "role": "descendant"}
+            for v in later
+        ),
+        key=_by_label,
+    )
     return {
         "query": {"source": source} if source is not None else {"record": record, "in": within},
         "snapshots": [
@@ -86,6 +92,13 @@ def affected(
         "retrain": sorted({m["label"] for m in models if m["label"]}),
         "violations": violations,
     }
+
+
+def _by_label(model: dict[str, Any]) -> tuple[str, int, str, str]:
+    """Models as people look for them, by name and number (``churn@2`` before ``churn@10``), not
+    by id: the same ledger lists them in the same order whatever its ids hash to."""
+    name, _, number = (model["label"] or "").rpartition("@")
+    return (name, int(number) if number.isdigit() else 0, model["via"], model["id"])
 
 
 def _records(

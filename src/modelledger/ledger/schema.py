@@ -50,10 +50,10 @@ model_versions = Table(
     Column("irreproducible_reason", Text),
     Column("manifest_json", Text, nullable=False),
     UniqueConstraint("name", "number", name="uq_model_versions_name_number"),
-    # newest first, overall, per model and per registrant (``model search``, ``model list``)
+    # newest first, overall and per model (``model search``, ``model list``); every index here
+    # is paid for by each registration, so a registrant is found by the newest-first scan
     Index("ix_model_versions_created_at", "created_at", "id"),
     Index("ix_model_versions_name_created_at", "name", "created_at", "id"),
-    Index("ix_model_versions_registered_by", "registered_by", "created_at", "id"),
 )
 
 # What ``model search`` filters on, derived from rows that never change: each version's
@@ -67,8 +67,9 @@ version_params = Table(
     Column("key", String(256), primary_key=True),
     Column("text", String(300), primary_key=True),  # core/search_index.py: as_text
     Column("num", Float),  # the value when it is a number, for ranges
-    Index("ix_version_params_key_num", "key", "num", "version_id"),
-    Index("ix_version_params_key_text", "key", "text", "version_id"),
+    # one index for both kinds of value: a number by range, any other value (num IS NULL) by
+    # its text; each index costs every registration one insert per hyperparameter
+    Index("ix_version_params_key_num_text", "key", "num", "text", "version_id"),
     # SQLite: the rows live in the primary-key B-tree, so a probe by version id is one lookup
     sqlite_with_rowid=False,
 )
@@ -113,9 +114,10 @@ version_data = Table(
     "version_data",
     metadata,
     Column("version_id", ID, ForeignKey("model_versions.id"), primary_key=True),
-    Column("snapshot_id", ID, ForeignKey("snapshots.id"), primary_key=True, index=True),
+    Column("snapshot_id", ID, ForeignKey("snapshots.id"), primary_key=True),
     Column("role", String(16), primary_key=True),
-    Index("ix_version_data_snapshot_version", "snapshot_id", "version_id"),  # model search --data
+    # versions that used a snapshot, answered from the index alone (impact, model search --data)
+    Index("ix_version_data_snapshot_version", "snapshot_id", "version_id"),
 )
 
 card_revisions = Table(

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from modelledger.console.output import when as shown_time
 from modelledger.core.clock import format_time, parse_time
 from modelledger.core.errors import Conflict, InvalidInput, NotFound
 from modelledger.ledger import events
@@ -96,7 +97,8 @@ def at(ledger: Ledger, name: str, when: str) -> dict[str, Any]:
         env = require_env(conn, name)
         if moment < env.created_at:
             raise InvalidInput(
-                f"{name} did not exist at {moment}: it was created at {env.created_at}"
+                f"{name} did not exist at {shown_time(moment)}: "
+                f"it was created at {shown_time(env.created_at)}"
             )
         move = environments.move_at(conn, name, moment)
         names = labels(conn, {move.subject_id} if move else set())

@@ -67,8 +67,8 @@ def _param(conds: list[Condition], probe: bool) -> Any:
             continue
         if c.numeric:
             where.append(_ordered(num, c))
-        elif c.op == "=":
-            where.append(t.c.text == as_text(c.value))
+        elif c.op == "=":  # a value that is not a number equals no number
+            where += [t.c.num.is_(None), t.c.text == as_text(c.value)]
         else:
             where.append(t.c.text != as_text(c.value))
     return select(t.c.version_id).where(*where)

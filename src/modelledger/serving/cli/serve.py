@@ -73,7 +73,9 @@ def listen_on(host: str, port: int) -> socket.socket:
     from modelledger.core.errors import InvalidInput
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto named: asyncio sets TCP_NODELAY only on connections whose socket says IPPROTO_TCP;
+    # without it (Nagle) every answer on a kept-alive connection waited for the client's delayed ACK
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
         sock.bind((host, port))

@@ -1,5 +1,5 @@
 """What ``model search`` filters on: hyperparameters and metrics one row per key, indexes on
-registrant and time; and labels outside the tuple (tags, a description), changed by events.
+time; and labels outside the tuple (tags, a description), changed by events.
 The two index tables are filled from the rows already there, so an older ledger searches alike.
 
 Revision ID: 0008
@@ -33,11 +33,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_version_data_snapshot_version", "version_data", ["snapshot_id", "version_id"]
     )
-    op.create_index(
-        "ix_model_versions_registered_by",
-        "model_versions",
-        ["registered_by", "created_at", "id"],
-    )
+    op.drop_index("ix_version_data_snapshot_id", "version_data")  # the new one leads with it
     params = op.create_table(
         "version_params",
         sa.Column("version_id", ID, sa.ForeignKey("model_versions.id"), primary_key=True),
@@ -46,8 +42,9 @@ def upgrade() -> None:
         sa.Column("num", sa.Float),
         sqlite_with_rowid=False,
     )
-    op.create_index("ix_version_params_key_num", "version_params", ["key", "num", "version_id"])
-    op.create_index("ix_version_params_key_text", "version_params", ["key", "text", "version_id"])
+    op.create_index(
+        "ix_version_params_key_num_text", "version_params", ["key", "num", "text", "version_id"]
+    )
     metrics = op.create_table(
         "eval_metrics",
         sa.Column("result_id", ID, sa.ForeignKey("eval_results.id"), primary_key=True),
@@ -105,7 +102,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in ("version_descriptions", "version_tags", "eval_metrics", "version_params"):
         op.drop_table(table)
+    op.create_index("ix_version_data_snapshot_id", "version_data", ["snapshot_id"])
     op.drop_index("ix_version_data_snapshot_version", "version_data")
     op.drop_index("ix_model_versions_name_created_at", "model_versions")
-    op.drop_index("ix_model_versions_registered_by", "model_versions")
     op.drop_index("ix_model_versions_created_at", "model_versions")

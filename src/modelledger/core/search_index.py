@@ -29,8 +29,9 @@ def as_text(value: Any) -> str:
     """How a value is compared as text: a string as it is, anything else as compact JSON (the
     canonical form the tuple already holds, so ``true`` and ``[1,2]`` match what was given)."""
     kind = type(value)
+    text: str
     if kind is str:
-        text = value
+        text = str(value)
     elif kind is bool:
         text = "true" if value else "false"
     elif kind is int or kind is float:

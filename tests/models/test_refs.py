@@ -39,3 +39,20 @@ def test_latest_is_refused_where_something_is_pinned(churn, project):
 def test_latest_is_no_environment_name():
     with pytest.raises(InvalidInput, match="latest"):
         validate_env_name("latest")
+
+
+def test_a_floating_base_or_parent_is_refused_before_the_tree_is_read(ledger_cli, project):
+    """The refusal names what to type, even in a dirty tree (which would otherwise be the
+    error shown, and fixing it would only lead to this one)."""
+    import subprocess
+
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    (project / "untracked.py").write_text("print('never added')\n")
+    art = project / "m.bin"
+    art.write_bytes(b"weights")
+    out = ledger_cli(
+        "model", "register", "m", "-a", str(art), "--base-model", "llama@latest", code=2
+    )
+    assert "pin it as a version" in out.stderr and "dirty" not in out.stderr
+    out = ledger_cli("model", "register", "m", "-a", str(art), "--parent", "m@latest", code=2)
+    assert "@latest floats" in out.stderr and "dirty" not in out.stderr

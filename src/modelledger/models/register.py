@@ -34,7 +34,7 @@ from modelledger.models import hooks as registration_hooks
 from modelledger.models.card import validate_card
 from modelledger.models.code import capture_code, untracked_reason
 from modelledger.models.loader import parse_loader
-from modelledger.models.resolve import resolve_version
+from modelledger.models.resolve import LATEST, resolve_version
 from modelledger.models.store import versions
 from modelledger.models.version import (
     TRAINING_ROLES,
@@ -130,6 +130,12 @@ def _check_request(req: RegisterRequest) -> tuple[list[DataRef], dict[str, Any]]
         parse_loader(req.loader)
     if req.irreproducible is not None and not req.irreproducible.strip():
         raise InvalidInput("--irreproducible needs a --reason saying why the lineage is unknown")
+    if req.base_model and req.base_model.endswith(f"@{LATEST}"):
+        validate_base_model(req.base_model)  # refused before the tree is read: says how to pin
+    if req.parent and req.parent.endswith(f"@{LATEST}"):
+        raise InvalidInput(
+            f"--parent {req.parent}: @latest floats — pin a version (NAME@N or its id)"
+        )
     if not os.path.lexists(req.artifact):
         raise InvalidInput(f"--artifact {req.artifact}: no such file or directory")
     if req.artifact.is_file() and not os.access(req.artifact, os.R_OK):

@@ -43,7 +43,8 @@ def load(conn: Connection, subject_id: str) -> Deployable:
             system.id,
             system.label,
             system.created_by,
-            tuple(models[k] for k in sorted(models)),
+            # by name and number: ids hash code and lock, so their order differs between ledgers
+            tuple(sorted(models.values(), key=lambda m: (m.name, m.number))),
             tuple(sorted(snaps)),
             tuple(sorted(external)),
             system,

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from modelledger.core.errors import ImmutableRecord
+from modelledger.core.errors import Conflict, ImmutableRecord
 from modelledger.ledger import audit
 from modelledger.ledger import db as store_db
+from modelledger.ledger.schema import metadata
 from modelledger.models.register import RegisterRequest, register
 from tests.conftest import write
 
@@ -193,3 +194,63 @@ def test_a_sqlite_write_that_cannot_get_the_lock_fails_as_our_error_and_writes_n
     with db.read() as conn:
         assert conn.execute(text("SELECT count(*) FROM sqlite_master")).scalar() == 0
     db.dispose()
+
+
+REWRITES = {
+    "sqlite": [
+        "INSERT OR REPLACE INTO {t} SELECT * FROM {t}",
+        "REPLACE INTO {t} SELECT * FROM {t}",
+        "INSERT OR IGNORE INTO {t} SELECT * FROM {t}",
+    ],
+    "postgresql": [
+        "INSERT INTO {t} SELECT * FROM {t} ON CONFLICT ({key}) DO UPDATE SET {col} = EXCLUDED.{col}"
+    ],
+}
+
+
+def test_append_only_rows_refuse_replace_and_upsert(ledger, project):
+    """A REPLACE's implicit delete fires no DELETE trigger: without a guard of its own it would
+    rewrite a version in place. Every append-only table that holds rows here is tried."""
+    from modelledger.data.snapshot import SnapshotRequest, snapshot
+
+    snap = snapshot(
+        ledger, SnapshotRequest([write(project / "train.csv", "a,b\n1,2\n")], "train")
+    ).snapshot
+    _register(ledger, project, card={"intended_use": "x"}, data=[snap.id], params={"lr": 0.1})
+    tables = [
+        "model_versions",
+        "version_data",
+        "version_params",
+        "snapshots",
+        "events",
+        "card_revisions",
+    ]
+    with ledger.db.read() as conn:
+        before = {t: conn.execute(text(f"SELECT * FROM {t}")).all() for t in tables}
+        keys = {t: [c.name for c in metadata.tables[t].primary_key.columns] for t in tables}
+    assert all(before.values())
+    for table in tables:
+        cols = [c.name for c in metadata.tables[table].c if c.name not in keys[table]]
+        for statement in REWRITES[ledger.db.dialect]:
+            col = (cols or keys[table])[0]
+            sql = statement.format(t=table, key=", ".join(keys[table]), col=col)
+            refused = (ImmutableRecord, Conflict)  # a trigger, or the guard of a unique key
+            with (
+                pytest.raises(refused, match=r"immutable|never replaced"),
+                ledger.db.write() as conn,
+            ):
+                conn.execute(text(sql))
+    with ledger.db.read() as conn:
+        assert {t: conn.execute(text(f"SELECT * FROM {t}")).all() for t in tables} == before
+
+
+def test_every_append_only_table_has_its_replace_guard(ledger):
+    if ledger.db.dialect != "sqlite":
+        return  # PostgreSQL: ON CONFLICT DO UPDATE fires the BEFORE UPDATE trigger
+    with ledger.db.read() as conn:
+        names = set(
+            conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars()
+        )
+    guarded = {n.removesuffix("_no_update") for n in names if n.endswith("_no_update")}
+    assert len(guarded) >= 15
+    assert {f"{t}_no_replace" for t in guarded} <= names

@@ -186,8 +186,8 @@ GONE_INDEXES = {"version_data": {("ix_version_data_snapshot_id", "snapshot_id", 
 
 
 def test_old_ledger_migrates_to_head_adding_only_the_search_tables(old_ledger, project):
-    """0008 (search and labels) came after the previous release: opening its ledger migrates it
-    once, adds the new tables, three indexes (one replacing a narrower one), changes nothing else, and fills the search
+    """0008 (search and labels) and 0009 (SQLite triggers refusing REPLACE) came after the
+    previous release: opening its ledger migrates it once, adds the new tables, three indexes (one replacing a narrower one), changes nothing else, and fills the search
     index from the rows already there."""
     from alembic.config import Config
     from alembic.script import ScriptDirectory
@@ -197,7 +197,7 @@ def test_old_ledger_migrates_to_head_adding_only_the_search_tables(old_ledger, p
     script = ScriptDirectory.from_config(cfg)
     stored = _stored_revision(old_ledger)
     assert stored == OLD_REVISION and script.get_revision(stored) is not None
-    assert [r.revision for r in script.iterate_revisions("head", stored)] == [SCHEMA_HEAD]
+    assert [r.revision for r in script.iterate_revisions("head", stored)] == ["0009", "0008"]
 
     before = _schema_fingerprint(old_ledger)
     led = open_ledger(Settings(home=project / ".mledger", db_url=old_ledger))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 IMMUTABLE_MESSAGE = "mledger: rows of this table are immutable"
+# what a unique key says: a plain insert of a key that is there stays a conflict, as before
+REPLACE_MESSAGE = "UNIQUE constraint failed (mledger: a row is never replaced)"
 
 
 def install_sql(dialect: str, table: str) -> list[str]:
@@ -20,6 +22,17 @@ def install_sql(dialect: str, table: str) -> list[str]:
             "FOR EACH STATEMENT EXECUTE FUNCTION mledger_immutable()",
         ]
     raise NotImplementedError(f"no immutability triggers for dialect {dialect}")
+
+
+def no_replace_sql(table: str, key: list[str]) -> str:
+    """SQLite: refuse an insert whose primary key is already there, which is what REPLACE and
+    upserts do to rewrite a row (their implicit delete fires no DELETE trigger)."""
+    same = " AND ".join(f'"{c}" = NEW."{c}"' for c in key)
+    return (
+        f"CREATE TRIGGER {table}_no_replace BEFORE INSERT ON {table} "
+        f"WHEN EXISTS (SELECT 1 FROM {table} WHERE {same}) "
+        f"BEGIN SELECT RAISE(ABORT, '{REPLACE_MESSAGE}: {table}'); END"
+    )
 
 
 def function_sql(dialect: str) -> list[str]:

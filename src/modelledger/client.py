@@ -88,16 +88,16 @@ def search_versions(
     """Versions matching every filter, newest first; conditions as ``mledger model search``
     takes them: ``params=["lr=0.01..0.1"]``, ``metrics=["auc>=0.8"], eval_set="holdout"``,
     ``tags=["stage=candidate"]``."""
-    from modelledger.search.conditions import Search, parse
+    from modelledger.search.conditions import Search, parse_all
     from modelledger.search.find import search
 
     query = Search(
         name=name,
-        params=[c for p in params for c in parse(p, "params")],
-        metrics=[c for m in metrics for c in parse(m, "metrics", "metric")],
+        params=parse_all(params, "params"),
+        metrics=parse_all(metrics, "metrics", "metric"),
         eval_set=eval_set,
         data=list(data),
-        tags=[c for t in tags for c in parse(t, "tags", "tag")],
+        tags=parse_all(tags, "tags", "tag"),
         registered_by=registered_by,
         since=since,
         until=until,

@@ -43,16 +43,16 @@ def search(
     mledger model search --tag stage=candidate --since 7d
     """
     from modelledger.ledger.home import open_ledger
-    from modelledger.search.conditions import Search, parse
+    from modelledger.search.conditions import Search, parse_all
     from modelledger.search.find import search as run
 
     query = Search(
         name=name,
-        params=[c for p in param for c in parse(p, "--param")],
-        metrics=[c for m in metric for c in parse(m, "--metric", "metric")],
+        params=parse_all(param, "--param"),
+        metrics=parse_all(metric, "--metric", "metric"),
         eval_set=eval_set,
         data=data,
-        tags=[c for t in tag for c in parse(t, "--tag", "tag")],
+        tags=parse_all(tag, "--tag", "tag"),
         registered_by=by,
         since=since,
         until=until,

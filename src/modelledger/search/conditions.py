@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,13 +26,6 @@ class Condition:
     @property
     def numeric(self) -> bool:
         return _is_number(self.value)
-
-    def __str__(self) -> str:
-        return self.key if self.op is None else f"{self.key}{self.op}{_shown(self.value)}"
-
-
-def _shown(value: Any) -> str:
-    return value if isinstance(value, str) else repr(value).lower()
 
 
 def parse(text: str, option: str, kind: str = "param") -> list[Condition]:
@@ -68,6 +62,11 @@ def parse(text: str, option: str, kind: str = "param") -> list[Condition]:
         if _is_number(value):
             value = _number(raw, option, text)  # finite, or refused
     return [Condition(key, op, value)]
+
+
+def parse_all(texts: Iterable[str], option: str, kind: str = "param") -> list[Condition]:
+    """Every condition of a repeated option, ranges as their two ends."""
+    return [c for text in texts for c in parse(text, option, kind)]
 
 
 def _is_number(value: Any) -> bool:

@@ -58,16 +58,11 @@ def search(ledger: Ledger, s: Search) -> Results:
         if s.metrics and eval_set is None:  # no result records the metric: nothing can match
             return Results([], False, None, shown_params, shown_metrics)
         query = store.Query(
-            name=s.name,
-            params=s.params,
-            metrics=s.metrics,
+            search=s,
             eval_set_id=eval_set["id"] if eval_set else None,
             snapshot_ids=[_snapshots(conn, ref) for ref in s.data],
-            tags=s.tags,
-            registered_by=s.registered_by,
             since=since,
             until=until,
-            limit=s.limit,
         )
         rows = store.find(conn, query)
         found = [ModelVersion.from_record(r._mapping) for r in rows[: s.limit]]

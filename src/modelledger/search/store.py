@@ -19,23 +19,18 @@ from modelledger.ledger.schema import (
     version_params,
     version_tags,
 )
-from modelledger.search.conditions import Condition, name_pattern
+from modelledger.search.conditions import Condition, Search, name_pattern
 
 
 @dataclass(frozen=True)
 class Query:
-    """A search with every reference already resolved to ids."""
+    """A search with what it names resolved: ids, and times as ledger timestamps."""
 
-    name: str | None
-    params: list[Condition]
-    metrics: list[Condition]
+    search: Search
     eval_set_id: str | None
     snapshot_ids: list[list[str]]  # each inner list: one --data, any of these snapshots
-    tags: list[Condition]
-    registered_by: str | None
     since: str | None
     until: str | None
-    limit: int
 
 
 def _ordered(column: ColumnElement[Any], c: Condition) -> ColumnElement[bool]:
@@ -103,12 +98,12 @@ def _by_key(conds: list[Condition]) -> list[list[Condition]]:
 
 def _id_sets(q: Query, probe: bool) -> list[tuple[Any, Any]]:
     """One sub-select per filter on another table, with the column holding the version id."""
-    sets = [(_param(g, probe), version_params.c.version_id) for g in _by_key(q.params)]
-    if q.metrics:
+    sets = [(_param(g, probe), version_params.c.version_id) for g in _by_key(q.search.params)]
+    if q.search.metrics:
         assert q.eval_set_id is not None
         sets += [
             (_metric(g, q.eval_set_id, probe), eval_metrics.c.subject_id)
-            for g in _by_key(q.metrics)
+            for g in _by_key(q.search.metrics)
         ]
     elif q.eval_set_id:  # scored on it, whatever the scores
         r = eval_results
@@ -118,7 +113,7 @@ def _id_sets(q: Query, probe: bool) -> list[tuple[Any, Any]]:
     for any_of in q.snapshot_ids:
         d = version_data
         sets.append((select(d.c.version_id).where(d.c.snapshot_id.in_(any_of)), d.c.version_id))
-    sets += [(_tag(g), version_tags.c.version_id) for g in _by_key(q.tags)]
+    sets += [(_tag(g), version_tags.c.version_id) for g in _by_key(q.search.tags)]
     return sets
 
 
@@ -128,28 +123,28 @@ COUNT_CAP = 20_000
 
 
 def find(conn: Connection, q: Query) -> list[Any]:
-    """Matching ``model_versions`` rows, newest first, at most ``q.limit + 1`` (the one more
+    """Matching ``model_versions`` rows, newest first, at most ``limit + 1`` (the one more
     tells the caller that there are more)."""
     v = model_versions
     where: list[ColumnElement[bool]] = []
-    if q.name:
-        pattern = name_pattern(q.name)
-        where.append(v.c.name.like(pattern, escape="\\") if pattern else v.c.name == q.name)
-    if q.registered_by:
-        where.append(v.c.registered_by == q.registered_by)
+    if q.search.name:
+        pattern = name_pattern(q.search.name)
+        where.append(v.c.name.like(pattern, escape="\\") if pattern else v.c.name == q.search.name)
+    if q.search.registered_by:
+        where.append(v.c.registered_by == q.search.registered_by)
     if q.since:
         where.append(v.c.created_at >= q.since)
     if q.until:
         where.append(v.c.created_at < q.until)
     scans, probes = _id_sets(q, probe=False), _id_sets(q, probe=True)
-    driver = _driver(conn, [ids for ids, _ in scans], q.limit + 1)
+    driver = _driver(conn, [ids for ids, _ in scans], q.search.limit + 1)
     for n, ((ids, _), (probe, column)) in enumerate(zip(scans, probes, strict=True)):
         where.append(v.c.id.in_(ids) if n == driver else probe.where(column == v.c.id).exists())
     newest = (
         select(v.c.id)
         .where(*where)
         .order_by(v.c.created_at.desc(), v.c.id.desc())
-        .limit(q.limit + 1)
+        .limit(q.search.limit + 1)
     )
     order = list(conn.execute(newest).scalars())
     rows: dict[str, Any] = {}

@@ -197,7 +197,7 @@ def test_old_ledger_migrates_to_head_adding_only_the_search_tables(old_ledger, p
     script = ScriptDirectory.from_config(cfg)
     stored = _stored_revision(old_ledger)
     assert stored == OLD_REVISION and script.get_revision(stored) is not None
-    assert [r.revision for r in script.iterate_revisions("head", stored)] == ["0009", "0008"]
+    assert [r.revision for r in script.iterate_revisions("head", stored)] == ["0010", "0009", "0008"]
 
     before = _schema_fingerprint(old_ledger)
     led = open_ledger(Settings(home=project / ".mledger", db_url=old_ledger))
@@ -219,6 +219,9 @@ def test_old_ledger_migrates_to_head_adding_only_the_search_tables(old_ledger, p
         grown, was = after[table], before[table]
         now, then = set(grown.pop("indexes")), set(was.pop("indexes"))
         assert now - then == added and then - now == GONE_INDEXES.get(table, set()), table
+    # 0010: each logged prediction names the event of its batch
+    bound = after["predictions"]["columns"].pop()
+    assert bound[0] == "event_seq" and bound[2] is True
     assert {k: v for k, v in after.items() if k in before} == before
     assert sorted(params) == sorted(
         [
@@ -257,11 +260,16 @@ def test_old_ledger_reads_back_verifies_and_takes_new_writes(
     env = jrun(cli, "env", "show", "production")
     assert (env["id"], env["policy_sha256"], env["approved_by"]) == (MV1, POLICY, ["bob"])
 
+    # the migration bound the rows already there with one event on top of the old chain
     check = jrun(cli, "audit", "verify")
-    assert check == {"ok": True, "checked": 10, "head": OLD_HEAD[old_backend], "broken": None}
-    old_events = jrun(cli, "audit", "log", "--limit", "100")
+    assert check["ok"] is True and check["damage"] == [] and check["events"] == 11
+    logged = jrun(cli, "audit", "log", "--limit", "100")
+    old_events, bound = logged[:10], logged[10]
     assert [e["kind"] for e in old_events] == OLD_KINDS
     assert old_events[-1]["hash"] == OLD_HEAD[old_backend]
+    assert bound["kind"] == "ledger.bound" and bound["prev_hash"] == OLD_HEAD[old_backend]
+    assert check["head"] == bound["hash"]
+    assert bound["payload"]["tables"]["model_versions"]["rows"] == 2
 
     # writes: a new version on top of the old ones, scored on the old eval set, promoted
     # through the old environment's policy past the old live version
@@ -303,17 +311,17 @@ def test_old_ledger_reads_back_verifies_and_takes_new_writes(
 
     # the chain: old events untouched, the first new one linked to the old head, all verified
     events = jrun(cli, "audit", "log", "--limit", "100")
-    assert events[:10] == old_events
-    added = events[10:]
+    assert events[:11] == [*old_events, bound]
+    added = events[11:]
     kinds = [e["kind"] for e in added]
     assert kinds[0] == "model.registered" and kinds[-1] == "promotion"
-    assert added[0]["seq"] == 11 and added[0]["prev_hash"] == OLD_HEAD[old_backend]
+    assert added[0]["seq"] == 12 and added[0]["prev_hash"] == bound["hash"]
     assert added[0]["subject"] == new["id"]
     for prev, ev in itertools.pairwise(events):
         assert ev["seq"] == prev["seq"] + 1 and ev["prev_hash"] == prev["hash"]
     check = jrun(cli, "audit", "verify")
-    assert check["ok"] is True and check["broken"] is None
-    assert check["checked"] == len(events) and check["head"] == events[-1]["hash"]
+    assert check["ok"] is True and check["damage"] == []
+    assert check["events"] == len(events) and check["head"] == events[-1]["hash"]
 
     listed = jrun(cli, "model", "list", "tiny")
     assert [v["id"] for v in listed] == [new["id"], MV2, MV1]

@@ -29,6 +29,8 @@ KINDS = frozenset(
         "eval.recorded",
         "eval_set.created",
         "feedback.imported",
+        "ledger.bound",
+        "ledger.key",
         "model.card",
         "model.description",
         "model.registered",

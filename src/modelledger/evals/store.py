@@ -6,12 +6,13 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.engine import Connection, Row
 
 from modelledger.core.canonical import canonical_json
 from modelledger.core.search_index import metric_rows
 from modelledger.evals.results import EvalResult
+from modelledger.ledger.binding import insert_rows
 from modelledger.ledger.schema import eval_metrics, eval_results, eval_sets
 
 
@@ -23,8 +24,10 @@ def add_eval_set(conn: Connection, snapshot_id: str, name: str, at: str, user: s
     """True when the snapshot became an eval set now, False when it already was one."""
     if is_eval_set(conn, snapshot_id):
         return False
-    conn.execute(
-        insert(eval_sets).values(snapshot_id=snapshot_id, name=name, created_at=at, created_by=user)
+    insert_rows(
+        conn,
+        eval_sets,
+        {"snapshot_id": snapshot_id, "name": name, "created_at": at, "created_by": user},
     )
     return True
 
@@ -64,21 +67,25 @@ def _to_result(row: Row[Any]) -> EvalResult:
 
 
 def insert_result(conn: Connection, result: EvalResult) -> None:
-    conn.execute(
-        insert(eval_results).values(
-            id=result.id,
-            subject_id=result.subject_id,
-            eval_set_id=result.eval_set_id,
-            metrics_json=_text(result.metrics),
-            slices_json=_text(result.slices),
-            report_sha256=result.report_sha256,
-            created_at=result.created_at,
-            created_by=result.created_by,
-        )
+    insert_rows(
+        conn,
+        eval_results,
+        {
+            "id": result.id,
+            "subject_id": result.subject_id,
+            "eval_set_id": result.eval_set_id,
+            "metrics_json": _text(result.metrics),
+            "slices_json": _text(result.slices),
+            "report_sha256": result.report_sha256,
+            "created_at": result.created_at,
+            "created_by": result.created_by,
+        },
     )
-    rows = metric_rows(result.id, result.subject_id, result.eval_set_id, result.metrics)
-    if rows:
-        conn.execute(insert(eval_metrics), rows)
+    insert_rows(
+        conn,
+        eval_metrics,
+        metric_rows(result.id, result.subject_id, result.eval_set_id, result.metrics),
+    )
 
 
 def result_on(conn: Connection, subject_id: str, eval_set_id: str) -> EvalResult | None:

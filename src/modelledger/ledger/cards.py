@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.engine import Connection
 
 from modelledger.core.canonical import canonical_json
+from modelledger.ledger.binding import insert_rows
 from modelledger.ledger.schema import card_revisions, dataset_cards
 
 _OWNER = {"model": (card_revisions, "version_id"), "dataset": (dataset_cards, "snapshot_id")}
@@ -38,16 +39,16 @@ def add_revision(
         select(func.max(table.c.revision)).where(table.c[key] == owner_id)
     ).scalar()
     revision = int(current or 0) + 1
-    conn.execute(
-        insert(table).values(
-            {
-                key: owner_id,
-                "revision": revision,
-                "card_json": canonical_json(card).decode("utf-8"),
-                "created_at": at,
-                "author": author,
-            }
-        )
+    insert_rows(
+        conn,
+        table,
+        {
+            key: owner_id,
+            "revision": revision,
+            "card_json": canonical_json(card).decode("utf-8"),
+            "created_at": at,
+            "author": author,
+        },
     )
     return revision
 

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 
 from modelledger.core.errors import Conflict, ImmutableRecord, NoLedger, StoreUnavailable
+from modelledger.ledger.binding import unclaimed
 from modelledger.ledger.head import SCHEMA_HEAD
 from modelledger.ledger.triggers import IMMUTABLE_MESSAGE
 
@@ -125,6 +126,8 @@ class Database:
                                 )
                             )
                         yield conn
+                        if write and (loose := unclaimed(conn)):
+                            raise RuntimeError(f"rows written to {loose} after the last event")
                 finally:
                     if raw is not None:
                         raw.execute(f"PRAGMA wal_autocheckpoint={_AUTOCHECKPOINT}")

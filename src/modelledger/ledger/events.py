@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection, Row
 
 from modelledger.core.canonical import canonical_json
 from modelledger.core.events import KINDS, Event, Link, new_event
+from modelledger.ledger import binding
 from modelledger.ledger.prepared import Prepared
 from modelledger.ledger.schema import events
 
@@ -50,12 +51,26 @@ def head(conn: Connection) -> Link | None:
     return link
 
 
+def next_seq(conn: Connection) -> int:
+    """The sequence number the transaction's next event will have: rows that name their event
+    (``event_seq``) are written before it, so that it binds them."""
+    link = head(conn)
+    return link.seq + 1 if link else 1
+
+
 def append(
     conn: Connection, kind: str, subject: str, actor: str, at: str, payload: dict[str, Any]
 ) -> Event:
-    """Append the next link. Callers hold the write lock (``Database.write``)."""
+    """Append the next link, carrying the digests of the rows written since the previous one.
+    Callers hold the write lock (``Database.write``)."""
     if kind not in KINDS:
         raise ValueError(f"unknown event kind {kind!r}: add it to core.events.KINDS")
+    log = binding.take_log(conn)
+    if log is not None:
+        payload = {**payload, "log": log}
+    bound = binding.take(conn)
+    if bound is not None:
+        payload = {**payload, "bound": bound}
     ev = new_event(head(conn), kind, subject, actor, at, payload)
     _INSERT.run(
         conn,

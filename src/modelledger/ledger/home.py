@@ -139,4 +139,7 @@ def init_ledger(path: Path, db_url: str | None = None, blob_url: str | None = No
         (home / cfg.CONFIG_FILE).write_text(json.dumps(custom, indent=2) + "\n", encoding="utf-8")
     if blob_url == defaults["blob_url"]:
         Path(blob_url).mkdir(exist_ok=True)
+    from modelledger.ledger import keys
+
+    keys.create(home / keys.KEY_FILE)  # signs checkpoints; outside the database on purpose
     return InitResult(home, db_url, blob_url, created, hides)

@@ -23,6 +23,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from modelledger.ledger.binding import bind
+
 
 class _Compiled:
     def __init__(self, statement: ClauseElement, dialect: Dialect, keys: Sequence[str]) -> None:
@@ -52,6 +54,8 @@ class Prepared:
     def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement
         self._insert = bool(getattr(statement, "is_insert", False))
+        # an insert's rows are bound to the transaction's next event (ledger/binding.py)
+        self._table = statement.table.name if self._insert else None  # type: ignore[attr-defined]
         self._compiled: dict[tuple[str, tuple[str, ...]], _Compiled] = {}
 
     def _for(self, conn: Connection, params: Mapping[str, Any]) -> _Compiled:
@@ -67,6 +71,8 @@ class Prepared:
 
     def run(self, conn: Connection, params: Mapping[str, Any] | None = None) -> None:
         self._execute(conn, params or {}).close()
+        if self._table is not None:
+            bind(conn, self._table, [params or {}])
 
     def run_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """An insert of several rows, all setting the same columns."""
@@ -74,6 +80,8 @@ class Prepared:
             compiled = self._for(conn, rows[0])
             args = [compiled.params(row) for row in rows]
             _call(conn, compiled, "executemany", args).close()
+            if self._table is not None:
+                bind(conn, self._table, rows)
 
     def first(
         self, conn: Connection, params: Mapping[str, Any] | None = None

@@ -284,6 +284,9 @@ predictions = Table(
     Column("confidence", Float),
     Column("latency_ms", Float),
     Column("segment_id", String(64)),  # the Parquet segment holding this row's features
+    # the event of the batch that logged it, whose Merkle root covers the row (NULL: logged
+    # before rows were bound, covered by the ledger.bound event)
+    Column("event_seq", BigInteger),
     Index("ix_predictions_env_served_at", "env", "served_at"),
     sqlite_with_rowid=False,
 )

@@ -236,3 +236,11 @@ def assess_reproducibility(
     if reasons:
         return Reproducibility("not reproducible", tuple(reasons))
     return Reproducibility("reproducible")
+
+
+def id_from_record(tuple_json: str) -> str:
+    """The id a stored tuple gives (``audit verify``): the artifact's size is recorded in the
+    tuple but follows from its hash, so it is no part of the identity."""
+    record = json.loads(tuple_json)
+    record["artifact"].pop("size", None)
+    return ids.make_id(ids.MODEL_VERSION, record)

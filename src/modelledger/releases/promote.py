@@ -141,7 +141,6 @@ def promote(
             "gate": report.to_json(),
         }
         kind = "promotion" if action == "promote" else "promotion.override"
-        event = events.append(conn, kind, env, ledger.user, at, payload)
         planned = PlannedMove(
             env=env,
             subject_id=decision.candidate.id,
@@ -152,7 +151,8 @@ def promote(
             approvers=tuple(names),
             reason=reason,
             policy_sha256=decision.policy_sha256,
-            event_seq=event.seq,
+            event_seq=events.next_seq(conn),
         )
         move = environments.record_move(conn, planned)
+        event = events.append(conn, kind, env, ledger.user, at, payload)
     return Promotion(decision, move, event.seq)

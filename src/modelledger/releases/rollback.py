@@ -79,7 +79,6 @@ def rollback(
             "at": at,
             "checks": [c.to_json() for c in checks],
         }
-        event = events.append(conn, "rollback", env, ledger.user, at, payload)
         planned = PlannedMove(
             env=env,
             subject_id=p.target.id,
@@ -90,7 +89,8 @@ def rollback(
             approvers=tuple(names),
             reason=reason,
             policy_sha256=None,
-            event_seq=event.seq,
+            event_seq=events.next_seq(conn),
         )
         move = environments.record_move(conn, planned)
+        event = events.append(conn, "rollback", env, ledger.user, at, payload)
     return Rollback(move, p.target, p.current, checks, event.seq)

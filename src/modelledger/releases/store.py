@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
 
 from modelledger.core.canonical import canonical_json
+from modelledger.ledger.binding import insert_rows
 from modelledger.ledger.schema import env_history, env_policies, environments, gate_policies
 from modelledger.releases.environment import Environment, Move, PlannedMove
 
@@ -74,23 +75,25 @@ def set_policy(
         select(gate_policies.c.sha256).where(gate_policies.c.sha256 == sha256)
     ).first()
     if known is None:
-        conn.execute(
-            insert(gate_policies).values(
-                sha256=sha256,
-                policy_json=canonical_json(policy_json).decode("utf-8"),
-                source_text=source_text,
-                created_at=at,
-                created_by=user,
-            )
+        insert_rows(
+            conn,
+            gate_policies,
+            {
+                "sha256": sha256,
+                "policy_json": canonical_json(policy_json).decode("utf-8"),
+                "source_text": source_text,
+                "created_at": at,
+                "created_by": user,
+            },
         )
     current = conn.execute(
         select(func.max(env_policies.c.revision)).where(env_policies.c.env == env)
     ).scalar()
     revision = int(current or 0) + 1
-    conn.execute(
-        insert(env_policies).values(
-            env=env, revision=revision, policy_sha256=sha256, at=at, set_by=user
-        )
+    insert_rows(
+        conn,
+        env_policies,
+        {"env": env, "revision": revision, "policy_sha256": sha256, "at": at, "set_by": user},
     )
     conn.execute(
         update(environments).where(environments.c.name == env).values(policy_sha256=sha256)
@@ -104,20 +107,22 @@ def record_move(conn: Connection, planned: PlannedMove) -> Move:
         select(func.max(env_history.c.seq)).where(env_history.c.env == planned.env)
     ).scalar()
     move = planned.numbered(int(last or 0) + 1)
-    conn.execute(
-        insert(env_history).values(
-            env=move.env,
-            seq=move.seq,
-            subject_id=move.subject_id,
-            previous_id=move.previous_id,
-            action=move.action,
-            at=move.at,
-            requester=move.requester,
-            approvers_json=json.dumps(list(move.approvers)),
-            reason=move.reason,
-            policy_sha256=move.policy_sha256,
-            event_seq=move.event_seq,
-        )
+    insert_rows(
+        conn,
+        env_history,
+        {
+            "env": move.env,
+            "seq": move.seq,
+            "subject_id": move.subject_id,
+            "previous_id": move.previous_id,
+            "action": move.action,
+            "at": move.at,
+            "requester": move.requester,
+            "approvers_json": json.dumps(list(move.approvers)),
+            "reason": move.reason,
+            "policy_sha256": move.policy_sha256,
+            "event_seq": move.event_seq,
+        },
     )
     conn.execute(
         update(environments)

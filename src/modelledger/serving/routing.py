@@ -171,7 +171,6 @@ def set_route(
             "policy_sha256": gate_sha,
             "gates": {ref: r.to_json() for ref, r in reports.items()},
         }
-        event = events.append(conn, "route.set", env, ledger.user, at, payload)
         revision = routes.add(
             conn,
             env,
@@ -180,8 +179,9 @@ def set_route(
             digest=policy.digest(),
             at=at,
             user=ledger.user,
-            event_seq=event.seq,
+            event_seq=events.next_seq(conn),
         )
+        event = events.append(conn, "route.set", env, ledger.user, at, payload)
     out = show(ledger, env)
     out["event"] = event.seq
     assert out["revision"] == revision

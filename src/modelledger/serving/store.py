@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
+from modelledger.ledger.binding import insert_rows
 from modelledger.ledger.schema import env_routes
 
 
@@ -46,16 +47,18 @@ def add(
         select(func.max(env_routes.c.revision)).where(env_routes.c.env == env)
     ).scalar()
     revision = int(current or 0) + 1
-    conn.execute(
-        insert(env_routes).values(
-            env=env,
-            revision=revision,
-            base_id=base_id,
-            policy_json=json.dumps(policy, sort_keys=True),
-            digest=digest,
-            at=at,
-            set_by=user,
-            event_seq=event_seq,
-        )
+    insert_rows(
+        conn,
+        env_routes,
+        {
+            "env": env,
+            "revision": revision,
+            "base_id": base_id,
+            "policy_json": json.dumps(policy, sort_keys=True),
+            "digest": digest,
+            "at": at,
+            "set_by": user,
+            "event_seq": event_seq,
+        },
     )
     return revision

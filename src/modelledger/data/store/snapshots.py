@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection, Row
 
 from modelledger.data.manifest import Snapshot
+from modelledger.ledger.binding import insert_rows
 from modelledger.ledger.prepared import Prepared
 from modelledger.ledger.schema import snapshots
 
@@ -44,7 +45,7 @@ def ids_with_prefix(conn: Connection, prefix: str, limit: int = 11) -> list[str]
 
 
 def insert_snapshot(conn: Connection, snap: Snapshot) -> None:
-    conn.execute(insert(snapshots).values(**asdict(snap)))
+    insert_rows(conn, snapshots, asdict(snap))
 
 
 def listing(conn: Connection, name: str | None = None, limit: int | None = 100) -> list[Snapshot]:

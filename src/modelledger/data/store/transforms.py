@@ -6,10 +6,11 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from modelledger.data.transform import Transform
+from modelledger.ledger.binding import insert_rows
 from modelledger.ledger.schema import transform_inputs, transforms, version_data
 
 
@@ -26,18 +27,20 @@ def exists(conn: Connection, transform_id: str) -> bool:
 
 
 def insert_transform(conn: Connection, tf: Transform, record_json: str, at: str, by: str) -> None:
-    conn.execute(
-        insert(transforms).values(
-            id=tf.id,
-            output_id=tf.output,
-            step=tf.step,
-            record_json=record_json,
-            created_at=at,
-            created_by=by,
-        )
+    insert_rows(
+        conn,
+        transforms,
+        {
+            "id": tf.id,
+            "output_id": tf.output,
+            "step": tf.step,
+            "record_json": record_json,
+            "created_at": at,
+            "created_by": by,
+        },
     )
-    conn.execute(
-        insert(transform_inputs), [{"transform_id": tf.id, "input_id": i} for i in tf.inputs]
+    insert_rows(
+        conn, transform_inputs, [{"transform_id": tf.id, "input_id": i} for i in tf.inputs]
     )
 
 

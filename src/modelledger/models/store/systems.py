@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Row
 
 from modelledger.core.canonical import canonical_json
+from modelledger.ledger.binding import insert_rows
 from modelledger.ledger.schema import system_components, systems
 from modelledger.models.system import System
 
@@ -54,18 +55,21 @@ def ids_with_prefix(conn: Connection, prefix: str, limit: int = 11) -> list[str]
 
 
 def insert_system(conn: Connection, system: System) -> None:
-    conn.execute(
-        insert(systems).values(
-            id=system.id,
-            name=system.name,
-            number=system.number,
-            components_json=canonical_json(dict(sorted(system.components.items()))).decode(),
-            created_at=system.created_at,
-            created_by=system.created_by,
-        )
+    insert_rows(
+        conn,
+        systems,
+        {
+            "id": system.id,
+            "name": system.name,
+            "number": system.number,
+            "components_json": canonical_json(dict(sorted(system.components.items()))).decode(),
+            "created_at": system.created_at,
+            "created_by": system.created_by,
+        },
     )
-    conn.execute(
-        insert(system_components),
+    insert_rows(
+        conn,
+        system_components,
         [
             {"system_id": system.id, "key": k, "ref": r}
             for k, r in sorted(system.components.items())

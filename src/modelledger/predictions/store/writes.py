@@ -10,6 +10,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from modelledger.core.errors import Conflict, StoreUnavailable
+from modelledger.core.rows import row_leaf
+from modelledger.ledger.binding import bind_log, insert_rows
+from modelledger.ledger.events import next_seq
+from modelledger.ledger.schema import feedback, prediction_segments
 from modelledger.predictions.records import ROW_COLUMNS, FeedbackItem
 from modelledger.predictions.store.query import sa_query
 
@@ -23,12 +27,32 @@ class AlreadyLogged(Conflict):
 
 # --- predictions in bulk -----------------------------------------------------------------------
 
-_COLUMNS = ", ".join(ROW_COLUMNS)
+_COLUMNS = ", ".join((*ROW_COLUMNS, "event_seq"))
 _SQLITE_INSERT = (
     f"INSERT INTO predictions ({_COLUMNS}) "
-    f"VALUES ({', '.join('?' * (len(ROW_COLUMNS) - 1))}, CASE WHEN ? THEN {{segment}} END)"
+    f"VALUES ({', '.join('?' * (len(ROW_COLUMNS) - 1))}, CASE WHEN ? THEN {{segment}} END, "
+    "{seq})"
 )
 _PG_COPY = f"COPY predictions ({_COLUMNS}) FROM STDIN"
+_CONFIDENCE, _LATENCY = ROW_COLUMNS.index("confidence"), ROW_COLUMNS.index("latency_ms")
+
+
+def _leaves(
+    rows: Sequence[tuple[Any, ...]], segment: str | None, seq: int
+) -> list[tuple[tuple[str, ...], bytes]]:
+    """Each row as the leaf of its batch's tree, exactly as the database will hand it back."""
+    out: list[tuple[tuple[str, ...], bytes]] = []
+    for row in rows:
+        values = list(row)
+        values[-1] = segment if row[-1] else None
+        for i in (_CONFIDENCE, _LATENCY):
+            if values[i] is not None:
+                values[i] = float(values[i])
+        values.append(seq)
+        out.append(((row[0], row[1], row[2]), row_leaf("predictions", values)))
+    return out
+
+
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -45,20 +69,22 @@ def insert_predictions(
         raise ValueError(f"not a segment id: {segment!r}")
     raw = conn.connection.driver_connection
     dialect = conn.dialect.name
+    seq = next_seq(conn)  # the batch's event, appended once its rows are in
     if dialect == "sqlite":
         assert isinstance(raw, sqlite3.Connection)
-        sql = _SQLITE_INSERT.format(segment=f"'{segment}'" if segment else "NULL")
+        sql = _SQLITE_INSERT.format(segment=f"'{segment}'" if segment else "NULL", seq=int(seq))
         try:
             raw.executemany(sql, rows)
         except sqlite3.IntegrityError as exc:
             raise AlreadyLogged(f"a prediction is already logged: {exc}") from None
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"database error: {exc}") from None
+        bind_log(conn, _leaves(rows, segment, seq))
         return
     if dialect == "postgresql":
         import psycopg
 
-        with_segment, without = (segment,), (None,)
+        with_segment, without = (segment, seq), (None, seq)
         try:
             with raw.cursor() as cur, cur.copy(_PG_COPY) as copy:  # type: ignore[union-attr]
                 write = copy.write_row
@@ -70,6 +96,7 @@ def insert_predictions(
         except psycopg.Error as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise StoreUnavailable(f"database error: {first}") from None
+        bind_log(conn, _leaves(rows, segment, seq))
         return
     raise NotImplementedError(f"no bulk insert for dialect {dialect}")
 
@@ -92,28 +119,24 @@ class SegmentRecord:
 
 def insert_segment(conn: Connection, segment: SegmentRecord, *, at: str, user: str) -> bool:
     """Record the Parquet segment; False when the same bytes were recorded before."""
-    from sqlalchemy import text
 
     found = sa_query(conn)(
         "SELECT id FROM prediction_segments WHERE id = :id", {"id": segment.segment_id}
     )
     if found:
         return False
-    conn.execute(
-        text(
-            "INSERT INTO prediction_segments (id, env, first_served_at, last_served_at, "
-            "row_count, size, created_at, created_by) "
-            "VALUES (:id, :env, :first, :last, :rows, :size, :at, :by)"
-        ),
+    insert_rows(
+        conn,
+        prediction_segments,
         {
             "id": segment.segment_id,
             "env": segment.env,
-            "first": segment.first_served_at,
-            "last": segment.last_served_at,
-            "rows": segment.row_count,
+            "first_served_at": segment.first_served_at,
+            "last_served_at": segment.last_served_at,
+            "row_count": segment.row_count,
             "size": segment.size,
-            "at": at,
-            "by": user,
+            "created_at": at,
+            "created_by": user,
         },
     )
     return True
@@ -125,24 +148,18 @@ def insert_segment(conn: Connection, segment: SegmentRecord, *, at: str, user: s
 def insert_feedback(
     conn: Connection, items: Sequence[FeedbackItem], at: str, user: str, source: str
 ) -> None:
-    from sqlalchemy import text
-
-    if not items:
-        return
-    conn.execute(
-        text(
-            "INSERT INTO feedback (request_id, label_json, was_correct, failure_cluster, "
-            "received_at, received_by, source) VALUES (:rid, :label, :ok, :cluster, :at, :by, :src)"
-        ),
+    insert_rows(
+        conn,
+        feedback,
         [
             {
-                "rid": i.request_id,
-                "label": i.label_json,
-                "ok": i.was_correct,
-                "cluster": i.failure_cluster,
-                "at": at,
-                "by": user,
-                "src": source,
+                "request_id": i.request_id,
+                "label_json": i.label_json,
+                "was_correct": i.was_correct,
+                "failure_cluster": i.failure_cluster,
+                "received_at": at,
+                "received_by": user,
+                "source": source,
             }
             for i in items
         ],

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Unpack
 
 from modelledger.config import LedgerConfig, resolve
+from modelledger.core.files import check_inputs
 from modelledger.data import snapshot as snapshots
 from modelledger.data.manifest import Snapshot
 from modelledger.ledger.home import Ledger, init_ledger, now
@@ -143,6 +144,7 @@ def snapshot(
     """Snapshot files or a folder as an immutable, content-addressed dataset; with
     ``derived_from`` and ``step``, also record the transformation that produced it."""
     items = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
+    check_inputs(items)
     req = snapshots.SnapshotRequest(
         items, name, card, list(derived_from), step, code, dict(params or {})
     )
@@ -209,6 +211,7 @@ def create_eval_set(
     from modelledger.evals.evaluate import create_eval_set as create
 
     items = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
+    check_inputs(items)
     return create(ledger or open_ledger(), name, items)[0].snapshot.id
 
 
@@ -329,10 +332,10 @@ def drift_check(
     """Drift of ``env``'s traffic in the window, as ``mledger drift check --json`` prints it.
     ``policy`` is a YAML file or its mapping; with ``record`` each alert is a ``drift_alert``
     event (and ``trigger_retrain`` adds ``retrain_triggered``)."""
+    from modelledger.core.parsing import load_mapping
     from modelledger.drift import alerts as drift_alerts
     from modelledger.drift.check import check
     from modelledger.drift.policy import parse_drift_policy
-    from modelledger.ledger.files import load_mapping
 
     if isinstance(policy, str | Path):
         policy = load_mapping(Path(policy), "policy")

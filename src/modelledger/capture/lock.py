@@ -7,15 +7,11 @@ from importlib import metadata
 from pathlib import Path
 
 from modelledger.core.errors import InvalidInput
+from modelledger.core.files import LOCK_LIMIT, read_bytes
 
 
 def read_lock_file(path: Path) -> bytes:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InvalidInput(f"--lock {path}: no such file") from None
-    except (IsADirectoryError, PermissionError) as exc:
-        raise InvalidInput(f"--lock {path}: cannot read ({exc.strerror})") from None
+    data = read_bytes(path, "--lock", LOCK_LIMIT)  # a regular file, size-bounded
     if not data.strip():
         raise InvalidInput(f"--lock {path}: the file is empty")
     return data

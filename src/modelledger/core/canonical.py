@@ -74,9 +74,12 @@ def _quick(value: Any) -> Any:
 def canonical_value(value: Any) -> Any:
     """The value as canonical JSON would read back (numbers normalised, tuples as lists)."""
     try:
-        return _quick(value)
-    except _NotCanonical:
-        return _normalise(value, "")
+        try:
+            return _quick(value)
+        except _NotCanonical:
+            return _normalise(value, "")
+    except RecursionError:  # a value of the Python API's making; files and options are bounded
+        raise InvalidInput("value: nested too deeply for canonical JSON") from None
 
 
 # one encoder for every call: ``json.dumps`` with options builds a new one each time
@@ -87,7 +90,19 @@ _ENCODER = json.JSONEncoder(
 
 def canonical_json(value: Any) -> bytes:
     """The canonical UTF-8 bytes of a JSON-compatible value."""
-    return _ENCODER.encode(canonical_value(value)).encode("utf-8")
+    normal = canonical_value(value)
+    try:
+        return _ENCODER.encode(normal).encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: from a "\\ud800" escape or a file name
+        bad = exc.object[exc.start : exc.end]
+        raise InvalidInput(
+            f"value: text that is not valid Unicode ({exc.reason}: {bad!r})"
+        ) from None
+    except ValueError as exc:  # an integer beyond Python's limit for writing it as text
+        said = str(exc).split("; use sys.")[0]
+        raise InvalidInput(f"value: cannot be written as JSON ({said})") from None
+    except RecursionError:
+        raise InvalidInput("value: nested too deeply for canonical JSON") from None
 
 
 def sha256_hex(data: bytes) -> str:

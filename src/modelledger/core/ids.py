@@ -18,7 +18,7 @@ def make_id(prefix: str, value: Any) -> str:
 
 
 def is_id(text: str, prefix: str | None = None) -> bool:
-    if not _ID.match(text):
+    if not _ID.fullmatch(text):
         return False
     return prefix is None or text.startswith(prefix + "-")
 

@@ -14,7 +14,7 @@ DESCRIPTION_LIMIT = 10_000
 
 
 def tag_key(key: str) -> str:
-    if not _KEY.match(key):
+    if not _KEY.fullmatch(key):
         raise InvalidInput(
             f"tag key {key!r}: use 1-128 letters, digits, '.', '_', ':', '/' or '-', "
             "starting with a letter or digit"

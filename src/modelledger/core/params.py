@@ -8,13 +8,15 @@ from typing import Any
 
 from modelledger.core.canonical import canonical_value
 from modelledger.core.errors import InvalidInput
+from modelledger.core.parsing import loads_json
 
 
-def parse_value(text: str) -> Any:
-    """JSON when it parses (``0.1``, ``64``, ``true``, ``[1,2]``), otherwise the string itself."""
+def parse_value(text: str, what: str = "value") -> Any:
+    """JSON when it parses (``0.1``, ``64``, ``true``, ``[1,2]``), otherwise the string itself;
+    JSON beyond the bounds of ``core.parsing`` (too deep, too long an integer) is refused."""
     try:
-        return json.loads(text)
-    except ValueError:
+        return loads_json(text, what)
+    except json.JSONDecodeError:
         return text
 
 
@@ -27,7 +29,7 @@ def parse_pairs(pairs: Iterable[str], option: str = "--param") -> dict[str, Any]
             raise InvalidInput(f"{option} {pair!r}: expected KEY=VALUE")
         if key in out:
             raise InvalidInput(f"{option} {key!r} is given twice")
-        out[key] = parse_value(raw)
+        out[key] = parse_value(raw, f"{option} {key!r}")
     return out
 
 

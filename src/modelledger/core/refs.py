@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from modelledger.core.errors import AmbiguousReference, InvalidInput, NotFound
 
 MIN_PREFIX_HEX = 4
+# version numbers are stored as SQL INTEGER: 32 bits on PostgreSQL
+MAX_NUMBER = 2**31 - 1
 _PREFIXED = re.compile(r"^(mv|ds|tf|ev|sys)-([0-9a-f]{1,64})$")
 _BARE_HEX = re.compile(r"^[0-9a-f]{6,64}$")
 _NAME_NUMBER = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)@([0-9]+)$")
@@ -52,13 +54,23 @@ def parse_ref(text: str) -> Ref:
     if _BARE_HEX.match(text):
         return IdPrefix(None, text)
     if m := _NAME_NUMBER.match(text):
-        return NameNumber(m.group(1), int(m.group(2)))
+        digits = m.group(2).lstrip("0") or "0"
+        if len(digits) > len(str(MAX_NUMBER)) or int(digits) > MAX_NUMBER:
+            raise InvalidInput(
+                f"reference {_cut(text)!r}: version number out of range (at most {MAX_NUMBER:,})"
+            )
+        return NameNumber(m.group(1), int(digits))
     if m := _NAME_ENV.match(text):
         return NameEnv(m.group(1), m.group(2))
     raise InvalidInput(
         f"cannot read reference {text!r}: expected an id (mv-…), a unique prefix of one, "
         "NAME@N or NAME@ENV"
     )
+
+
+def _cut(text: str, keep: int = 60) -> str:
+    """A reference as an error message shows it: a long one cut in the middle."""
+    return text if len(text) <= keep else f"{text[: keep // 2]}…{text[-keep // 2 :]}"
 
 
 def one_match(found: list[str], ref: str, what: str) -> str:

@@ -48,7 +48,10 @@ def as_text(value: Any) -> str:
 def as_number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond any float: found by its text, not by range
+        return None
 
 
 def param_rows(params: Mapping[str, Any]) -> list[ParamRow]:

@@ -42,12 +42,14 @@ def snapshot(
 ) -> None:
     """Snapshot files or folders; prints the ds- id (same bytes, same id)."""
     from modelledger.console.progress import LazyProgress
+    from modelledger.core.files import check_inputs
     from modelledger.core.params import parse_pairs
+    from modelledger.core.parsing import load_mapping
     from modelledger.data.snapshot import Progress, SnapshotRequest
     from modelledger.data.snapshot import snapshot as take
-    from modelledger.ledger.files import load_mapping
     from modelledger.ledger.home import open_ledger
 
+    check_inputs(paths)  # regular files and folders, UTF-8 names, no symlink loop
     req = SnapshotRequest(
         paths=paths,
         name=name,
@@ -170,8 +172,8 @@ def card(
 ) -> None:
     """Show a snapshot's dataset card, or amend it with --set (each amendment is logged)."""
     from modelledger.core.errors import InvalidInput
+    from modelledger.core.parsing import load_mapping
     from modelledger.data import dataset_cards
-    from modelledger.ledger.files import load_mapping
     from modelledger.ledger.home import open_ledger
 
     if fmt not in ("yaml", "markdown"):

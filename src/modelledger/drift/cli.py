@@ -19,8 +19,8 @@ _STYLE = {"alert": "bold red", "warn": "yellow", "insufficient": "dim", "ok": "g
 
 
 def _policy(path: Path | None) -> Any:
+    from modelledger.core.parsing import load_mapping
     from modelledger.drift.policy import parse_drift_policy
-    from modelledger.ledger.files import load_mapping
 
     return parse_drift_policy(load_mapping(path, "--policy") if path else None)
 

@@ -22,10 +22,12 @@ def set_create(
 ) -> None:
     """Snapshot the eval data (content-addressed ds-…) and mark it as an eval set."""
     from modelledger.console.progress import LazyProgress
+    from modelledger.core.files import check_inputs
     from modelledger.data.snapshot import Progress
     from modelledger.evals.evaluate import create_eval_set
     from modelledger.ledger.home import open_ledger
 
+    check_inputs(paths)
     with open_ledger() as ledger, LazyProgress("hashing", enabled=not as_json) as bar:
         result, created = create_eval_set(ledger, name, paths, Progress(bar.total, bar.advance))
     snap = result.snapshot
@@ -75,6 +77,8 @@ def record(
 ) -> None:
     """Store an immutable eval result of a version on a pinned eval set."""
     from modelledger.core.errors import InvalidInput
+    from modelledger.core.files import check_file
+    from modelledger.core.parsing import load_mapping
     from modelledger.evals.evaluate import record as record_result
     from modelledger.evals.results import (
         merge_slices,
@@ -82,9 +86,10 @@ def record(
         parse_metrics_file,
         parse_slice_args,
     )
-    from modelledger.ledger.files import load_mapping
     from modelledger.ledger.home import open_ledger
 
+    if report is not None:
+        check_file(report, "--report")
     from_file: tuple[dict[str, float], dict[str, dict[str, float]]] = ({}, {})
     if metrics is not None:
         from_file = parse_metrics_file(load_mapping(metrics, "--metrics"), f"--metrics {metrics}")

@@ -24,6 +24,7 @@ from modelledger.capture.lock import frozen_environment, read_lock_file
 from modelledger.core import ids
 from modelledger.core.clock import parse_time
 from modelledger.core.errors import InvalidInput, MledgerError, NotFound
+from modelledger.core.files import check_inputs
 from modelledger.core.names import validate_name
 from modelledger.core.params import merge_params
 from modelledger.data.resolve import resolve_snapshot
@@ -136,8 +137,7 @@ def _check_request(req: RegisterRequest) -> tuple[list[DataRef], dict[str, Any]]
         raise InvalidInput(
             f"--parent {req.parent}: @latest floats — pin a version (NAME@N or its id)"
         )
-    if not os.path.lexists(req.artifact):
-        raise InvalidInput(f"--artifact {req.artifact}: no such file or directory")
+    check_inputs([req.artifact], "--artifact")  # a regular file, or a folder of them
     if req.artifact.is_file() and not os.access(req.artifact, os.R_OK):
         raise InvalidInput(f"--artifact {req.artifact}: permission denied")
     return data, params

@@ -113,6 +113,8 @@ def parse_json_line(text: str | bytes) -> Any:
     """One JSONL line as a value; InvalidInput saying what is wrong with it."""
     try:
         return json.loads(text)
+    except RecursionError:
+        raise InvalidInput("malformed JSON (nested too deeply)") from None
     except (ValueError, UnicodeDecodeError) as exc:
         reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
         raise InvalidInput(f"malformed JSON ({reason})") from None

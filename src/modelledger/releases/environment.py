@@ -15,7 +15,7 @@ _ENV = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,63}$")
 
 
 def validate_env_name(name: str) -> str:
-    if not _ENV.match(name) or ".." in name:
+    if not _ENV.fullmatch(name) or ".." in name:  # fullmatch: no trailing newline
         raise InvalidInput(
             f"invalid environment name {name!r}: use 1-64 letters, digits, '.', '_' or '-', "
             "starting with a letter"

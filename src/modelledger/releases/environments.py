@@ -114,12 +114,13 @@ def at(ledger: Ledger, name: str, when: str) -> dict[str, Any]:
 
 def set_policy(ledger: Ledger, name: str, path: Path) -> dict[str, Any]:
     """Validate the YAML policy, store it by content hash and pin it to the environment."""
-    from modelledger.ledger.files import load_mapping
+    from modelledger.core.files import read_text, shown
+    from modelledger.core.parsing import parse_mapping
     from modelledger.releases.gate import parse_policy, policy_json, policy_sha256
 
     validate_env_name(name)
-    data = load_mapping(path, "policy")
-    source = path.read_text(encoding="utf-8")
+    source = read_text(path, "policy")  # read once: the text stored is the text parsed
+    data = parse_mapping(source, f"policy {shown(path)}")
     with ledger.db.write() as conn:
         if isinstance(data, dict) and isinstance(data.get("eval_set"), str):
             data = {**data, "eval_set": _eval_set(conn, data["eval_set"])}

@@ -75,9 +75,12 @@ def _is_number(value: Any) -> bool:
 
 def _number(raw: str, option: str, text: str) -> float:
     value = parse_value(raw)
-    if not _is_number(value) or not math.isfinite(value):
-        raise InvalidInput(f"{option} {text!r}: {raw!r} is not a finite number")
-    return float(value)
+    try:
+        if _is_number(value) and math.isfinite(value):
+            return float(value)
+    except OverflowError:  # an integer beyond any float
+        pass
+    raise InvalidInput(f"{option} {text!r}: {raw!r} is not a finite number")
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,8 @@ def create_app(server: Server) -> FastAPI:
         body = await request.body()
         try:
             payload = json.loads(body)
+        except RecursionError:
+            return _json({"detail": "the body is nested too deeply", "field": "body"}, 422)
         except ValueError as exc:
             return _json({"detail": f"the body is not JSON: {exc}", "field": "body"}, 422)
         try:

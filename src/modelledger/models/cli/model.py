@@ -74,7 +74,7 @@ def register(
     """Register a model version: the whole reproducible tuple, captured automatically."""
     from modelledger.core.errors import InvalidInput
     from modelledger.core.params import merge_params, parse_pairs
-    from modelledger.ledger.files import load_mapping
+    from modelledger.core.parsing import load_mapping
     from modelledger.ledger.home import open_ledger
     from modelledger.models.hooks import installed
     from modelledger.models.register import RegisterRequest, register
@@ -364,7 +364,7 @@ def card(
     import yaml
 
     from modelledger.core.errors import InvalidInput
-    from modelledger.ledger.files import load_mapping
+    from modelledger.core.parsing import load_mapping
     from modelledger.ledger.home import open_ledger
     from modelledger.models import reads as models
     from modelledger.models.card import card_markdown

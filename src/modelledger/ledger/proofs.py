@@ -19,7 +19,7 @@ from modelledger.core.errors import InvalidInput, NotFound
 from modelledger.ledger import events, keys
 from modelledger.ledger.binding import LOG, LOG_KEY
 from modelledger.ledger.home import Ledger, now
-from modelledger.ledger.row_check import _rows, _select
+from modelledger.ledger.row_check import read_rows, select_sql
 from modelledger.ledger.schema import events as events_table
 
 PROOF = "mledger-proof/1"
@@ -185,9 +185,9 @@ def prediction(
     with ledger.db.read() as conn:
         batch = [
             [None if v is None else n(v) for v, n in zip(r, LOG.normalise, strict=True)]
-            for r in _rows(
+            for r in read_rows(
                 conn,
-                _select(LOG, tuple(range(LOG_KEY)), collate).replace(
+                select_sql(LOG, tuple(range(LOG_KEY)), collate).replace(
                     "ORDER BY", f'WHERE "event_seq" = {int(seq)} ORDER BY'
                 ),
             )

@@ -19,7 +19,7 @@ from modelledger.ledger.binding import LOG, LOG_KEY, BoundTable
 Advance = Callable[[int], None]
 
 
-def _rows(conn: Connection, sql: str, size: int = 20000) -> Iterator[tuple[Any, ...]]:
+def read_rows(conn: Connection, sql: str, size: int = 20000) -> Iterator[tuple[Any, ...]]:
     raw = conn.connection.driver_connection
     assert raw is not None
     cur = raw.cursor()
@@ -31,7 +31,7 @@ def _rows(conn: Connection, sql: str, size: int = 20000) -> Iterator[tuple[Any, 
         cur.close()
 
 
-def _select(bound: BoundTable, order: tuple[int, ...], collate: str = "") -> str:
+def select_sql(bound: BoundTable, order: tuple[int, ...], collate: str = "") -> str:
     cols = ", ".join(f'"{c}"' for c in bound.columns)
     by = ", ".join(f'"{bound.columns[i]}"{collate}' for i in order)
     return f'SELECT {cols} FROM "{bound.table.name}" ORDER BY {by}'
@@ -46,7 +46,7 @@ def table_groups(
     current: tuple[Any, ...] | None = None
     digests: list[bytes] = []
     done = 0
-    for raw in _rows(conn, _select(bound, group)):
+    for raw in read_rows(conn, select_sql(bound, group)):
         values = [None if v is None else n(v) for v, n in zip(raw, norms, strict=True)]
         mark = tuple(values[i] for i in group)
         if mark != current:
@@ -81,7 +81,7 @@ def log_batches(
     done = 0
     # code-point order, as the ingest sorted them: PostgreSQL's "C" collation, SQLite's default
     collate = ' COLLATE "C"' if conn.dialect.name == "postgresql" else ""
-    for raw in _rows(conn, _select(LOG, tuple(range(LOG_KEY)), collate)):
+    for raw in read_rows(conn, select_sql(LOG, tuple(range(LOG_KEY)), collate)):
         values = [None if v is None else n(v) for v, n in zip(raw, norms, strict=True)]
         seq = values[at]
         builder = builders.get(seq)

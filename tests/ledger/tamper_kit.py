@@ -115,8 +115,13 @@ def build(folder: Path, backend: str) -> Built:
     run("route", "set", "production", "--arm", "churn@2=90", "--arm", "churn@1=10",
         "--approver", "bob")  # fmt: skip
     lines = [
-        {"request_id": f"r{i}", "version_id": v2, "output": {"p": i / 10}, "confidence": 0.5,
-         "features": {"amount": float(i), "country": "de"}}  # fmt: skip
+        {
+            "request_id": f"r{i}",
+            "version_id": v2,
+            "output": {"p": i / 10},
+            "confidence": 0.5,
+            "features": {"amount": float(i), "country": "de"},
+        }
         for i in range(6)
     ]
     _write(project / "preds.jsonl", "".join(json.dumps(x) + "\n" for x in lines))
@@ -143,7 +148,9 @@ class Copy:
         if self.backend == "sqlite":
             assert self.db_path is not None
             conn = sqlite3.connect(self.db_path)
-            names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'")]
+            names = [
+                r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'")
+            ]
             for name in names:
                 conn.execute(f'DROP TRIGGER "{name}"')
             try:
@@ -165,7 +172,9 @@ class Copy:
                 conn.execute(statement)  # type: ignore[attr-defined]
 
     def verify(self, *extra: str) -> dict:  # type: ignore[type-arg]
-        out = self.run("audit", "verify", "--checkpoint", str(self.checkpoint), "--json", *extra, code=None)
+        out = self.run(
+            "audit", "verify", "--checkpoint", str(self.checkpoint), "--json", *extra, code=None
+        )
         return json.loads(out)  # type: ignore[no-any-return]
 
 

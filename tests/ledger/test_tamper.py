@@ -20,7 +20,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
+def built(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Built]:
     if request.param == "postgres":
         require_pg()
     found = build(tmp_path_factory.mktemp(f"tamper-{request.param}"), request.param)
@@ -105,71 +107,131 @@ SQL = str | Callable[[Copy], None]
 
 # (name, the damage, the kinds of damage audit verify must name)
 CASES: list[tuple[str, list[SQL], set[str]]] = [
-    ("version params edited", [
-        "UPDATE model_versions SET tuple_json = replace(tuple_json, '\"lr\":0.1', '\"lr\":0.5') "
-        "WHERE number = 1"], {"row-changed", "id-mismatch"}),
-    ("version loader edited", [
-        "UPDATE model_versions SET loader = 'python:evil:load' WHERE number = 2"], {"row-changed"}),
-    ("artifact sha edited", [
-        "UPDATE model_versions SET artifact_sha256 = '" + "0" * 64 + "' WHERE number = 2"],
-        {"row-changed"}),
+    (
+        "version params edited",
+        [
+            "UPDATE model_versions SET tuple_json = replace(tuple_json, '\"lr\":0.1', '\"lr\":0.5') "
+            "WHERE number = 1"
+        ],
+        {"row-changed", "id-mismatch"},
+    ),
+    (
+        "version loader edited",
+        ["UPDATE model_versions SET loader = 'python:evil:load' WHERE number = 2"],
+        {"row-changed"},
+    ),
+    (
+        "artifact sha edited",
+        ["UPDATE model_versions SET artifact_sha256 = '" + "0" * 64 + "' WHERE number = 2"],
+        {"row-changed"},
+    ),
     ("version replaced in place", [_replace_version], {"row-changed"}),
     ("version forged", [_forged_version], {"row-unbound", "id-mismatch"}),
-    ("hyperparameter index row deleted", [
-        "DELETE FROM version_params WHERE key = 'depth'"], {"row-changed"}),
-    ("data link added", [
-        "INSERT INTO version_data (version_id, snapshot_id, role) "
-        "SELECT v.id, s.id, 'eval' FROM model_versions v, snapshots s "
-        "WHERE v.number = 2 AND s.name = 'holdout'"], {"row-changed"}),
-    ("snapshot tree edited", [
-        "UPDATE snapshots SET tree_sha256 = '" + "1" * 64 + "' WHERE name = 'train'"],
-        {"row-changed", "id-mismatch"}),
+    (
+        "hyperparameter index row deleted",
+        ["DELETE FROM version_params WHERE key = 'depth'"],
+        {"row-changed"},
+    ),
+    (
+        "data link added",
+        [
+            "INSERT INTO version_data (version_id, snapshot_id, role) "
+            "SELECT v.id, s.id, 'eval' FROM model_versions v, snapshots s "
+            "WHERE v.number = 2 AND s.name = 'holdout'"
+        ],
+        {"row-changed"},
+    ),
+    (
+        "snapshot tree edited",
+        ["UPDATE snapshots SET tree_sha256 = '" + "1" * 64 + "' WHERE name = 'train'"],
+        {"row-changed", "id-mismatch"},
+    ),
     ("transform inputs deleted", ["DELETE FROM transform_inputs"], {"rows-missing"}),
-    ("eval result edited", [
-        "UPDATE eval_results SET metrics_json = replace(metrics_json, '0.9', '0.99')"],
-        {"row-changed", "id-mismatch"}),
+    (
+        "eval result edited",
+        ["UPDATE eval_results SET metrics_json = replace(metrics_json, '0.9', '0.99')"],
+        {"row-changed", "id-mismatch"},
+    ),
     ("eval metric index edited", ["UPDATE eval_metrics SET value = 0.99"], {"row-changed"}),
-    ("model card edited", [
-        "UPDATE card_revisions SET card_json = replace(card_json, 'ranking', 'lending')"],
-        {"row-changed"}),
+    (
+        "model card edited",
+        ["UPDATE card_revisions SET card_json = replace(card_json, 'ranking', 'lending')"],
+        {"row-changed"},
+    ),
     ("dataset card deleted", ["DELETE FROM dataset_cards"], {"rows-missing"}),
-    ("gate policy edited", [
-        "UPDATE gate_policies SET policy_json = replace(policy_json, '1', '0')"],
-        {"row-changed", "id-mismatch"}),
-    ("promotion history deleted", [
-        "DELETE FROM env_history WHERE seq = 2"], {"rows-missing", "env-state"}),
-    ("live pointer repointed", [
-        "UPDATE environments SET current_id = (SELECT id FROM model_versions WHERE number = 1)"],
-        {"env-state"}),
-    ("environment policy repointed", [
-        "UPDATE environments SET policy_sha256 = NULL"], {"env-state"}),
-    ("route edited", [
-        "UPDATE env_routes SET policy_json = replace(policy_json, '90', '10')"], {"row-changed"}),
-    ("system components edited", [
-        "UPDATE system_components SET ref = 'mv-" + "0" * 64 + "' WHERE key = 'model'"],
-        {"row-changed"}),
+    (
+        "gate policy edited",
+        ["UPDATE gate_policies SET policy_json = replace(policy_json, '1', '0')"],
+        {"row-changed", "id-mismatch"},
+    ),
+    (
+        "promotion history deleted",
+        ["DELETE FROM env_history WHERE seq = 2"],
+        {"rows-missing", "env-state"},
+    ),
+    (
+        "live pointer repointed",
+        ["UPDATE environments SET current_id = (SELECT id FROM model_versions WHERE number = 1)"],
+        {"env-state"},
+    ),
+    (
+        "environment policy repointed",
+        ["UPDATE environments SET policy_sha256 = NULL"],
+        {"env-state"},
+    ),
+    (
+        "route edited",
+        ["UPDATE env_routes SET policy_json = replace(policy_json, '90', '10')"],
+        {"row-changed"},
+    ),
+    (
+        "system components edited",
+        ["UPDATE system_components SET ref = 'mv-" + "0" * 64 + "' WHERE key = 'model'"],
+        {"row-changed"},
+    ),
     ("tag edited", ["UPDATE version_tags SET value = 'dev' WHERE key = 'stage'"], {"tag-state"}),
     ("tag deleted", ["DELETE FROM version_tags WHERE key = 'team'"], {"tag-state"}),
-    ("description edited", ["UPDATE version_descriptions SET text = 'other'"],
-        {"description-state"}),
-    ("prediction edited", [
-        "UPDATE predictions SET output_json = '{\"p\":0.99}' WHERE request_id = 'r1'"],
-        {"log-changed"}),
+    (
+        "description edited",
+        ["UPDATE version_descriptions SET text = 'other'"],
+        {"description-state"},
+    ),
+    (
+        "prediction edited",
+        ["UPDATE predictions SET output_json = '{\"p\":0.99}' WHERE request_id = 'r1'"],
+        {"log-changed"},
+    ),
     ("prediction deleted", ["DELETE FROM predictions WHERE request_id = 'r2'"], {"log-changed"}),
-    ("prediction forged", [
-        "INSERT INTO predictions SELECT 'forged', mode, version_id, env, system_id, arm, "
-        "served_at, input_sha256, output_json, confidence, latency_ms, segment_id, NULL "
-        "FROM predictions WHERE request_id = 'r1'"], {"log-unbound"}),
+    (
+        "prediction forged",
+        [
+            "INSERT INTO predictions SELECT 'forged', mode, version_id, env, system_id, arm, "
+            "served_at, input_sha256, output_json, confidence, latency_ms, segment_id, NULL "
+            "FROM predictions WHERE request_id = 'r1'"
+        ],
+        {"log-unbound"},
+    ),
     ("prediction segment deleted", ["DELETE FROM prediction_segments"], {"rows-missing"}),
     ("feedback edited", ["UPDATE feedback SET was_correct = NOT was_correct"], {"row-changed"}),
-    ("event payload edited", [
-        "UPDATE events SET payload_json = replace(payload_json, '\"number\":1', '\"number\":7') "
-        "WHERE kind = 'model.registered'"], {"chain"}),
+    (
+        "event payload edited",
+        [
+            "UPDATE events SET payload_json = replace(payload_json, '\"number\":1', '\"number\":7') "
+            "WHERE kind = 'model.registered'"
+        ],
+        {"chain"},
+    ),
     ("event actor edited", ["UPDATE events SET actor = 'mallory' WHERE seq = 3"], {"chain"}),
-    ("last event deleted", ["DELETE FROM events WHERE seq = (SELECT max(seq) FROM events)"],
-        {"checkpoint"}),
-    ("whole chain recomputed", [
-        lambda c: _recompute_chain(c, lambda e: e["payload"].update(number=7))], {"checkpoint"}),
+    (
+        "last event deleted",
+        ["DELETE FROM events WHERE seq = (SELECT max(seq) FROM events)"],
+        {"checkpoint"},
+    ),
+    (
+        "whole chain recomputed",
+        [lambda c: _recompute_chain(c, lambda e: e["payload"].update(number=7))],
+        {"checkpoint"},
+    ),
     ("events emptied", ["DELETE FROM events"], {"checkpoint", "row-unbound"}),
     ("events table dropped", ["DROP TABLE events"], {"events-missing"}),
     ("checkpoint signed by another key", [_wrong_key], {"checkpoint"}),
@@ -190,7 +252,9 @@ def test_there_are_at_least_25_kinds() -> None:
 
 
 @pytest.mark.parametrize(("name", "damage", "kinds"), CASES, ids=[c[0] for c in CASES])
-def test_each_damage_is_named(ledger_copy: Copy, name: str, damage: list[SQL], kinds: set[str]) -> None:
+def test_each_damage_is_named(
+    ledger_copy: Copy, name: str, damage: list[SQL], kinds: set[str]
+) -> None:
     for step in damage:
         if isinstance(step, str):
             ledger_copy.execute(step)

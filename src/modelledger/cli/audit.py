@@ -109,10 +109,8 @@ def verify(
         )
     elif report.ok:
         rows = sum(report.rows.values())
-        typer.echo(
-            f"ok: {report.events} events, chain intact; {rows} rows and "
-            f"{report.predictions} predictions match their events; root {report.root[:16]}…"
-        )
+        typer.echo(f"ok: {report.events} events, chain intact, root {report.root[:16]}…")
+        typer.echo(f"ok: {rows} rows and {report.predictions} predictions match their events")
         for c in report.checkpoints:
             typer.echo(f"ok: extends the checkpoint of {c['size']} events at {c['at']}")
     else:

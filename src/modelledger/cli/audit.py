@@ -89,7 +89,7 @@ def verify(
     trusted = [keys.public_key_file(Path(k)) for k in public_key or []]
     with open_ledger() as ledger:
         own = _own_key(ledger)
-        with LazyProgress("verifying rows", enabled=not as_json) as progress:
+        with LazyProgress("verifying", enabled=not as_json, unit="rows") as progress:
             progress.total(integrity.total_rows(ledger))
             report = integrity.verify_ledger(
                 ledger, RECIPES, points, [*trusted, *own], progress.advance

@@ -1,5 +1,5 @@
-"""A byte-counting progress bar that only appears when work takes over a second, on stderr, and
-never under ``--json``."""
+"""A progress bar (of bytes, or of rows and the like) that only appears when work takes over a
+second, on stderr, and never under ``--json``."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ SHOW_AFTER_S = 1.0
 
 
 class LazyProgress:
-    def __init__(self, description: str, enabled: bool = True) -> None:
+    def __init__(self, description: str, enabled: bool = True, unit: str = "bytes") -> None:
         self.description = description
         self.enabled = enabled
+        self.unit = unit  # "bytes", or what else is counted (shown as done/total)
         self._lock = threading.Lock()
         self._started = time.monotonic()
         self._total = 0
@@ -37,7 +38,9 @@ class LazyProgress:
         from rich.progress import (
             BarColumn,
             DownloadColumn,
+            MofNCompleteColumn,
             Progress,
+            ProgressColumn,
             TextColumn,
             TimeRemainingColumn,
             TransferSpeedColumn,
@@ -47,11 +50,15 @@ class LazyProgress:
         if not console.is_terminal:
             self.enabled = False  # a log file wants no bar
             return
+        amount: list[ProgressColumn] = (
+            [DownloadColumn(), TransferSpeedColumn()]
+            if self.unit == "bytes"
+            else [MofNCompleteColumn(), TextColumn(self.unit)]
+        )
         self._bar = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
+            *amount,
             TimeRemainingColumn(),
             console=console,
             transient=True,

@@ -109,10 +109,10 @@ def verify(
         )
     elif report.ok:
         rows = sum(report.rows.values())
-        typer.echo(f"ok: {report.events} events, chain intact, root {report.root[:16]}…")
+        typer.echo(f"ok: {_n(report.events, 'event')}, chain intact, root {report.root[:16]}…")
         typer.echo(f"ok: {rows} rows and {report.predictions} predictions match their events")
         for c in report.checkpoints:
-            typer.echo(f"ok: extends the checkpoint of {c['size']} events at {c['at']}")
+            typer.echo(f"ok: extends the checkpoint of {_n(c['size'], 'event')} at {c['at']}")
     else:
         typer.echo(f"DAMAGED: {len(report.damage)} problem(s) found", err=True)
         for d, n in report.first_of_each():
@@ -120,6 +120,10 @@ def verify(
             typer.echo(f"  {d.kind}: {d.where}: {d.detail}{more}", err=True)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _own_key(ledger: object) -> list[str]:
@@ -190,7 +194,7 @@ def checkpoint_cmd(
     if out is not None:
         c = read(document)
         typer.echo(
-            f"checkpoint of {c.size} events, root {c.root[:16]}…, key {c.fingerprint} → {out}"
+            f"checkpoint of {_n(c.size, 'event')}, root {c.root[:16]}…, key {c.fingerprint} → {out}"
         )
 
 

@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from modelledger.core import merkle
 from modelledger.core.checkpoint import Checkpoint
-from modelledger.core.errors import StoreUnavailable
 from modelledger.core.rows import table_digest
 from modelledger.ledger import schema
 from modelledger.ledger.binding import BOUND
@@ -314,15 +314,9 @@ def _checkpoints(
             out.damage.append(
                 Damage("checkpoint", where, f"the log holds {w.count} events: it was truncated")
             )
-        elif w.roots.get(c.size, b"").hex() != c.root:
+        elif (w.roots.get(c.size) if c.size else merkle.EMPTY_ROOT) != bytes.fromhex(c.root):
             out.damage.append(
                 Damage("checkpoint", where, "the log's first events were rewritten since")
             )
         else:
             result["ok"] = True
-
-
-def unavailable(exc: StoreUnavailable) -> Integrity:
-    out = Integrity()
-    out.damage.append(Damage("unreadable", "database", str(exc)))
-    return out

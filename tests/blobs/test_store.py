@@ -250,7 +250,7 @@ def test_a_staged_file_names_the_file_read(store, tmp_path):
 
 
 def test_a_file_removed_after_it_was_opened_is_named_by_its_path(tmp_path):
-    from modelledger.blobs.store import _opened_path
+    from modelledger.blobs.local_io import opened_path as _opened_path
 
     path = write(tmp_path / "gone.bin", b"x")
     fd = os.open(path, os.O_RDONLY)

@@ -197,7 +197,11 @@ def test_old_ledger_migrates_to_head_adding_only_the_search_tables(old_ledger, p
     script = ScriptDirectory.from_config(cfg)
     stored = _stored_revision(old_ledger)
     assert stored == OLD_REVISION and script.get_revision(stored) is not None
-    assert [r.revision for r in script.iterate_revisions("head", stored)] == ["0010", "0009", "0008"]
+    assert [r.revision for r in script.iterate_revisions("head", stored)] == [
+        "0010",
+        "0009",
+        "0008",
+    ]
 
     before = _schema_fingerprint(old_ledger)
     led = open_ledger(Settings(home=project / ".mledger", db_url=old_ledger))

@@ -2,7 +2,9 @@
 unchanged tree costs one stat per file instead of reading it.
 
 It lives beside the ledger (``.mledger/cache/hashes.sqlite``) and belongs to one blob store: an
-entry also means "these bytes are in that store". It is only a cache: deleting it is always safe.
+entry also means "these bytes were stored in that store", never that they still are (a blob may
+be lost since): callers confirm the store holds them before naming them. It is only a cache:
+deleting it is always safe.
 """
 
 from __future__ import annotations

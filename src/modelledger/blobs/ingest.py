@@ -1,5 +1,6 @@
 """Storing many files at once for a snapshot: one read per file, stat-only when the hash cache
-vouches for a file, and never a hash that does not match the stored bytes.
+vouches for a file and the store still holds its bytes, and never a hash that does not match
+the stored bytes.
 
 A file that changes while it is read (its size, mtime or inode moves between the scan and the
 end of the read) fails the whole ingest, and nothing becomes visible: temp files are dropped.
@@ -23,7 +24,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from modelledger.blobs.hashcache import FileKey, HashCache
-from modelledger.blobs.packs import LooseBatch, PackWriter
+from modelledger.blobs.loose import LooseBatch
+from modelledger.blobs.packs import PackWriter
 from modelledger.blobs.store import BlobStore, Staged
 from modelledger.blobs.tree import TreeEntry
 from modelledger.core.errors import InvalidInput
@@ -153,6 +155,11 @@ class Ingest:
     def run(self, files: list[SourceFile]) -> list[TreeEntry]:
         self._read_at_ns = time.time_ns()
         hits = self.cache.lookup(f.key for f in files) if self.cache else {}
+        if hits:
+            # an entry says the bytes were stored once, not that they still are: a lost blob
+            # is read from its file and stored again rather than named by a new tree
+            lost = self.store.missing(set(hits.values()))
+            hits = {path: sha for path, sha in hits.items() if sha not in lost}
         shas = [hits.get(f.key.path) for f in files]
         todo = [f for f, sha in zip(files, shas, strict=True) if sha is None]
         # remote stores write small objects one by one: there the pool hides network latency
@@ -188,11 +195,12 @@ class Ingest:
     def commit(self) -> None:
         """Durable, then visible; remember the hashes only once the bytes are in the store."""
         try:
-            for batch in (self._pack, self._loose):
-                if batch is not None:
-                    batch.commit()
-            for staged in self._staged:
-                staged.commit()
+            with self.store.one_sync():
+                for batch in (self._pack, self._loose):
+                    if batch is not None:
+                        batch.commit()
+                for staged in self._staged:
+                    staged.commit()
         finally:
             self.discard()
         if self.cache is not None:

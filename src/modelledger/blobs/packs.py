@@ -13,26 +13,23 @@ durable under its final name, so a pack without an idx is a crash leftover that 
 as are ``.tmp-*`` files. Objects in a pack cannot be deleted one by one: a collector must write
 the survivors into a new pack, commit it, then unlink the old idx before the old pack.
 
-A loose batch writes each object to its own temp file and makes them all durable with one
-filesystem sync before linking them into ``sha256/ab/cdef…``.
+Loose batches, the other way to write many objects at once, are in loose.py.
 """
 
 from __future__ import annotations
 
 import bisect
 import contextlib
-import ctypes
-import functools
 import hashlib
-import itertools
 import os
 import struct
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, NamedTuple
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple
+
+from modelledger.blobs.durable import fsync_path, write_all
+from modelledger.blobs.writers import Writer
 
 MAGIC = b"mledger-pack-idx 1\n"
 RECORD = struct.Struct(">32sQQ")
@@ -50,12 +47,6 @@ class Location(NamedTuple):
     size: int
 
 
-def _write_all(fd: int, data: bytes | bytearray) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
 def _write_chunks(fd: int, chunks: list[bytes], offset: int) -> None:
     """Write the objects as they are at ``offset``: one pwritev per thousand, no copy into a
     Python buffer."""
@@ -71,15 +62,6 @@ def _write_chunks(fd: int, chunks: list[bytes], offset: int) -> None:
         offset += size
 
 
-def _fsync(path: str) -> None:
-    """fsync a file or a directory (a directory's fsync makes its new entries durable)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _place(tmp: str, final: str) -> None:
     """Give a durable temp file its final name. A link never replaces an existing file: the same
     name means the same bytes, so an existing one (a concurrent or crashed writer's) is kept."""
@@ -93,8 +75,9 @@ class PackWriter:
     once (each writes its share of the temp file outside the lock); all adds must have returned
     before ``commit()`` or ``discard()``."""
 
-    def __init__(self, directory: str) -> None:
+    def __init__(self, directory: str, writer: Writer | None = None) -> None:
         self.directory = directory
+        self._writer = writer or Writer(os.path.dirname(directory))
         self._lock = threading.Lock()
         self._objects: dict[bytes, tuple[int, int]] = {}  # digest → (offset, size)
         self._pending: list[bytes] = []  # objects not yet written to the temp file
@@ -130,7 +113,7 @@ class PackWriter:
         if self._fd is None:
             self._made_dir = not os.path.isdir(self.directory)
             os.makedirs(self.directory, exist_ok=True)
-            self._fd, self._tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.directory)
+            self._fd, self._tmp = self._writer.temp(self.directory)
         taken = (self._fd, self._pending, self._spilled)
         self._spilled += self._pending_size
         self._pending, self._pending_size = [], 0
@@ -150,9 +133,9 @@ class PackWriter:
                 records = (RECORD.pack(d, *where) for d, where in sorted(self._objects.items()))
                 idx = MAGIC + b"".join(records)
                 name = "pack-" + hashlib.sha256(idx).hexdigest()
-                fd, idx_tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.directory)
+                fd, idx_tmp = self._writer.temp(self.directory)
                 try:
-                    _write_all(fd, idx)
+                    write_all(fd, idx)
                     os.fchmod(fd, 0o444)
                     os.fsync(fd)
                 finally:
@@ -160,12 +143,12 @@ class PackWriter:
                 final = os.path.join(self.directory, name)
                 _place(self._tmp, final + ".pack")
                 self._tmp = None
-                _fsync(self.directory)  # the pack's name is durable before its idx exists
+                fsync_path(self.directory)  # the pack's name is durable before its idx exists
                 _place(idx_tmp, final + ".idx")
                 idx_tmp = None
-                _fsync(self.directory)
+                fsync_path(self.directory)
                 if self._made_dir:
-                    _fsync(os.path.dirname(self.directory))
+                    fsync_path(os.path.dirname(self.directory))
                 return name
             finally:
                 if idx_tmp is not None:
@@ -188,89 +171,16 @@ class PackWriter:
         self._spilled = 0
 
 
-_TEMP_NAMES = itertools.count()
-
-
-class LooseBatch:
-    """Loose objects written now, durable and visible at ``commit()``. Thread-safe."""
-
-    def __init__(self, objects: str) -> None:
-        self.objects = objects  # the store's sha256/ folder: temps live there, objects below it
-        self._temps: list[tuple[str, str]] = []  # (temp path, sha256)
-
-    def add(self, sha256: str, data: bytes) -> None:
-        tmp = os.path.join(self.objects, f".tmp-{os.getpid()}-{next(_TEMP_NAMES)}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
-        try:
-            _write_all(fd, data)
-        except BaseException:
-            os.close(fd)
-            os.unlink(tmp)
-            raise
-        os.close(fd)
-        self._temps.append((tmp, sha256))
-
-    def commit(self) -> None:
-        temps, self._temps = self._temps, []
-        if not temps:
-            return
-        try:
-            _sync_files([t for t, _ in temps], self.objects)  # bytes durable before any name
-            fans = sorted({os.path.join(self.objects, sha[:2]) for _, sha in temps})
-            for fan in fans:
-                os.makedirs(fan, exist_ok=True)
-            for tmp, sha in temps:
-                with contextlib.suppress(FileExistsError):  # the same bytes are already there
-                    os.link(tmp, os.path.join(self.objects, sha[:2], sha[2:]))
-            # names durable too before returning: the ledger records them next
-            _sync_files([*fans, self.objects], self.objects)
-        finally:
-            _unlink_all(temps)
-
-    def discard(self) -> None:
-        temps, self._temps = self._temps, []
-        _unlink_all(temps)
-
-
-def _unlink_all(temps: list[tuple[str, str]]) -> None:
-    for tmp, _ in temps:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-
-
-def _sync_files(paths: list[str], directory: str) -> None:
-    """fsync each file (or folder), or one syncfs(2) of the store's filesystem when there are
-    many: a thousand fsyncs cost a thousand journal commits, one syncfs costs one."""
-    syncfs = getattr(_libc(), "syncfs", None) if len(paths) > 8 else None
-    if syncfs is not None:
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            if syncfs(fd) == 0:
-                return
-        finally:
-            os.close(fd)
-
-    with ThreadPoolExecutor(4, thread_name_prefix="mledger-fsync") as pool:
-        list(pool.map(_fsync, paths))
-
-
-@functools.cache
-def _libc() -> Any:
-    try:
-        return ctypes.CDLL(None, use_errno=True)
-    except OSError:
-        return None
-
-
 class _Pack:
     """One index, kept as its raw records (48 bytes an object) and searched by bisection after a
     first-byte fan-out, so loading it costs no work per object."""
 
-    __slots__ = ("_body", "_fan", "path")
+    __slots__ = ("_body", "_fan", "_listed", "path")
 
     def __init__(self, path: str, body: bytes) -> None:
         self.path = path
         self._body = body
+        self._listed: set[str] | None = None
         firsts = body[0 :: RECORD.size]
         self._fan = [bisect.bisect_left(firsts, b) for b in range(257)]
 
@@ -289,19 +199,36 @@ class _Pack:
         for i in range(len(self._body) // RECORD.size):
             yield self._digest(i)
 
+    def holding(self, shas: set[str]) -> set[str]:
+        """Those of ``shas`` this pack holds: for many look-ups at once, the pack's digests are
+        listed once, as a set of hex names (one ``hex()`` of the whole index, then slices), and
+        intersected without a Python call per look-up."""
+        if self._listed is None:
+            text, step = self._body.hex(), 2 * RECORD.size
+            self._listed = {text[i : i + 64] for i in range(0, len(text), step)}
+        return shas & self._listed
+
 
 def _load(path: str, name: str) -> _Pack | None:
     """An index, or None when it is damaged (its name is the hash of its bytes)."""
     with open(path, "rb") as f:
         raw = f.read()
-    body = raw[len(MAGIC) :]
-    if (
-        not raw.startswith(MAGIC)
-        or len(body) % RECORD.size
-        or "pack-" + hashlib.sha256(raw).hexdigest() != name
-    ):
+    if index_problem(raw, name):
         return None
-    return _Pack(path.removesuffix(".idx") + ".pack", body)
+    return _Pack(path.removesuffix(".idx") + ".pack", raw[len(MAGIC) :])
+
+
+def index_problem(raw: bytes, name: str) -> str | None:
+    """What is wrong with the bytes ``raw`` of the index ``name``.idx, or None: for fsck, which
+    names the damage, and for readers, which ignore a damaged index."""
+    body = raw[len(MAGIC) :]
+    if not raw.startswith(MAGIC):
+        return "not a pack index (its first line is not the format's)"
+    if len(body) % RECORD.size:
+        return f"truncated or padded: {len(body)} bytes of records, not a multiple of {RECORD.size}"
+    if "pack-" + hashlib.sha256(raw).hexdigest() != name:
+        return "its bytes do not hash to its name (edited or corrupt)"
+    return None
 
 
 class PackIndex:
@@ -327,6 +254,16 @@ class PackIndex:
             if self._packs is not packs:  # loaded since, in this thread or another
                 found = self._find(digest, self._packs)
         return found
+
+    def held(self, shas: Iterable[str]) -> set[str]:
+        """Those of ``shas`` that some pack holds (new packs looked for first)."""
+        self._refresh()
+        wanted = set(shas)
+        left = set(wanted)
+        for pack in self._packs.values():
+            if left:
+                left -= pack.holding(left)
+        return wanted - left
 
     @staticmethod
     def _find(digest: bytes, packs: dict[str, _Pack]) -> Location | None:

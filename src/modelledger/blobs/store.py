@@ -12,133 +12,30 @@ snapshots of many small files; reads cover both, and a loose object wins over a 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import functools
 import hashlib
 import io
-import mmap
 import os
 import stat
 import tempfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
-from modelledger.blobs import direct
+from modelledger.blobs import direct, local_io
 from modelledger.blobs.anonymous import AnonymousFiles
-from modelledger.blobs.packs import LooseBatch, PackIndex, PackWriter
+from modelledger.blobs.durable import sync_paths
+from modelledger.blobs.local_io import CHUNK
+from modelledger.blobs.loose import LooseBatch
+from modelledger.blobs.packs import PackIndex, PackWriter
+from modelledger.blobs.staged import BlobInfo, Staged
 from modelledger.blobs.tree import Tree
-from modelledger.core.errors import InvalidInput, NotFound
+from modelledger.blobs.writers import Writer
+from modelledger.core.errors import CheckFailed, InvalidInput, NotFound
 from modelledger.core.workers import ProcessPool
 
-CHUNK = 1 << 20
-_FICLONE: int | None = 0x40049409 if os.uname().sysname == "Linux" else None
+__all__ = ["CHUNK", "BlobInfo", "BlobStore", "Staged"]
 _SYNC_POOL = ProcessPool(4, "mledger-fsync")
-
-
-@dataclass(frozen=True)
-class BlobInfo:
-    sha256: str
-    size: int
-
-
-class Staged:
-    """A blob whose address is known but which is not in the store yet.
-
-    ``commit()`` makes it durable and visible under its address; ``discard()`` drops it, so a
-    registration that fails after hashing leaves nothing behind. Either may be called safely
-    after the other. ``source``: for a staged file, the absolute path of the file whose bytes
-    were read, symbolic links followed.
-    """
-
-    def __init__(
-        self,
-        info: BlobInfo,
-        publish: Callable[[], None] | None = None,
-        discard: Callable[[], None] | None = None,
-    ) -> None:
-        self.info = info
-        self.source: str | None = None
-        self._publish = publish
-        self._discard = discard
-
-    def commit(self) -> BlobInfo:
-        publish, self._publish, self._discard = self._publish, None, None
-        if publish is not None:
-            publish()
-        return self.info
-
-    def discard(self) -> None:
-        drop, self._publish, self._discard = self._discard, None, None
-        if drop is not None:
-            drop()
-
-
-def _forget_pages(fd: int) -> None:
-    """Drop a durable stored copy's pages from the page cache. The copy is written once and read
-    rarely (verify, serving's load), and the source's pages are cached anyway; freed at once,
-    its pages serve the next copy. Kept instead, every registration grows the cache by its
-    artifact: on a VM whose memory the host backs on first touch (Firecracker, our benchmark
-    machine), each new page then costs a host fault, which made a copy several times slower.
-    Called after the fsync (only clean pages can be dropped) and the hash."""
-    if hasattr(os, "posix_fadvise"):
-        with contextlib.suppress(OSError):
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-
-
-def _make_durable(fd: int, buffered: tuple[mmap.mmap, int] | None) -> None:
-    """On a worker, for ``_stage_local``: the staged copy read-only, as every stored object is,
-    and on disk; written from ``buffered`` first when the bytes are in a direct-I/O buffer."""
-    os.fchmod(fd, 0o444)  # the descriptor stays writable: modes are checked at open
-    if buffered is None:
-        os.fsync(fd)
-    else:
-        direct.write_durably(fd, *buffered)
-
-
-def _hash_of(fd: int) -> BlobInfo:
-    """The address of an open file's bytes: one call into the hash, which lets go of the GIL."""
-    size = os.fstat(fd).st_size
-    if size == 0:
-        return BlobInfo(hashlib.sha256().hexdigest(), 0)
-    with mmap.mmap(fd, size, access=mmap.ACCESS_READ) as mapped:
-        return BlobInfo(hashlib.sha256(mapped).hexdigest(), size)
-
-
-def _opened_path(fd: int, path: str | os.PathLike[str]) -> str:
-    """Where the open file ``fd`` (opened as ``path``) is, symbolic links followed: the file
-    actually read, even if a link on the way changed since. One system call on Linux."""
-    try:
-        found = os.readlink(f"/proc/self/fd/{fd}")
-    except OSError:
-        found = ""
-    if found.startswith("/") and not found.endswith(" (deleted)"):
-        return found
-    return os.path.realpath(path)  # no /proc, or the file was removed since it was read
-
-
-def _kernel_copy(infd: int, fd: int, size: int) -> None:
-    """A reflink (copy-on-write: no bytes copied) where the filesystem offers it, else
-    copy_file_range (no bytes through Python), else a plain copy."""
-    offset = 0
-    if _FICLONE is not None:
-        try:
-            fcntl.ioctl(fd, _FICLONE, infd)
-            return
-        except OSError:
-            pass  # not a reflinking filesystem (ext4) or another filesystem than the store's
-    try:
-        while offset < size:
-            n = os.copy_file_range(infd, fd, size - offset, offset, offset)
-            if n == 0:
-                break
-            offset += n
-        return
-    except OSError:
-        if offset:
-            raise
-    while chunk := os.read(infd, CHUNK):
-        os.write(fd, chunk)
 
 
 class BlobStore:
@@ -153,6 +50,8 @@ class BlobStore:
         self._tmp_dir = os.path.join(self.root, "sha256")
         self._packs = PackIndex(os.path.join(self.root, "packs"))
         self._anonymous = AnonymousFiles(self._tmp_dir, _SYNC_POOL)
+        self._writer = Writer(self.root)
+        self._batch = threading.local()  # .dirs: directories to sync at the batch's end
         self._direct = direct.DirectIO()
         if self.local and not os.path.isdir(self._tmp_dir):
             os.makedirs(self._tmp_dir, exist_ok=True)
@@ -165,6 +64,7 @@ class BlobStore:
         """Let go of what the store holds open (the next write opens it again)."""
         self._anonymous.release()
         self._direct.close()
+        self._writer.release()
 
     @functools.cached_property
     def fs_and_root(self) -> tuple[Any, str]:
@@ -231,7 +131,7 @@ class BlobStore:
                 if stat.S_ISDIR(found.st_mode):
                     raise IsADirectoryError(path)
                 staged = self._stage_local(src, found.st_size)
-                staged.source = _opened_path(src, path)
+                staged.source = local_io.opened_path(src, path)
                 return staged
             finally:
                 os.close(src)
@@ -257,17 +157,17 @@ class BlobStore:
         cache (blobs/direct.py); a bigger one is copied by the kernel and the copy hashed."""
         fd, tmp = self._anonymous.take(), None
         if fd is None:
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self._tmp_dir)
+            fd, tmp = self._writer.temp(self._tmp_dir)
         try:
             buffered = self._direct.read(src, fd) if size <= direct.DIRECT_MAX else None
             if buffered is None:
-                _kernel_copy(src, fd, size)
+                local_io.kernel_copy(src, fd, size)
         except BaseException:
             os.close(fd)
             if tmp is not None:
                 os.unlink(tmp)
             raise
-        syncing = _SYNC_POOL.submit(_make_durable, fd, buffered)
+        syncing = _SYNC_POOL.submit(local_io.make_durable, fd, buffered)
 
         def drop() -> None:
             if tmp is not None:
@@ -278,7 +178,7 @@ class BlobStore:
 
         try:
             if buffered is None:
-                info = _hash_of(fd)
+                info = BlobInfo(*local_io.hash_of(fd))
             else:
                 buf, n = buffered
                 with memoryview(buf) as view, view[:n] as read:
@@ -305,7 +205,7 @@ class BlobStore:
                 syncing.result()
                 self._place(link, info.sha256)
                 if buffered is None:
-                    _forget_pages(fd)  # (a direct write left none in the cache)
+                    local_io.forget_pages(fd)  # (a direct write left none in the cache)
             finally:
                 drop()
 
@@ -315,12 +215,12 @@ class BlobStore:
     def pack_writer(self) -> PackWriter:
         """A pack for many small objects of a local store; readers see them once it commits."""
         assert self.local, "remote stores keep small objects loose"
-        return PackWriter(self._packs.directory)
+        return PackWriter(self._packs.directory, self._writer)
 
     def loose_batch(self) -> LooseBatch:
         """Loose objects of a local store, made durable together when the batch commits."""
         assert self.local, "remote stores write objects one by one"
-        return LooseBatch(self._tmp_dir)
+        return LooseBatch(self._tmp_dir, self._writer)
 
     def _link_into_place(self, tmp: str, sha: str) -> None:
         try:
@@ -330,21 +230,47 @@ class BlobStore:
             os.unlink(tmp)
 
     def _place(self, link: Callable[[str], None], sha: str) -> None:
-        """Link a durable copy to its address. Unlike rename, a link never replaces an existing
-        object; FileExistsError means it is stored already (earlier, or by a concurrent writer)."""
+        """Link a durable copy to its address, and make the link durable too (its directory
+        synced) before returning: the caller records the address next. Unlike rename, a link
+        never replaces an existing object; FileExistsError means it is stored already (earlier,
+        or by a concurrent writer, whose link may not be durable yet: synced all the same)."""
         final = self.path(sha)
+        fan = os.path.dirname(final)
+        changed = [fan]
         try:
             link(final)
         except FileNotFoundError:  # a fan-out directory removed by hand, or a remote mount
-            os.makedirs(os.path.dirname(final), exist_ok=True)
+            os.makedirs(fan, exist_ok=True)
+            changed.append(self._tmp_dir)  # the new fan-out directory's own entry
             with contextlib.suppress(FileExistsError):
                 link(final)
         except FileExistsError:
             pass
+        pending: set[str] | None = getattr(self._batch, "dirs", None)
+        if pending is None:
+            sync_paths(changed, self._tmp_dir)
+        else:
+            pending.update(changed)
+
+    @contextlib.contextmanager
+    def one_sync(self) -> Iterator[None]:
+        """Objects placed inside (in this thread) have their directories synced together on
+        leaving, once per directory, instead of one sync per object; durable when it exits."""
+        if getattr(self._batch, "dirs", None) is not None:
+            yield  # inside another one: that one syncs
+            return
+        pending: set[str] = set()
+        self._batch.dirs = pending
+        try:
+            yield
+        finally:
+            self._batch.dirs = None
+        if pending:
+            sync_paths(sorted(pending), self._tmp_dir)
 
     def _put_local(self, src: IO[bytes]) -> BlobInfo:
         """One pass for large files and streams: read, hash and write each chunk once."""
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self._tmp_dir)
+        fd, tmp = self._writer.temp(self._tmp_dir)
         try:
             h, size = hashlib.sha256(), 0
             with os.fdopen(fd, "wb") as out:
@@ -354,9 +280,10 @@ class BlobStore:
                     size += len(chunk)
                 out.flush()
                 os.fsync(out.fileno())
-                _forget_pages(out.fileno())
+                local_io.forget_pages(out.fileno())
         except BaseException:
-            os.unlink(tmp)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
             raise
         sha = h.hexdigest()
         self._link_into_place(tmp, sha)
@@ -398,9 +325,33 @@ class BlobStore:
             return f.read()
 
     def get_tree(self, sha256: str) -> Tree:
+        """The tree listing named ``sha256``, its bytes checked against that hash first: a
+        listing rewritten in the store would otherwise name other files than the ones recorded."""
         import json
 
-        return Tree.from_json(json.loads(self.get(sha256)))
+        data = self.get(sha256)
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise CheckFailed(
+                f"tree sha256:{sha256} is corrupt in the store (its bytes no longer match its "
+                "hash); its listing was not used. Run `mledger fsck` to see what else is damaged"
+            )
+        try:
+            return Tree.from_json(json.loads(data))
+        except (ValueError, KeyError, TypeError, InvalidInput) as exc:
+            raise CheckFailed(f"blob sha256:{sha256} is not a tree listing ({exc})") from None
+
+    def missing(self, shas: Iterable[str]) -> set[str]:
+        """Those of ``shas`` that are not in the store. Packs are searched first (in memory),
+        then a loose object is looked for by one stat each."""
+        wanted = set(shas)
+        if not self.local:  # one request each: many at once hide the network's latency
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(16) as pool:
+                there = dict(zip(wanted, pool.map(self.has, wanted), strict=True))
+            return {sha for sha, found in there.items() if not found}
+        packed = self._packs.held(wanted)
+        return {sha for sha in wanted - packed if not os.path.exists(self.path(sha))}
 
     def verify(self, sha256: str) -> bool:
         """Re-hash the stored bytes; False when they no longer match their address."""

@@ -9,7 +9,10 @@ from typing import Any
 
 
 def main() -> None:
+    from modelledger.cli import signals
     from modelledger.cli.fast import answer
+
+    signals.install()  # SIGTERM cleans up as Ctrl-C does
 
     code = answer(sys.argv[1:])
     if code is not None:

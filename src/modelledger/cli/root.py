@@ -9,7 +9,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from modelledger.cli import audit
+from modelledger.cli import audit, fsck
 from modelledger.console.output import JSON_HELP, emit_json, show_wide
 from modelledger.core.errors import MledgerError
 from modelledger.data import cli as data
@@ -97,6 +97,7 @@ app.command()(release.promote)
 app.command()(release.rehearse)
 app.command()(release.rollback)
 app.add_typer(audit.app, name="audit")
+app.command()(fsck.fsck)
 app.add_typer(predictions.app, name="predictions")
 app.add_typer(predictions.feedback_app, name="feedback")
 app.command()(serve.serve)

@@ -1,4 +1,6 @@
-"""Materialising a snapshot into a folder, verifying every file's hash on the way out."""
+"""Materialising a snapshot into a folder, verifying every file's hash on the way out: the tree
+listing against the snapshot's tree hash (``BlobStore.get_tree``), then each file's bytes
+against its entry's hash and size."""
 
 from __future__ import annotations
 
@@ -39,25 +41,42 @@ def checkout(
             "the snapshot's files in it"
         )
     snap = get_snapshot(ledger, ref)
-    tree = ledger.blobs.get_tree(snap.tree_sha256)
+    tree = ledger.blobs.get_tree(snap.tree_sha256)  # checked against its hash
+    if (len(tree.entries), tree.size) != (snap.file_count, snap.size):
+        raise CheckFailed(
+            f"{snap.id}: the record says {snap.file_count} files, {snap.size:,} bytes; its tree "
+            f"lists {len(tree.entries)} files, {tree.size:,} bytes. Nothing was written"
+        )
     write_tree(ledger.blobs, tree, directory, on_bytes)
     return CheckoutResult(snap.id, directory, len(tree.entries), tree.size)
 
 
-def copy_verified(blobs: BlobStore, sha256: str, target: Path, what: str) -> None:
-    """Write the blob to ``target`` (atomically), hashing on the way; a corrupt blob writes nothing."""
+def copy_verified(
+    blobs: BlobStore, sha256: str, target: Path, what: str, size: int | None = None
+) -> None:
+    """Write the blob to ``target`` (atomically), hashing on the way; a corrupt blob, or one of
+    another ``size`` than the listing says, writes nothing."""
     tmp = target.with_name(f".{target.name}.mledger-tmp")
-    h = hashlib.sha256()
-    with blobs.open(sha256) as src, open(tmp, "wb") as out:
-        while chunk := src.read(CHUNK):
-            h.update(chunk)
-            out.write(chunk)
-    if h.hexdigest() != sha256:
-        tmp.unlink()
-        raise CheckFailed(
-            f"blob sha256:{sha256} for {what} is corrupt in the store "
-            "(its bytes no longer match their hash); nothing was written for it"
-        )
+    h, written = hashlib.sha256(), 0
+    try:
+        with blobs.open(sha256) as src, open(tmp, "wb") as out:
+            while chunk := src.read(CHUNK):
+                h.update(chunk)
+                out.write(chunk)
+                written += len(chunk)
+        if h.hexdigest() != sha256:
+            raise CheckFailed(
+                f"blob sha256:{sha256} for {what} is corrupt in the store "
+                "(its bytes no longer match their hash); nothing was written for it"
+            )
+        if size is not None and written != size:
+            raise CheckFailed(
+                f"{what}: the listing says {size:,} bytes but sha256:{sha256} holds {written:,}; "
+                "nothing was written for it"
+            )
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, target)
 
 
@@ -74,7 +93,7 @@ def write_tree(
         if not target.is_relative_to(root):  # Tree.of refuses such paths; belt and braces
             raise InvalidInput(f"{entry.path}: escapes the checkout folder")
         target.parent.mkdir(parents=True, exist_ok=True)
-        copy_verified(blobs, entry.sha256, target, entry.path)
+        copy_verified(blobs, entry.sha256, target, entry.path, entry.size)
         os.chmod(target, entry.mode)
         advance(entry.size)
 

@@ -99,10 +99,10 @@ def snapshot(
 
             card = validate_dataset_card(req.card, snap_id, tree.sha256)
         tf = Transform.of(snap_id, inputs, req.step or "", code, params) if inputs else None
-        ingest.commit()
-        tree_bytes = tree.canonical()
-        if not ledger.blobs.has(tree.sha256):
-            ledger.blobs.put_bytes(tree_bytes)
+        with ledger.blobs.one_sync():  # the files and their listing: durable together
+            ingest.commit()
+            if not ledger.blobs.has(tree.sha256):
+                ledger.blobs.put_bytes(tree.canonical())
     finally:
         ingest.discard()
         if cache is not None:

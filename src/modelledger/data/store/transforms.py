@@ -39,9 +39,7 @@ def insert_transform(conn: Connection, tf: Transform, record_json: str, at: str,
             "created_by": by,
         },
     )
-    insert_rows(
-        conn, transform_inputs, [{"transform_id": tf.id, "input_id": i} for i in tf.inputs]
-    )
+    insert_rows(conn, transform_inputs, [{"transform_id": tf.id, "input_id": i} for i in tf.inputs])
 
 
 def producing(conn: Connection, snapshot_ids: Iterable[str]) -> list[Transform]:

@@ -274,3 +274,27 @@ def test_an_altered_checkpoint_is_refused(ledger_copy: Copy) -> None:
     ledger_copy.checkpoint.write_text(json.dumps(doc))
     out = ledger_copy.run("audit", "verify", "--checkpoint", str(ledger_copy.checkpoint), code=2)
     del out
+
+
+PARALLEL = ["version params edited", "version forged", "prediction edited",
+            "prediction forged", "tag edited", "event actor edited", "dataset card deleted"]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", PARALLEL)
+def test_the_worker_process_finds_the_same(ledger_copy: Copy, name: str) -> None:
+    """A large ledger's tables are read in a second process: what it finds is the same."""
+    from modelledger.cli.id_recipes import RECIPES
+    from modelledger.ledger.home import open_ledger
+    from modelledger.ledger.integrity import verify_ledger
+    from modelledger.settings import Settings
+
+    _, damage, kinds = next(c for c in CASES if c[0] == name)
+    with open_ledger(Settings(home=ledger_copy.run.home)) as led:
+        clean = verify_ledger(led, RECIPES, parallel=True)
+        assert clean.ok and clean.predictions == 6, clean.damage
+        for step in damage:
+            ledger_copy.execute(step) if isinstance(step, str) else step(ledger_copy)
+        found = verify_ledger(led, RECIPES, parallel=True)
+        alone = verify_ledger(led, RECIPES, parallel=False)
+    assert kinds - {"checkpoint"} <= {d.kind for d in found.damage}
+    assert found.damage == alone.damage

@@ -17,7 +17,7 @@ from sqlalchemy import Boolean, Float, Integer, Table, insert
 from sqlalchemy.engine import Connection
 
 from modelledger.core import merkle
-from modelledger.core.rows import group_digest, group_key, row_digest
+from modelledger.core.rows import group_digest, group_key, row_text
 from modelledger.ledger import schema
 
 # Each bound table and the columns that name a group of its rows written together. A group is
@@ -68,26 +68,36 @@ class BoundTable:
     columns: tuple[str, ...]  # the content, in the table's order
     normalise: tuple[Normalise, ...]
     group: tuple[int, ...]  # positions of the group columns in ``columns``
+    booleans: tuple[int, ...]  # columns SQLite reads back as 0/1
 
-    def values(self, row: Mapping[str, Any]) -> list[Any]:
-        out = []
-        for name, norm in zip(self.columns, self.normalise, strict=True):
-            value = row.get(name)
-            out.append(None if value is None else norm(value))
-        return out
+    def values(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
+        """An inserted row's values, as the database will read them back."""
+        return tuple(
+            None if (value := row.get(name)) is None else norm(value)
+            for name, norm in zip(self.columns, self.normalise, strict=True)
+        )
 
-    def digest(self, values: Sequence[Any]) -> bytes:
-        return row_digest(self.table.name, values)
+    def read(self, raw: tuple[Any, ...]) -> tuple[Any, ...]:
+        """A row as the driver returned it (columns in order), normalised like ``values``."""
+        if not self.booleans:
+            return raw
+        out = list(raw)
+        for i in self.booleans:
+            if out[i] is not None:
+                out[i] = bool(out[i])
+        return tuple(out)
 
     def key(self, values: Sequence[Any]) -> str:
-        return group_key([values[i] for i in self.group])
+        group = self.group
+        return str(values[group[0]]) if len(group) == 1 else group_key([values[i] for i in group])
 
 
 def _bound(table: Table, group_by: tuple[str, ...]) -> BoundTable:
     columns = [c for c in table.columns if c.name != _SURROGATE.get(table.name)]
     names = tuple(c.name for c in columns)
     group = tuple(names.index(g) for g in group_by)
-    return BoundTable(table, names, tuple(_normaliser(c) for c in columns), group)
+    booleans = tuple(i for i, c in enumerate(columns) if isinstance(c.type, Boolean))
+    return BoundTable(table, names, tuple(_normaliser(c) for c in columns), group, booleans)
 
 
 BOUND: dict[str, BoundTable] = {
@@ -101,7 +111,7 @@ LOG_KEY = 3  # (request_id, mode, version_id) lead the columns: the primary key,
 _PENDING = "mledger.binding.pending"
 
 
-def _pending(conn: Connection) -> dict[str, dict[str, list[bytes]]]:
+def _pending(conn: Connection) -> dict[str, dict[str, list[Any]]]:
     txn = conn.get_transaction()
     kept = conn.info.get(_PENDING)
     if kept is None or kept[0] is not txn:
@@ -117,7 +127,7 @@ def bind(conn: Connection, table: str, rows: Iterable[Mapping[str, Any]]) -> Non
     groups = _pending(conn).setdefault(table, {})
     for row in rows:
         values = bound.values(row)
-        groups.setdefault(bound.key(values), []).append(bound.digest(values))
+        groups.setdefault(bound.key(values), []).append(row_text(values))
 
 
 def insert_rows(
@@ -133,7 +143,7 @@ def insert_rows(
 
 def bind_log(conn: Connection, leaves: Iterable[tuple[tuple[str, ...], bytes]]) -> None:
     """(primary key, leaf) of inference-log rows just written, for the next event's tree."""
-    _pending(conn).setdefault(LOG.table.name, {}).setdefault("", []).extend(leaves)  # type: ignore[arg-type]
+    _pending(conn).setdefault(LOG.table.name, {}).setdefault("", []).extend(leaves)
 
 
 def take_log(conn: Connection) -> dict[str, Any] | None:
@@ -155,7 +165,7 @@ def take(conn: Connection) -> dict[str, dict[str, str]] | None:
         return None
     conn.info.pop(_PENDING)
     return {
-        table: {key: group_digest(digests) for key, digests in sorted(groups.items())}
+        table: {key: group_digest(table, texts) for key, texts in sorted(groups.items())}
         for table, groups in sorted(kept[1].items())
     }
 

@@ -28,15 +28,6 @@ ENV_KINDS = frozenset(
 REPLAYED = ENV_KINDS | {"model.tag", "model.description", "ledger.bound", "ledger.key"}
 
 
-def body_bytes(seq: int, kind: str, subject: str, actor: str, at: str, payload_json: str) -> bytes:
-    """``canonical_json(event_body(…))`` built from the stored payload text, which events.append
-    wrote canonically: the chain is checked without parsing a million payloads."""
-    return (
-        f'{{"actor":{_STR(actor)},"at":{_STR(at)},"kind":{_STR(kind)},"payload":{payload_json},'
-        f'"seq":{seq},"subject":{_STR(subject)}}}'
-    ).encode()
-
-
 @dataclass
 class Walk:
     """What the pass found."""
@@ -92,31 +83,41 @@ def walk(conn: Connection, sizes: set[int], advance: Callable[[int], None] | Non
     wanted (those of checkpoints)."""
     out = Walk()
     expected, prev = 1, GENESIS
-    tree, leaf = out.tree, merkle.leaf_hash
+    tree, leaf, sha, loads, enc = out.tree, merkle.leaf_hash, hashlib.sha256, json.loads, _STR
     step = 0
     for seq, kind, subject, actor, at, payload_json, prev_hash, hash_ in iter_rows(conn):
+        try:
+            raw = bytes.fromhex(hash_)
+        except ValueError:
+            raw = hash_.encode()
         if out.broken is None:
             why = None
             if seq != expected:
                 why = f"event {expected} is missing (found {seq} next)"
             elif prev_hash != prev:
                 why = "prev_hash does not match the previous event's hash"
-            elif (
-                _hash(seq, kind, subject, actor, at, payload_json, prev_hash) != hash_
-                and _careful(seq, kind, subject, actor, at, payload_json, prev_hash) != hash_
-            ):
-                why = "recorded contents do not match the event's hash"
+            else:
+                # canonical_json(event_body(…)) built from the stored payload text, which
+                # events.append wrote canonically: no payload is parsed to check its hash
+                body = (
+                    f'{prev_hash}{{"actor":{enc(actor)},"at":{enc(at)},"kind":{enc(kind)},'
+                    f'"payload":{payload_json},"seq":{seq},"subject":{enc(subject)}}}'
+                )
+                if sha(body.encode("utf-8")).digest() != raw and (
+                    _careful(seq, kind, subject, actor, at, payload_json, prev_hash) != hash_
+                ):
+                    why = "recorded contents do not match the event's hash"
             if why:
                 out.broken = (expected, why)
         if out.first is None:
             out.first = hash_
         expected, prev = seq + 1, hash_
-        tree.add(leaf(bytes.fromhex(hash_) if len(hash_) == 64 else hash_.encode()))
+        tree.add(leaf(raw))
         out.count += 1
         if out.count in sizes:
             out.roots[out.count] = tree.root()
-        if '"bound":' in payload_json or '"log":' in payload_json or kind in REPLAYED:
-            _gather(out, seq, kind, subject, actor, at, json.loads(payload_json))
+        if kind in REPLAYED or '"bound":' in payload_json or '"log":' in payload_json:
+            _gather(out, seq, kind, subject, actor, at, loads(payload_json))
         step += 1
         if advance is not None and step == 10000:
             advance(step)
@@ -125,14 +126,6 @@ def walk(conn: Connection, sizes: set[int], advance: Callable[[int], None] | Non
         advance(step)
     out.head = prev
     return out
-
-
-def _hash(
-    seq: int, kind: str, subject: str, actor: str, at: str, payload_json: str, prev_hash: str
-) -> str:
-    return hashlib.sha256(
-        prev_hash.encode("ascii") + body_bytes(seq, kind, subject, actor, at, payload_json)
-    ).hexdigest()
 
 
 def _careful(

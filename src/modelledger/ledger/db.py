@@ -110,7 +110,9 @@ class Database:
         self._checkpointer = Checkpointer(self.engine) if self.dialect == "sqlite" else None
 
     @contextmanager
-    def _scope(self, write: bool, bulk: bool = False) -> Iterator[Connection]:
+    def _scope(
+        self, write: bool, bulk: bool = False, consistent: bool = False
+    ) -> Iterator[Connection]:
         deferred = bulk and self._checkpointer is not None
         try:
             with self.engine.connect() as conn:
@@ -120,6 +122,9 @@ class Database:
                     raw.execute("PRAGMA wal_autocheckpoint=0")
                 try:
                     with conn.begin():
+                        if consistent and self.dialect == "postgresql":
+                            # every statement sees one snapshot (SQLite's read transaction does)
+                            conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
                         if write and self.dialect == "postgresql":
                             conn.execute(
                                 text(
@@ -145,8 +150,10 @@ class Database:
         WAL into the database to a background checkpoint."""
         return self._scope(write=True, bulk=bulk)
 
-    def read(self) -> Any:
-        return self._scope(write=False)
+    def read(self, *, consistent: bool = False) -> Any:
+        """A read transaction; ``consistent``: one snapshot for all its statements on
+        PostgreSQL too, whose default gives each statement its own."""
+        return self._scope(write=False, consistent=consistent)
 
     def schema_revision(self) -> str | None:
         """The applied migration, or None for an empty database."""

@@ -10,7 +10,9 @@ and that the log's first ``size`` events still have the root it signed.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,11 +22,12 @@ from sqlalchemy.engine import Connection
 from modelledger.core import merkle
 from modelledger.core.checkpoint import Checkpoint
 from modelledger.core.rows import table_digest
-from modelledger.ledger import schema
+from modelledger.ledger import schema, table_pass
 from modelledger.ledger.binding import BOUND
 from modelledger.ledger.chain_walk import Walk, has_events_table, walk
 from modelledger.ledger.home import Ledger
 from modelledger.ledger.row_check import log_batches, table_groups
+from modelledger.ledger.table_pass import TablePass
 
 Advance = Callable[[int], None]
 
@@ -41,11 +44,12 @@ class Damage:
 
 @dataclass(frozen=True)
 class IdRecipe:
-    """How a table's content-addressed id follows from its row: ``derive(*columns[1:])``."""
+    """How a table's content-addressed id follows from its row: ``matches(*columns)`` says
+    whether the id (the first column) is the one the rest give."""
 
     table: str
     columns: tuple[str, ...]  # the id column first
-    derive: Callable[..., str]
+    matches: Callable[..., bool]
 
 
 @dataclass
@@ -88,41 +92,85 @@ def total_rows(ledger: Ledger) -> int:
         )
 
 
+# from this many rows on, the tables are read in a second process beside the chain walk
+PARALLEL_ROWS = 200_000
+
+
 def verify_ledger(
     ledger: Ledger,
     recipes: Sequence[IdRecipe] = (),
     checkpoints: Sequence[Checkpoint] = (),
     trusted_keys: Iterable[str] = (),
     advance: Advance | None = None,
+    parallel: bool | None = None,
 ) -> Integrity:
+    """``parallel``: read the tables in a worker process (default: when the ledger is large
+    and the machine has a second core)."""
     out = Integrity()
-    with ledger.db.read() as conn:
-        if not has_events_table(conn):
-            out.damage.append(Damage("events-missing", "events", "the events table is gone"))
-            return out
-        w = walk(conn, {c.size for c in checkpoints}, advance)
-        out.events, out.head, out.root, out.ledger = w.count, w.head, w.tree.root().hex(), w.first
-        out.legacy_seq = w.legacy_seq
-        if w.broken is not None:
-            out.damage.append(Damage("chain", f"event {w.broken[0]}", w.broken[1]))
-        for table, key, seq in w.twice:
-            out.damage.append(
-                Damage("bound-twice", f"{table} {key}", f"event {seq} binds it differently")
-            )
-        _tables(conn, w, out, advance)
-        _log(conn, w, out, advance)
-        for recipe in recipes:
-            _ids(conn, recipe, out)
-        _environments(conn, w, out)
-        _labels(conn, w, out)
+    if parallel is None:
+        parallel = (os.cpu_count() or 1) > 1 and total_rows(ledger) >= PARALLEL_ROWS
+    worker = _start(ledger.config.db_url, recipes) if parallel else None
+    try:
+        with ledger.db.read(consistent=True) as conn:
+            if not has_events_table(conn):
+                out.damage.append(Damage("events-missing", "events", "the events table is gone"))
+                return out
+            w = walk(conn, {c.size for c in checkpoints}, advance)
+            out.events, out.head, out.root = w.count, w.head, w.tree.root().hex()
+            out.ledger, out.legacy_seq = w.first, w.legacy_seq
+            if w.broken is not None:
+                out.damage.append(Damage("chain", f"event {w.broken[0]}", w.broken[1]))
+            for table, key, seq in w.twice:
+                out.damage.append(
+                    Damage("bound-twice", f"{table} {key}", f"event {seq} binds it differently")
+                )
+            _environments(conn, w, out)
+            _labels(conn, w, out)
+            summary = _finish(worker, advance)
+            _tables(conn, w, out, advance, summary)
+            _log(conn, w, out, advance, summary.log if summary else None)
+            for recipe in recipes:
+                _ids(conn, recipe, out, summary.ids.get(recipe.table) if summary else None)
+    finally:
+        if worker is not None:
+            worker[0].shutdown(wait=False, cancel_futures=True)
     _checkpoints(w, checkpoints, {*trusted_keys, *w.keys}, out)
     return out
 
 
-def _tables(conn: Connection, w: Walk, out: Integrity, advance: Advance | None) -> None:
+def _start(db_url: str, recipes: Sequence[IdRecipe]) -> tuple[Executor, Future[TablePass]]:
+    import multiprocessing
+
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    return pool, pool.submit(table_pass.run, db_url, tuple(recipes))
+
+
+def _finish(
+    worker: tuple[Executor, Future[TablePass]] | None, advance: Advance | None
+) -> TablePass | None:
+    """The worker's summary; None (the tables are read here instead) when it has none."""
+    if worker is None:
+        return None
+    try:
+        summary = worker[1].result()
+    except Exception:  # e.g. no process could be started here
+        return None
+    if advance is not None:
+        advance(summary.rows)
+    return summary
+
+
+def _tables(
+    conn: Connection, w: Walk, out: Integrity, advance: Advance | None, summary: TablePass | None
+) -> None:
     legacy = (w.legacy or {}).get("tables", {})
     for name, bound in sorted(BOUND.items()):
         expected = dict(w.bound.get(name, {}))
+        if summary is not None and name not in legacy:
+            count, summed = summary.tables[name]
+            if summed == table_digest((k, d) for k, (d, _) in expected.items()):
+                out.rows[name] = count  # exactly the groups the events bound
+                continue
         unbound: list[tuple[str, str]] = []
         unbound_rows = rows = 0
         for key, digest, n in table_groups(conn, bound, advance):
@@ -168,7 +216,16 @@ def _tables(conn: Connection, w: Walk, out: Integrity, advance: Advance | None) 
         out.damage.append(Damage("row-unbound", f"{name} {first}", detail))
 
 
-def _log(conn: Connection, w: Walk, out: Integrity, advance: Advance | None) -> None:
+def _log(
+    conn: Connection,
+    w: Walk,
+    out: Integrity,
+    advance: Advance | None,
+    read: dict[int | None, tuple[bytes, int]] | None = None,
+) -> None:
+    if read is not None and not _log_differs(w, read):
+        out.predictions = sum(n for _, n in read.values())
+        return
     batches = log_batches(conn, advance)
     out.predictions = sum(n for _, n in batches.values())
     legacy = (w.legacy or {}).get("tables", {}).get("predictions")
@@ -204,20 +261,23 @@ def _log(conn: Connection, w: Walk, out: Integrity, advance: Advance | None) -> 
         )
 
 
-def _ids(conn: Connection, recipe: IdRecipe, out: Integrity) -> None:
-    table = schema.metadata.tables[recipe.table]
-    q = select(*(table.c[c] for c in recipe.columns))
-    for row in conn.execute(q):
-        try:
-            derived = recipe.derive(*row[1:])
-        except Exception:  # a row too damaged to read has no id to match
-            derived = None
-        if derived != row[0]:
-            out.damage.append(
-                Damage(
-                    "id-mismatch", f"{recipe.table} {row[0]}", "the id does not follow from the row"
-                )
-            )
+def _ids(conn: Connection, recipe: IdRecipe, out: Integrity, found: list[str] | None) -> None:
+    if found == []:  # the worker found none: no second look
+        return
+    for id_ in table_pass.mismatched_ids(conn, recipe):
+        out.damage.append(
+            Damage("id-mismatch", f"{recipe.table} {id_}", "the id does not follow from the row")
+        )
+
+
+def _log_differs(w: Walk, read: dict[int | None, tuple[bytes, int]]) -> bool:
+    legacy = (w.legacy or {}).get("tables", {}).get("predictions")
+    if (None in read) != (legacy is not None):
+        return True
+    if legacy is not None and read[None][0].hex() != legacy.get("root"):
+        return True
+    batches = {seq: (root.hex(), n) for seq, (root, n) in read.items() if seq is not None}
+    return batches != w.logs
 
 
 def _environments(conn: Connection, w: Walk, out: Integrity) -> None:

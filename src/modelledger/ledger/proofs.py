@@ -176,7 +176,7 @@ def prediction(
     if not found:
         raise NotFound(f"no prediction with request id {request_id!r} is logged")
     served = [r for r in found if r[1] == "served"] or found
-    values = [None if v is None else n(v) for v, n in zip(served[0], LOG.normalise, strict=True)]
+    values = LOG.read(served[0])
     seq = values[LOG.group[0]]
     if seq is None:
         raise InvalidInput(
@@ -184,7 +184,7 @@ def prediction(
         )
     with ledger.db.read() as conn:
         batch = [
-            [None if v is None else n(v) for v, n in zip(r, LOG.normalise, strict=True)]
+            LOG.read(r)
             for r in read_rows(
                 conn,
                 select_sql(LOG, tuple(range(LOG_KEY)), collate).replace(
@@ -200,7 +200,7 @@ def prediction(
     return {
         **proof,
         "type": "prediction",
-        "row": {"columns": list(LOG.columns), "values": values},
+        "row": {"columns": list(LOG.columns), "values": list(values)},
         "row_index": index,
         "row_count": len(batch),
         "row_path": [h.hex() for h in merkle.inclusion_proof(row_leaves, index)],

@@ -40,34 +40,26 @@ def select_sql(bound: BoundTable, order: tuple[int, ...], collate: str = "") -> 
 def table_groups(
     conn: Connection, bound: BoundTable, advance: Advance | None = None
 ) -> Iterator[tuple[str, str, int]]:
-    """(group key, group digest, rows) for every group of the table, in key order."""
-    norms = bound.normalise
-    group = bound.group
-    current: tuple[Any, ...] | None = None
-    digests: list[bytes] = []
+    """(group key, group digest, rows) for every group of the table."""
+    name, read, key = bound.table.name, bound.read, bound.key
+    current: str | None = None
+    texts: list[str] = []
     done = 0
-    for raw in read_rows(conn, select_sql(bound, group)):
-        values = [None if v is None else n(v) for v, n in zip(raw, norms, strict=True)]
-        mark = tuple(values[i] for i in group)
+    for raw in read_rows(conn, select_sql(bound, bound.group)):
+        values = read(raw)
+        mark = key(values)
         if mark != current:
             if current is not None:
-                yield bound.key(_as_values(bound, current)), group_digest(digests), len(digests)
-            current, digests = mark, []
-        digests.append(bound.digest(values))
+                yield current, group_digest(name, texts), len(texts)
+            current, texts = mark, []
+        texts.append(repr(values))
         done += 1
         if advance is not None and done % 10000 == 0:
             advance(10000)
     if current is not None:
-        yield bound.key(_as_values(bound, current)), group_digest(digests), len(digests)
+        yield current, group_digest(name, texts), len(texts)
     if advance is not None:
         advance(done % 10000)
-
-
-def _as_values(bound: BoundTable, mark: tuple[Any, ...]) -> list[Any]:
-    values: list[Any] = [None] * len(bound.columns)
-    for i, v in zip(bound.group, mark, strict=True):
-        values[i] = v
-    return values
 
 
 def log_batches(
@@ -75,14 +67,13 @@ def log_batches(
 ) -> dict[int | None, tuple[bytes, int]]:
     """The inference log: event seq → (Merkle root of its rows in key order, rows). Rows logged
     before binding are under None."""
-    norms = LOG.normalise
     at = LOG.group[0]
     builders: dict[int | None, merkle.RootBuilder] = {}
     done = 0
     # code-point order, as the ingest sorted them: PostgreSQL's "C" collation, SQLite's default
     collate = ' COLLATE "C"' if conn.dialect.name == "postgresql" else ""
     for raw in read_rows(conn, select_sql(LOG, tuple(range(LOG_KEY)), collate)):
-        values = [None if v is None else n(v) for v, n in zip(raw, norms, strict=True)]
+        values = LOG.read(raw)
         seq = values[at]
         builder = builders.get(seq)
         if builder is None:

@@ -49,11 +49,21 @@ class RootBuilder:
 
 
 def root_of(leaves: Iterable[bytes]) -> bytes:
-    """The root of already-hashed leaves."""
-    builder = RootBuilder()
-    for leaf in leaves:
-        builder.add(leaf)
-    return builder.root()
+    """The root of already-hashed leaves, level by level: pairs left to right, an odd last node
+    carried up unchanged, which gives RFC 6962's root (its split at the largest power of two
+    below n; property-tested against the definition)."""
+    level = list(leaves)
+    if not level:
+        return EMPTY_ROOT
+    sha = hashlib.sha256
+    while len(level) > 1:
+        odd = level[-1] if len(level) % 2 else None
+        level = [
+            sha(b"\x01" + a + b).digest() for a, b in zip(level[::2], level[1::2], strict=False)
+        ]
+        if odd is not None:
+            level.append(odd)
+    return level[0]
 
 
 def _split(n: int) -> int:

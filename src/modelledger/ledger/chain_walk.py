@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from sqlalchemy.engine import Connection
 
 from modelledger.core import merkle
@@ -36,8 +37,12 @@ class Walk:
     head: str = GENESIS
     first: str | None = None  # the first event's hash: names the ledger in its checkpoints
     broken: tuple[int, str] | None = None  # the first broken link: (seq, why)
-    tree: merkle.RootBuilder = field(default_factory=merkle.RootBuilder)
+    leaves: list[bytes] = field(default_factory=list)  # the tree's, one per event
     roots: dict[int, bytes] = field(default_factory=dict)  # tree size → root, as asked for
+
+    def root(self) -> bytes:
+        return merkle.root_of(self.leaves)
+
     # table → group key → (digest, seq of the event that bound it)
     bound: dict[str, dict[str, tuple[str, int]]] = field(default_factory=dict)
     twice: list[tuple[str, str, int]] = field(default_factory=list)  # bound again, differently
@@ -83,7 +88,7 @@ def walk(conn: Connection, sizes: set[int], advance: Callable[[int], None] | Non
     wanted (those of checkpoints)."""
     out = Walk()
     expected, prev = 1, GENESIS
-    tree, leaf, sha, loads, enc = out.tree, merkle.leaf_hash, hashlib.sha256, json.loads, _STR
+    add, sha, loads, enc = out.leaves.append, hashlib.sha256, _loads, _STR
     step = 0
     for seq, kind, subject, actor, at, payload_json, prev_hash, hash_ in iter_rows(conn):
         try:
@@ -112,10 +117,7 @@ def walk(conn: Connection, sizes: set[int], advance: Callable[[int], None] | Non
         if out.first is None:
             out.first = hash_
         expected, prev = seq + 1, hash_
-        tree.add(leaf(raw))
-        out.count += 1
-        if out.count in sizes:
-            out.roots[out.count] = tree.root()
+        add(sha(b"\x00" + raw).digest())  # merkle.leaf_hash, inline: once per event
         if kind in REPLAYED or '"bound":' in payload_json or '"log":' in payload_json:
             _gather(out, seq, kind, subject, actor, at, loads(payload_json))
         step += 1
@@ -124,8 +126,18 @@ def walk(conn: Connection, sizes: set[int], advance: Callable[[int], None] | Non
             step = 0
     if advance is not None and step:
         advance(step)
-    out.head = prev
+    out.head, out.count = prev, len(out.leaves)
+    for size in sizes:
+        if 0 < size <= out.count:
+            out.roots[size] = merkle.root_of(out.leaves[:size])
     return out
+
+
+def _loads(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # e.g. an integer past 64 bits, which orjson does not read
+        return json.loads(text)
 
 
 def _careful(

@@ -26,7 +26,7 @@ from modelledger.ledger import schema, table_pass
 from modelledger.ledger.binding import BOUND
 from modelledger.ledger.chain_walk import Walk, has_events_table, walk
 from modelledger.ledger.home import Ledger
-from modelledger.ledger.row_check import log_batches, table_groups
+from modelledger.ledger.row_check import log_batches, read_rows, table_groups
 from modelledger.ledger.table_pass import TablePass
 
 Advance = Callable[[int], None]
@@ -109,14 +109,14 @@ def verify_ledger(
     out = Integrity()
     if parallel is None:
         parallel = (os.cpu_count() or 1) > 1 and total_rows(ledger) >= PARALLEL_ROWS
-    worker = _start(ledger.config.db_url, recipes) if parallel else None
+    worker = _start(ledger.config.db_url) if parallel else None
     try:
         with ledger.db.read(consistent=True) as conn:
             if not has_events_table(conn):
                 out.damage.append(Damage("events-missing", "events", "the events table is gone"))
                 return out
             w = walk(conn, {c.size for c in checkpoints}, advance)
-            out.events, out.head, out.root = w.count, w.head, w.tree.root().hex()
+            out.events, out.head, out.root = w.count, w.head, w.root().hex()
             out.ledger, out.legacy_seq = w.first, w.legacy_seq
             if w.broken is not None:
                 out.damage.append(Damage("chain", f"event {w.broken[0]}", w.broken[1]))
@@ -126,11 +126,11 @@ def verify_ledger(
                 )
             _environments(conn, w, out)
             _labels(conn, w, out)
+            for recipe in recipes:
+                _ids(conn, recipe, out)
             summary = _finish(worker, advance)
             _tables(conn, w, out, advance, summary)
             _log(conn, w, out, advance, summary.log if summary else None)
-            for recipe in recipes:
-                _ids(conn, recipe, out, summary.ids.get(recipe.table) if summary else None)
     finally:
         if worker is not None:
             worker[0].shutdown(wait=False, cancel_futures=True)
@@ -138,11 +138,11 @@ def verify_ledger(
     return out
 
 
-def _start(db_url: str, recipes: Sequence[IdRecipe]) -> tuple[Executor, Future[TablePass]]:
+def _start(db_url: str) -> tuple[Executor, Future[TablePass]]:
     import multiprocessing
 
     pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-    return pool, pool.submit(table_pass.run, db_url, tuple(recipes))
+    return pool, pool.submit(table_pass.run, db_url)
 
 
 def _finish(
@@ -261,13 +261,17 @@ def _log(
         )
 
 
-def _ids(conn: Connection, recipe: IdRecipe, out: Integrity, found: list[str] | None) -> None:
-    if found == []:  # the worker found none: no second look
-        return
-    for id_ in table_pass.mismatched_ids(conn, recipe):
-        out.damage.append(
-            Damage("id-mismatch", f"{recipe.table} {id_}", "the id does not follow from the row")
-        )
+def _ids(conn: Connection, recipe: IdRecipe, out: Integrity) -> None:
+    cols = ", ".join(f'"{c}"' for c in recipe.columns)
+    matches = recipe.matches
+    for row in read_rows(conn, f'SELECT {cols} FROM "{recipe.table}"'):
+        try:
+            ok = matches(*row)
+        except Exception:  # a row too damaged to read has no id to match
+            ok = False
+        if not ok:
+            where = f"{recipe.table} {row[0]}"
+            out.damage.append(Damage("id-mismatch", where, "the id does not follow from the row"))
 
 
 def _log_differs(w: Walk, read: dict[int | None, tuple[bytes, int]]) -> bool:
@@ -329,12 +333,9 @@ def _environments(conn: Connection, w: Walk, out: Integrity) -> None:
 
 
 def _labels(conn: Connection, w: Walk, out: Integrity) -> None:
-    tags = schema.version_tags
     want = {k: v for k, v in w.tags.items() if v[0] is not None}
-    for vid, key, value, at, by, seq in conn.execute(
-        select(
-            tags.c.version_id, tags.c.key, tags.c.value, tags.c.at, tags.c.set_by, tags.c.event_seq
-        )
+    for vid, key, value, at, by, seq in read_rows(
+        conn, "SELECT version_id, key, value, at, set_by, event_seq FROM version_tags"
     ):
         found = want.pop((vid, key), None)
         if found is None or (value, seq, at, by) != found:
@@ -343,10 +344,9 @@ def _labels(conn: Connection, w: Walk, out: Integrity) -> None:
             )
     for (vid, key), (_, seq, _, _) in want.items():
         out.damage.append(Damage("tag-state", f"{vid} tag {key}", f"set by event {seq}; gone"))
-    desc = schema.version_descriptions
     wanted = {k: v for k, v in w.descriptions.items() if v[0] is not None}
-    for vid, text, at, by, seq in conn.execute(
-        select(desc.c.version_id, desc.c.text, desc.c.at, desc.c.set_by, desc.c.event_seq)
+    for vid, text, at, by, seq in read_rows(
+        conn, "SELECT version_id, text, at, set_by, event_seq FROM version_descriptions"
     ):
         found = wanted.pop(vid, None)
         if found is None or (text, seq, at, by) != found:

@@ -116,7 +116,7 @@ def verify_split(fixture: Fixture) -> tuple[dict[str, float], integrity.Integrit
             timed("bound tables: rows → digests", lambda: integrity._tables(conn, w, out, None, None))
             timed("inference log: batch roots", lambda: integrity._log(conn, w, out, None))
             for recipe in RECIPES:
-                timed(f"ids: {recipe.table}", lambda r=recipe: integrity._ids(conn, r, out, None))
+                timed(f"ids: {recipe.table}", lambda r=recipe: integrity._ids(conn, r, out))
             timed("environments replay", lambda: integrity._environments(conn, w, out))
             timed("tags + descriptions replay", lambda: integrity._labels(conn, w, out))
     return times, out

@@ -3,6 +3,7 @@ features, and feedback. Everything runs in the caller's write transaction."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sqlite3
 from collections.abc import Sequence
@@ -10,7 +11,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from modelledger.core.errors import Conflict, StoreUnavailable
-from modelledger.core.rows import row_leaf
 from modelledger.ledger.binding import bind_log, insert_rows
 from modelledger.ledger.events import next_seq
 from modelledger.ledger.schema import feedback, prediction_segments
@@ -34,23 +34,24 @@ _SQLITE_INSERT = (
     "{seq})"
 )
 _PG_COPY = f"COPY predictions ({_COLUMNS}) FROM STDIN"
-_CONFIDENCE, _LATENCY = ROW_COLUMNS.index("confidence"), ROW_COLUMNS.index("latency_ms")
 
 
 def _leaves(
     rows: Sequence[tuple[Any, ...]], segment: str | None, seq: int
 ) -> list[tuple[tuple[str, ...], bytes]]:
-    """Each row as the leaf of its batch's tree, exactly as the database will hand it back."""
-    out: list[tuple[tuple[str, ...], bytes]] = []
-    for row in rows:
-        values = list(row)
-        values[-1] = segment if row[-1] else None
-        for i in (_CONFIDENCE, _LATENCY):
-            if values[i] is not None:
-                values[i] = float(values[i])
-        values.append(seq)
-        out.append(((row[0], row[1], row[2]), row_leaf("predictions", values)))
-    return out
+    """Each row as the leaf of its batch's tree (``core.rows.row_leaf``), exactly as the database
+    will hand it back: the batch builder has made confidence and latency floats already."""
+    sha = hashlib.sha256
+    featured, plain = (segment, seq), (None, seq)
+    return [
+        (
+            (row[0], row[1], row[2]),
+            sha(
+                b"\x00predictions" + repr((*row[:-1], *(featured if row[-1] else plain))).encode()
+            ).digest(),
+        )
+        for row in rows
+    ]
 
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")

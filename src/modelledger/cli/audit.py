@@ -90,9 +90,10 @@ def verify(
     with open_ledger() as ledger:
         own = _own_key(ledger)
         with LazyProgress("verifying", enabled=not as_json, unit="rows") as progress:
-            progress.total(integrity.total_rows(ledger))
+            total = integrity.total_rows(ledger)
+            progress.total(total)
             report = integrity.verify_ledger(
-                ledger, RECIPES, points, [*trusted, *own], progress.advance
+                ledger, RECIPES, points, [*trusted, *own], progress.advance, total=total
             )
     if as_json:
         emit_json(

@@ -103,12 +103,14 @@ def verify_ledger(
     trusted_keys: Iterable[str] = (),
     advance: Advance | None = None,
     parallel: bool | None = None,
+    total: int | None = None,
 ) -> Integrity:
-    """``parallel``: read the tables in a worker process (default: when the ledger is large
-    and the machine has a second core)."""
+    """``parallel``: read the tables in a worker process (default: when the ledger holds
+    ``total`` rows or more, counted when not given, and the machine has a second core)."""
     out = Integrity()
     if parallel is None:
-        parallel = (os.cpu_count() or 1) > 1 and total_rows(ledger) >= PARALLEL_ROWS
+        many = (total if total is not None else total_rows(ledger)) >= PARALLEL_ROWS
+        parallel = many and (os.cpu_count() or 1) > 1
     worker = _start(ledger.config.db_url) if parallel else None
     try:
         with ledger.db.read(consistent=True) as conn:

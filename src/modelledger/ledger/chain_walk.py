@@ -87,20 +87,19 @@ def walk(conn: Connection, sizes: set[int], advance: Callable[[int], None] | Non
     """Check the chain and gather what the events bind. ``sizes``: tree sizes whose roots are
     wanted (those of checkpoints)."""
     out = Walk()
-    expected, prev = 1, GENESIS
-    add, sha, loads, enc = out.leaves.append, hashlib.sha256, _loads, _STR
+    expected, prev, broken, first = 1, GENESIS, None, None
+    add, sha, loads, enc, tags = out.leaves.append, hashlib.sha256, _loads, _STR, out.tags
     step = 0
     for seq, kind, subject, actor, at, payload_json, prev_hash, hash_ in iter_rows(conn):
         try:
             raw = bytes.fromhex(hash_)
         except ValueError:
             raw = hash_.encode()
-        if out.broken is None:
-            why = None
+        if broken is None:
             if seq != expected:
-                why = f"event {expected} is missing (found {seq} next)"
+                broken = (expected, f"event {expected} is missing (found {seq} next)")
             elif prev_hash != prev:
-                why = "prev_hash does not match the previous event's hash"
+                broken = (expected, "prev_hash does not match the previous event's hash")
             else:
                 # canonical_json(event_body(…)) built from the stored payload text, which
                 # events.append wrote canonically: no payload is parsed to check its hash
@@ -111,14 +110,15 @@ def walk(conn: Connection, sizes: set[int], advance: Callable[[int], None] | Non
                 if sha(body.encode("utf-8")).digest() != raw and (
                     _careful(seq, kind, subject, actor, at, payload_json, prev_hash) != hash_
                 ):
-                    why = "recorded contents do not match the event's hash"
-            if why:
-                out.broken = (expected, why)
-        if out.first is None:
-            out.first = hash_
+                    broken = (expected, "recorded contents do not match the event's hash")
+            if first is None:
+                first = hash_
         expected, prev = seq + 1, hash_
         add(sha(b"\x00" + raw).digest())  # merkle.leaf_hash, inline: once per event
-        if kind in REPLAYED or '"bound":' in payload_json or '"log":' in payload_json:
+        if kind == "model.tag" and '"bound":' not in payload_json:
+            p = loads(payload_json)  # the commonest event there is: replayed here, inline
+            tags[(p["version"], p["key"])] = (p.get("new"), seq, at, actor)
+        elif kind in REPLAYED or '"bound":' in payload_json or '"log":' in payload_json:
             _gather(out, seq, kind, subject, actor, at, loads(payload_json))
         step += 1
         if advance is not None and step == 10000:
@@ -126,7 +126,7 @@ def walk(conn: Connection, sizes: set[int], advance: Callable[[int], None] | Non
             step = 0
     if advance is not None and step:
         advance(step)
-    out.head, out.count = prev, len(out.leaves)
+    out.head, out.count, out.broken, out.first = prev, len(out.leaves), broken, first
     for size in sizes:
         if 0 < size <= out.count:
             out.roots[size] = merkle.root_of(out.leaves[:size])

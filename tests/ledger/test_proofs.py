@@ -6,35 +6,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from modelledger import verify
 from modelledger.core.checkpoint import fingerprint
-from tests.conftest import require_pg
-from tests.ledger.tamper_kit import Built, Copy, build, copy_of, drop_database
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def built(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Built]:
-    if request.param == "postgres":
-        require_pg()
-    found = build(tmp_path_factory.mktemp(f"proofs-{request.param}"), request.param)
-    yield found
-    if found.database:
-        drop_database(found.database)
-
-
-@pytest.fixture
-def led(built: Built, tmp_path: Path) -> Iterator[Copy]:
-    found = copy_of(built, tmp_path)
-    yield found
-    if found.database:
-        drop_database(found.database)
+from tests.ledger.tamper_kit import Copy
 
 
 def _standalone(path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -55,9 +33,11 @@ def _doc(path: Path) -> dict:  # type: ignore[type-arg]
     return json.loads(path.read_text())  # type: ignore[no-any-return]
 
 
-def test_inclusion_proof_checks_offline_and_nothing_altered_does(led: Copy, tmp_path: Path) -> None:
+def test_inclusion_proof_checks_offline_and_nothing_altered_does(
+    ledger_copy: Copy, tmp_path: Path
+) -> None:
     proof = tmp_path / "p.json"
-    led.run("audit", "prove", "--event", "3", "-o", str(proof))
+    ledger_copy.run("audit", "prove", "--event", "3", "-o", str(proof))
     doc = _doc(proof)
     size = doc["checkpoint"]["checkpoint"]["size"]
     assert len(doc["path"]) <= size.bit_length()
@@ -86,17 +66,17 @@ def test_inclusion_proof_checks_offline_and_nothing_altered_does(led: Copy, tmp_
         verify.check(doc, stranger)
 
 
-def test_consistency_proof_from_an_earlier_checkpoint(led: Copy, tmp_path: Path) -> None:
+def test_consistency_proof_from_an_earlier_checkpoint(ledger_copy: Copy, tmp_path: Path) -> None:
     grown = tmp_path / "grow.json"
-    led.run("model", "tag", "churn@2", "stage=canary")
-    led.run("audit", "prove", "--from", str(led.checkpoint), "-o", str(grown))
+    ledger_copy.run("model", "tag", "churn@2", "stage=canary")
+    ledger_copy.run("audit", "prove", "--from", str(ledger_copy.checkpoint), "-o", str(grown))
     done = _standalone(grown)
     assert done.returncode == 0, done.stderr
     doc = _doc(grown)
     assert doc["new"]["checkpoint"]["size"] > doc["old"]["checkpoint"]["size"]
     later = tmp_path / "later.json"
     later.write_text(json.dumps(doc["new"]))
-    assert led.verify("--checkpoint", str(later))["ok"] is True
+    assert ledger_copy.verify("--checkpoint", str(later))["ok"] is True
     # a forked history: the same old checkpoint against a log rewritten afterwards
     bent = json.loads(json.dumps(doc))
     bent["path"][0] = "33" * 32
@@ -104,9 +84,9 @@ def test_consistency_proof_from_an_earlier_checkpoint(led: Copy, tmp_path: Path)
         verify.check(bent, None)
 
 
-def test_a_logged_prediction_is_proved_row_by_row(led: Copy, tmp_path: Path) -> None:
+def test_a_logged_prediction_is_proved_row_by_row(ledger_copy: Copy, tmp_path: Path) -> None:
     proof = tmp_path / "row.json"
-    led.run("audit", "prove", "--request", "r3", "-o", str(proof))
+    ledger_copy.run("audit", "prove", "--request", "r3", "-o", str(proof))
     done = _standalone(proof)
     assert done.returncode == 0, done.stderr
     assert "prediction r3" in done.stdout and "of that batch's 6" in done.stdout
@@ -118,14 +98,14 @@ def test_a_logged_prediction_is_proved_row_by_row(led: Copy, tmp_path: Path) -> 
         verify.check(bent, None)
 
 
-def test_a_checkpoint_alone_and_bad_requests(led: Copy, tmp_path: Path) -> None:
-    done = _standalone(led.checkpoint)
+def test_a_checkpoint_alone_and_bad_requests(ledger_copy: Copy, tmp_path: Path) -> None:
+    done = _standalone(ledger_copy.checkpoint)
     assert done.returncode == 0 and "signed by" in done.stdout
     junk = tmp_path / "junk.json"
     junk.write_text("[1, 2]")
     assert _standalone(junk).returncode == 1
-    out = led.run("audit", "prove", code=2)
+    out = ledger_copy.run("audit", "prove", code=2)
     del out
-    led.run("audit", "prove", "--event", "100000", code=2)
-    led.run("audit", "prove", "--request", "nobody", code=2)
-    led.run("audit", "verify", "--checkpoint", str(junk), code=2)
+    ledger_copy.run("audit", "prove", "--event", "100000", code=2)
+    ledger_copy.run("audit", "prove", "--request", "nobody", code=2)
+    ledger_copy.run("audit", "verify", "--checkpoint", str(junk), code=2)

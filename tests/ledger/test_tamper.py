@@ -6,37 +6,15 @@ PostgreSQL. ``audit verify`` must name each damage, and the untouched ledger mus
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
 from modelledger.core.canonical import canonical_json
 from modelledger.core.events import Link, new_event
-from tests.conftest import require_pg
-from tests.ledger.tamper_kit import Built, Copy, build, copy_of, drop_database
+from tests.ledger.tamper_kit import Copy
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def built(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Built]:
-    if request.param == "postgres":
-        require_pg()
-    found = build(tmp_path_factory.mktemp(f"tamper-{request.param}"), request.param)
-    yield found
-    if found.database:
-        drop_database(found.database)
-
-
-@pytest.fixture
-def ledger_copy(built: Built, tmp_path: Path) -> Iterator[Copy]:
-    found = copy_of(built, tmp_path)
-    yield found
-    if found.database:
-        drop_database(found.database)
 
 
 def _recompute_chain(copy: Copy, change: Callable[[dict], None]) -> None:

@@ -17,7 +17,7 @@ from modelledger.core.canonical import digest
 from modelledger.data.manifest import snapshot_id
 from modelledger.data.transform import TRANSFORM
 from modelledger.evals.results import EVAL_RESULT, result_id
-from modelledger.ledger.integrity import IdRecipe
+from modelledger.ledger.row_check import IdRecipe
 from modelledger.models.system import SYSTEM, system_id
 from modelledger.models.version import id_from_record
 

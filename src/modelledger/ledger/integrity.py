@@ -26,7 +26,13 @@ from modelledger.ledger import schema, table_pass
 from modelledger.ledger.binding import BOUND
 from modelledger.ledger.chain_walk import Walk, has_events_table, walk
 from modelledger.ledger.home import Ledger
-from modelledger.ledger.row_check import log_batches, read_rows, table_groups
+from modelledger.ledger.row_check import (
+    IdRecipe,
+    id_mismatches,
+    log_batches,
+    read_rows,
+    table_groups,
+)
 from modelledger.ledger.table_pass import TablePass
 
 Advance = Callable[[int], None]
@@ -40,16 +46,6 @@ class Damage:
 
     def to_json(self) -> dict[str, str]:
         return {"kind": self.kind, "where": self.where, "detail": self.detail}
-
-
-@dataclass(frozen=True)
-class IdRecipe:
-    """How a table's content-addressed id follows from its row: ``matches(*columns)`` says
-    whether the id (the first column) is the one the rest give."""
-
-    table: str
-    columns: tuple[str, ...]  # the id column first
-    matches: Callable[..., bool]
 
 
 @dataclass
@@ -111,7 +107,7 @@ def verify_ledger(
     if parallel is None:
         many = (total if total is not None else total_rows(ledger)) >= PARALLEL_ROWS
         parallel = many and (os.cpu_count() or 1) > 1
-    worker = _start(ledger.config.db_url) if parallel else None
+    worker = _start(ledger.config.db_url, recipes) if parallel else None
     try:
         with ledger.db.read(consistent=True) as conn:
             if not has_events_table(conn):
@@ -128,23 +124,26 @@ def verify_ledger(
                 )
             _environments(conn, w, out)
             _labels(conn, w, out)
-            for recipe in recipes:
-                _ids(conn, recipe, out)
             summary = _finish(worker, advance)
+            for recipe in recipes:
+                if summary is None or summary.ids.get(recipe.table) != 0:
+                    _ids(conn, recipe, out)  # named here, in this snapshot
             _tables(conn, w, out, advance, summary)
             _log(conn, w, out, advance, summary.log if summary else None)
     finally:
         if worker is not None:
-            worker[0].shutdown(wait=False, cancel_futures=True)
+            # done: joined here, else the pool's exit hook may write to a pipe already closed
+            done = worker[1].done()
+            worker[0].shutdown(wait=done, cancel_futures=not done)
     _checkpoints(w, checkpoints, {*trusted_keys, *w.keys}, out)
     return out
 
 
-def _start(db_url: str) -> tuple[Executor, Future[TablePass]]:
+def _start(db_url: str, recipes: Sequence[IdRecipe]) -> tuple[Executor, Future[TablePass]]:
     import multiprocessing
 
     pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-    return pool, pool.submit(table_pass.run, db_url)
+    return pool, pool.submit(table_pass.run, db_url, tuple(recipes))
 
 
 def _finish(
@@ -264,16 +263,9 @@ def _log(
 
 
 def _ids(conn: Connection, recipe: IdRecipe, out: Integrity) -> None:
-    cols = ", ".join(f'"{c}"' for c in recipe.columns)
-    matches = recipe.matches
-    for row in read_rows(conn, f'SELECT {cols} FROM "{recipe.table}"'):
-        try:
-            ok = matches(*row)
-        except Exception:  # a row too damaged to read has no id to match
-            ok = False
-        if not ok:
-            where = f"{recipe.table} {row[0]}"
-            out.damage.append(Damage("id-mismatch", where, "the id does not follow from the row"))
+    for row in id_mismatches(conn, recipe):
+        where = f"{recipe.table} {row[0]}"
+        out.damage.append(Damage("id-mismatch", where, "the id does not follow from the row"))
 
 
 def _log_differs(w: Walk, read: dict[int | None, tuple[bytes, int]]) -> bool:

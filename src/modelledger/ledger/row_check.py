@@ -8,6 +8,7 @@ Merkle root per batch) without holding a table in memory.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from itertools import groupby
 from operator import itemgetter
 from typing import Any
@@ -19,6 +20,16 @@ from modelledger.core.rows import group_digest, row_leaf
 from modelledger.ledger.binding import LOG, LOG_KEY, BoundTable
 
 Advance = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class IdRecipe:
+    """How a table's content-addressed id follows from its row: ``matches(*columns)`` says
+    whether the id (the first column) is the one the rest give."""
+
+    table: str
+    columns: tuple[str, ...]  # the id column first
+    matches: Callable[..., bool]
 
 
 def read_rows(conn: Connection, sql: str, size: int = 20000) -> Iterator[tuple[Any, ...]]:
@@ -85,3 +96,16 @@ def log_batches(
     if advance is not None:
         advance(done % 10000)
     return {seq: (b.root(), b.size) for seq, b in builders.items()}
+
+
+def id_mismatches(conn: Connection, recipe: IdRecipe) -> Iterator[tuple[Any, ...]]:
+    """The rows of the recipe's table whose id (first column) does not follow from the rest."""
+    cols = ", ".join(f'"{c}"' for c in recipe.columns)
+    matches = recipe.matches
+    for row in read_rows(conn, f'SELECT {cols} FROM "{recipe.table}"'):
+        try:
+            ok = matches(*row)
+        except Exception:  # a row too damaged to read has no id to match
+            ok = False
+        if not ok:
+            yield row

@@ -174,7 +174,13 @@ def test_fixtures_are_small_and_at_the_old_revision():
     )
 
 
-NEW_TABLES = {"version_params", "eval_metrics", "version_tags", "version_descriptions"}
+NEW_TABLES = {
+    "version_params",
+    "eval_metrics",
+    "version_tags",
+    "version_descriptions",
+    "request_claims",
+}
 NEW_INDEXES = {
     "model_versions": {
         ("ix_model_versions_created_at", "created_at", "id", False),
@@ -198,6 +204,7 @@ def test_old_ledger_migrates_to_head_adding_only_the_search_tables(old_ledger, p
     stored = _stored_revision(old_ledger)
     assert stored == OLD_REVISION and script.get_revision(stored) is not None
     assert [r.revision for r in script.iterate_revisions("head", stored)] == [
+        "0011",
         "0010",
         "0009",
         "0008",

@@ -28,7 +28,6 @@ from modelledger.ledger.home import Ledger
 from modelledger.models import systems
 from modelledger.models.register import RegisterRequest, register
 from modelledger.predictions.audit import audit_prediction
-from modelledger.predictions.logger import PredictionLogger
 from modelledger.predictions.store.reads import known_requests
 from modelledger.releases import environments as envs
 from modelledger.releases.promote import promote
@@ -92,16 +91,11 @@ def count(ledger: Ledger) -> int:
 
 @pytest.fixture
 def serve(ledger: Ledger) -> Iterator[Callable[..., tuple[TestClient, Server]]]:
-    """Start a server (polling every 50 ms, logging every 50 ms) and its TestClient."""
+    """Start a server (polling every 50 ms) and its TestClient."""
     opened: list[tuple[TestClient, Server]] = []
 
     def start(**kw: Any) -> tuple[TestClient, Server]:
-        logger = PredictionLogger(ledger, ENV, interval=0.05)
-        try:
-            server = Server(ledger, ENV, logger=logger, poll_interval=0.05, **kw)
-        except BaseException:
-            logger.close()
-            raise
+        server = Server(ledger, ENV, poll_interval=0.05, **kw)
         client = TestClient(create_app(server))
         client.__enter__()
         opened.append((client, server))
@@ -146,7 +140,7 @@ def test_single_and_batch_answers_are_logged_as_served(ledger, live, serve):
         },
     ).json()["predictions"]
     assert [p["prediction"] for p in batch] == [1, 2.5] and batch[1]["request_id"] == "b-2"
-    assert server.logger.flush(timeout=10)
+    assert server.log.flush(timeout=10)
     found = audit_prediction(ledger, "r-1")
     assert (found["mode"], found["version_id"], found["arm"], found["output"]) == (
         "served",
@@ -163,7 +157,7 @@ def test_single_and_batch_answers_are_logged_as_served(ledger, live, serve):
         ("primary", v1.id, INPUTS)
     ]
     health = client.get("/health").json()
-    assert health["status"] == "ok" and health["log"]["written"] == 4
+    assert health["status"] == "ok" and health["journal"]["written"] == 4
 
 
 def test_bad_input_is_422_naming_the_field_and_nothing_is_logged(ledger, live, serve):
@@ -198,8 +192,8 @@ def test_bad_input_is_422_naming_the_field_and_nothing_is_logged(ledger, live, s
         assert message in r.json()["detail"], (body, r.json())
     r = client.post("/predict", content=b"{not json", headers={"content-type": "application/json"})
     assert r.status_code == 422 and r.json()["field"] == "body"
-    assert server.logger.flush(timeout=10)
-    assert count(ledger) == 0 and server.logger.written == 0
+    assert server.log.flush(timeout=10)
+    assert count(ledger) == 0 and server.log.written == 0
 
 
 def test_a_request_id_answered_before_is_409_and_never_answered_unlogged(ledger, live, serve):
@@ -212,7 +206,7 @@ def test_a_request_id_answered_before_is_409_and_never_answered_unlogged(ledger,
     again = client.post("/predict", json={"request_id": "order-1", "features": features(x=9)})
     assert again.status_code == 409 and again.json()["field"] == "request_id"
     assert "order-1 was answered before" in again.json()["detail"]
-    assert server.logger.flush(timeout=10)
+    assert server.log.flush(timeout=10)
     later = client.post("/predict", json={"request_id": "order-1", "features": features()})
     assert later.status_code == 409  # written now: the store answers
     batch = {"instances": [{"request_id": "order-2", "features": features()},
@@ -222,8 +216,8 @@ def test_a_request_id_answered_before_is_409_and_never_answered_unlogged(ledger,
     ok = client.post("/predict", json={"request_id": "order-2", "features": features()})
     assert ok.status_code == 200
     assert client.post("/predict", json={"features": features()}).status_code == 200
-    assert server.logger.flush(timeout=10)
-    assert count(ledger) == 3 and server.logger.rejected == 0
+    assert server.log.flush(timeout=10)
+    assert count(ledger) == 3 and server.log.rejected == 0
 
 
 def test_nothing_live_is_503_until_a_promotion_is_picked_up(ledger, project, serve):
@@ -277,8 +271,8 @@ def test_a_request_in_flight_finishes_on_the_runtime_it_started_with(ledger, liv
     before = server.runtime
     promote(ledger, v2.id, ENV, ["bob"])
     assert server.poll_once() and server.runtime is not before
-    assert server.handler.predict(before, {"features": features()})["version_id"] == v1.id
-    assert server.predict({"features": features()})["version_id"] == v2.id
+    assert server.handler.predict(before, {"features": features()}).answer["version_id"] == v1.id
+    assert server.predict({"features": features()}).answer["version_id"] == v2.id
     assert not server.poll_once()  # nothing moved since
 
 
@@ -329,7 +323,7 @@ def test_canary_is_sticky_and_shadows_are_logged_but_never_returned(ledger, live
     r = client.post("/predict", json={"features": features()})
     assert r.status_code == 422 and r.json()["field"] == "features.user"
     wait_for(lambda: server.shadows.scored == 31)
-    assert server.logger.flush(timeout=10)
+    assert server.log.flush(timeout=10)
     found = audit_prediction(ledger, "q0")
     assert found["mode"] == "served" and found["version_id"] != v3.id
     shadow = [a for a in found["answers"] if a["mode"] == "shadow"]
@@ -370,7 +364,7 @@ def test_a_folder_artifact_is_written_out_and_a_failing_model_is_a_500(ledger, p
     assert client.post("/predict", json={"features": {"x": 2}}).json()["prediction"] == 10
     r = client.post("/predict", json={"features": {"y": 2}})  # no declared inputs: the model fails
     assert r.status_code == 500 and "KeyError" in r.json()["detail"]
-    assert server.logger.flush(timeout=10) and server.logger.written == 1
+    assert server.log.flush(timeout=10) and server.log.written == 1
 
 
 # -- models and contracts without a ledger -------------------------------------------------------

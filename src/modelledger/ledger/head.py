@@ -2,4 +2,4 @@
 tests/ledger/test_contract.py; comparing against a constant spares every command the import of
 Alembic, and this module imports nothing so the stdlib fast paths can use it too."""
 
-SCHEMA_HEAD = "0010"
+SCHEMA_HEAD = "0011"

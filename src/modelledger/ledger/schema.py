@@ -291,6 +291,18 @@ predictions = Table(
     sqlite_with_rowid=False,
 )
 
+# One answer per client-given request id across serving processes: claimed before the answer
+# leaves (predictions/claims.py). Operational state, not a record, so bound to no event; a SQLite
+# ledger keeps its claims in a file beside the serving journal instead (migration 0011).
+request_claims = Table(
+    "request_claims",
+    metadata,
+    Column("request_id", String(128), primary_key=True),
+    Column("env", ENV, nullable=False),
+    Column("claimed_at", TIME, nullable=False),
+    Column("claimed_by", USER, nullable=False),
+)
+
 prediction_segments = Table(
     "prediction_segments",
     metadata,

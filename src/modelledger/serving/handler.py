@@ -11,9 +11,11 @@ or a batch, each instance shaped like one request::
 and answers ``{"request_id", "prediction", "confidence"?, "version_id", "system_id"?, "arm"}``
 (a batch: ``{"predictions": [...]}`` in order). A request is validated completely before anything
 is scored or logged: a bad one (or one bad instance of a batch) is refused whole (422), naming the
-field, and nothing is logged for it. Every answer is logged (mode ``served``) before the response
-is returned; each shadow then scores the same features on the shadow thread and is logged with
-mode ``shadow`` under the same request id, its output never returned.
+field, and nothing is logged for it. ``predict`` scores and hands back an :class:`Outcome`: the
+answer, its log records (mode ``served``) and the client-given ids to claim; the HTTP layer
+returns the answer only once the ids are claimed and the records durable (app.py). Each shadow
+then scores the same features on the shadow thread and is logged with mode ``shadow`` under the
+same request id, its output never returned.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from modelledger.core.errors import InvalidInput, MledgerError
@@ -47,10 +50,27 @@ class AlreadyAnswered(MledgerError):
 class LogSink(Protocol):
     def log(self, record: Mapping[str, Any]) -> str: ...
 
-    def claim(self, request_ids: Sequence[str]) -> str | None: ...
-
 
 Item = tuple[str, dict[str, Any]]  # (request id, features as sent)
+
+
+@dataclass
+class Outcome:
+    """A scored request, not yet answered: what to return, what to log first, which ids given
+    by the client to claim first (``id_field`` names them in a refusal), what the shadows score."""
+
+    answer: dict[str, Any]
+    records: list[dict[str, Any]]
+    given: list[str] = field(default_factory=list)
+    id_field: str = "request_id"
+    shadows: Sequence[ServingArm] = ()
+    items: list[Item] = field(default_factory=list)
+
+    def taken(self, request_id: str) -> AlreadyAnswered:
+        return AlreadyAnswered(
+            f"{self.id_field}: request {request_id} was answered before and is in the inference "
+            "log; a request id names one request (send a new one, or none to have one minted)"
+        )
 
 
 class ShadowScorer:
@@ -165,7 +185,7 @@ class Handler:
         self.sink = sink
         self.shadows = shadows
 
-    def predict(self, runtime: Runtime | None, payload: Any) -> dict[str, Any]:
+    def predict(self, runtime: Runtime | None, payload: Any) -> Outcome:
         started = time.perf_counter()
         if type(payload) is not dict:
             raise BadRequest("body", 'the body must be a JSON object: {"features": {...}}')
@@ -177,22 +197,19 @@ class Handler:
         request_id, features, arm = self._route(runtime, payload, "")
         model_features = arm.contract.check(features)
         [(prediction, confidence)] = arm.score([model_features])
-        if payload.get("request_id") is not None:
-            self._claim([request_id], "request_id")
         latency = (time.perf_counter() - started) * 1000
-        self.sink.log(_record(arm, request_id, features, prediction, confidence, latency, "served"))
-        if runtime.shadows and self.shadows is not None:
-            self.shadows.submit(runtime.shadows, [(request_id, features)])
-        return _answer(arm, request_id, prediction, confidence)
+        return Outcome(
+            _answer(arm, request_id, prediction, confidence),
+            [_record(arm, request_id, features, prediction, confidence, latency, "served")],
+            [request_id] if payload.get("request_id") is not None else [],
+            shadows=runtime.shadows,
+            items=[(request_id, features)],
+        )
 
-    def _claim(self, request_ids: list[str], field: str) -> None:
-        """Answer only what can be logged: never a second answer to one request id."""
-        taken = self.sink.claim(request_ids)
-        if taken is not None:
-            raise AlreadyAnswered(
-                f"{field}: request {taken} was answered before and is in the inference log; "
-                "a request id names one request (send a new one, or none to have one minted)"
-            )
+    def after(self, outcome: Outcome) -> None:
+        """Once answered: the shadows score the same requests."""
+        if outcome.shadows and self.shadows is not None:
+            self.shadows.submit(outcome.shadows, outcome.items)
 
     @staticmethod
     def _shape(payload: dict[str, Any], where: str) -> None:
@@ -234,9 +251,7 @@ class Handler:
             raise BadRequest(f"{where}features.{policy.sticky_key}", str(exc)) from None
         return request_id, features, runtime.arms[policy.assign(key).name]
 
-    def _batch(
-        self, runtime: Runtime | None, payload: dict[str, Any], started: float
-    ) -> dict[str, Any]:
+    def _batch(self, runtime: Runtime | None, payload: dict[str, Any], started: float) -> Outcome:
         if set(payload) != {"instances"}:
             bad = sorted(str(k) for k in payload if k != "instances")[0]
             raise BadRequest(bad, f"unknown field {bad!r} beside instances")
@@ -275,17 +290,20 @@ class Handler:
             for r, inst in zip(routed, instances, strict=True)
             if inst.get("request_id") is not None
         ]
-        if given:
-            self._claim(given, "instances[].request_id")
         latency = (time.perf_counter() - started) * 1000 / len(routed)
-        out = []
+        records, out = [], []
         for (request_id, features, arm, _), (prediction, confidence) in zip(
             routed, answers, strict=True
         ):
-            self.sink.log(
+            records.append(
                 _record(arm, request_id, features, prediction, confidence, latency, "served")
             )
             out.append(_answer(arm, request_id, prediction, confidence))
-        if runtime.shadows and self.shadows is not None:
-            self.shadows.submit(runtime.shadows, [(r[0], r[1]) for r in routed])
-        return {"predictions": out}
+        return Outcome(
+            {"predictions": out},
+            records,
+            given,
+            "instances[].request_id",
+            runtime.shadows,
+            [(r[0], r[1]) for r in routed],
+        )

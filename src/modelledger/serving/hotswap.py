@@ -1,4 +1,4 @@
-"""The server's state: the runtime in force, the poller that swaps it, the prediction logger.
+"""The server's state: the runtime in force, the poller that swaps it, the durable inference log.
 
 Hot swap: a thread polls the environment's pointer (live id and route revision: two primary-key
 lookups) every ``poll_interval`` seconds. When it moves, the same thread builds a new runtime
@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelledger.ledger.home import Ledger, now
-from modelledger.predictions.logger import PredictionLogger
+from modelledger.predictions.durable_log import DurableLog
 from modelledger.serving import state as serving_state
-from modelledger.serving.handler import Handler, LogSink, ShadowScorer
+from modelledger.serving.handler import Handler, LogSink, Outcome, ShadowScorer
 from modelledger.serving.runtime import Runtime, build_runtime
 from modelledger.serving.state import Pointer
 
@@ -60,7 +60,7 @@ class Server:
         ledger: Ledger,
         env: str,
         *,
-        logger: PredictionLogger | None = None,
+        log: DurableLog | None = None,
         poll_interval: float = 0.5,
         retry_after: float = 30.0,
     ) -> None:
@@ -69,8 +69,8 @@ class Server:
         self.poll_interval = poll_interval
         self.retry_after = retry_after
         self.runtime: Runtime = build_runtime(ledger, env)
-        self.logger = logger if logger is not None else PredictionLogger(ledger, env)
-        sink: LogSink = self.logger
+        self.log = log if log is not None else DurableLog(ledger, env)
+        sink: LogSink = self.log
         self.shadows = ShadowScorer(sink)
         self.handler = Handler(sink, self.shadows)
         # the HTTP layer runs every prediction on this one thread (see app.py)
@@ -86,7 +86,7 @@ class Server:
         self._closed = False
 
     # -- the request path ------------------------------------------------------------------------
-    def predict(self, payload: Any) -> dict[str, Any]:
+    def predict(self, payload: Any) -> Outcome:
         return self.handler.predict(self.runtime, payload)  # the reference is read once, here
 
     # -- hot swap --------------------------------------------------------------------------------
@@ -147,9 +147,10 @@ class Server:
 
     # -- reports ---------------------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
-        runtime, failed, lg = self.runtime, self.failed, self.logger
+        runtime, failed = self.runtime, self.failed
+        journal = self.log.health()
         status = "ok" if runtime.serving else "unavailable"
-        if failed is not None or self.poll_error is not None:
+        if failed is not None or self.poll_error is not None or journal["degraded"]:
             status = "degraded" if runtime.serving else status
         return {
             "status": status,
@@ -164,12 +165,7 @@ class Server:
             "failed_swap": failed.to_json() if failed is not None else None,
             "last_poll": self.last_poll,
             "poll_error": self.poll_error,
-            "log": {
-                "written": lg.written,
-                "rejected": lg.rejected,
-                "lost": lg.lost,
-                "dropped": lg.dropped,
-            },
+            "journal": journal,
             "shadow": {
                 "scored": self.shadows.scored,
                 "skipped": self.shadows.skipped,
@@ -182,7 +178,8 @@ class Server:
 
     # -- shutdown --------------------------------------------------------------------------------
     def close(self) -> None:
-        """Stop polling, score the queued shadows, then write every queued prediction."""
+        """Stop polling, score the queued shadows, then drain the journal into the ledger (what
+        it will not take in time stays journaled, replayed at the next start)."""
         if self._closed:
             return
         self._closed = True
@@ -191,6 +188,14 @@ class Server:
             self._thread.join(timeout=30)
         self.executor.shutdown(wait=True)
         self.shadows.close()
-        self.logger.close()
+        if not self.log.close():
+            log.error(
+                "%s: %d answer(s) not yet in the ledger stay journaled in %s; the next "
+                "`mledger serve %s` writes them",
+                self.env,
+                self.log.drainer.queued,
+                self.log.directory,
+                self.env,
+            )
         for model in self.runtime.models():
             model.release()

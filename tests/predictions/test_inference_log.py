@@ -1,12 +1,8 @@
 """The inference log and the audit answer through the services, on SQLite and PostgreSQL:
-predictions in (in-process batches, JSONL and Parquet files, the asynchronous logger), feedback
+predictions in (in-process batches, JSONL and Parquet files), feedback
 later, and `audit prediction` tying a request to its version, data and promotion."""
 
 import json
-import os
-import subprocess
-import sys
-import threading
 from pathlib import Path
 
 import duckdb
@@ -17,72 +13,22 @@ from sqlalchemy import text
 
 from modelledger.core.canonical import canonical_json, digest
 from modelledger.core.errors import ImmutableRecord, InvalidInput, NotFound
-from modelledger.data.snapshot import SnapshotRequest, snapshot
 from modelledger.ledger.home import open_ledger
 from modelledger.models import systems
-from modelledger.models.register import RegisterRequest, register
 from modelledger.predictions.audit import audit_prediction
 from modelledger.predictions.feedback import import_feedback
 from modelledger.predictions.importer import import_file
 from modelledger.predictions.ingest import log_predictions
 from modelledger.predictions.json_text import canonical_text
-from modelledger.predictions.logger import PredictionLogger
 from modelledger.predictions.records import new_request_id
 from modelledger.predictions.store import reads
 from modelledger.releases import environments as envs
 from modelledger.releases.promote import promote
 from modelledger.settings import Settings
 from tests.conftest import write
+from tests.predictions.conftest import count, events_of, rec
 
 ROOT = Path(__file__).resolve().parents[2]
-CARD = {
-    "sources": [
-        {"name": "payments-2024", "owner": "risk-team", "license": "internal", "pii": "redacted"}
-    ]
-}
-
-
-def count(ledger, table="predictions"):
-    with ledger.db.read() as conn:
-        return conn.execute(text(f"SELECT count(*) FROM {table}")).scalar()
-
-
-def events_of(ledger, kind):
-    with ledger.db.read() as conn:
-        rows = conn.execute(
-            text("SELECT payload_json FROM events WHERE kind = :k ORDER BY seq"), {"k": kind}
-        )
-        return [json.loads(r[0]) for r in rows]
-
-
-@pytest.fixture
-def live(ledger, project):
-    """fraud@1 (trained on a carded snapshot) live in production, promoted by alice with bob's
-    approval; fraud@2 registered but never promoted."""
-    train = snapshot(
-        ledger,
-        SnapshotRequest([write(project / "train.csv", "a,b\n1,2\n")], "train", card=CARD),
-    ).snapshot
-    versions = []
-    for n in (1, 2):
-        art = write(project / f"model{n}.bin", f"weights {n}")
-        req = RegisterRequest(
-            name="fraud",
-            artifact=art,
-            code_ref=f"git+https://example.com/fraud.git@{n:040x}",
-            params={"depth": n},
-            data=[f"{train.id}:train"],
-        )
-        versions.append(register(ledger, req).version)
-    envs.create(ledger, "production")
-    promotion = promote(ledger, versions[0].id, "production", ["bob"], reason="weekly retrain")
-    return {"v1": versions[0], "v2": versions[1], "train": train, "promotion": promotion}
-
-
-def rec(version, **kw):
-    out = {"version_id": version.id, "output": {"label": 1, "score": 0.93}, "input": {"x": 1}}
-    out.update(kw)
-    return out
 
 
 def test_served_and_shadow_answers_audit_to_version_data_and_promotion(ledger, live):
@@ -413,75 +359,6 @@ def test_logged_rows_are_immutable(ledger, live, project, table):
         with pytest.raises(ImmutableRecord), ledger.db.write() as conn:
             conn.execute(text(statement))
     assert count(ledger, table) == 1
-
-
-def test_logger_writes_everything_logged_from_many_threads(ledger, live):
-    logger = PredictionLogger(ledger, "production", max_batch=700, interval=0.05)
-    ids: list[str] = []
-    lock = threading.Lock()
-
-    def serve(worker):
-        mine = [
-            logger.log(rec(live["v1"], features={"w": worker, "i": i}, latency_ms=1.0))
-            for i in range(2500)
-        ]
-        with lock:
-            ids.extend(mine)
-
-    threads = [threading.Thread(target=serve, args=(w,)) for w in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    logger.close()
-    assert (logger.written, logger.lost, logger.dropped, logger.rejected) == (10_000, 0, 0, 0)
-    assert len(set(ids)) == 10_000
-    with ledger.db.read() as conn:
-        assert reads.known_requests(conn, ids) == set(ids)
-    batches = events_of(ledger, "predictions.imported")
-    assert sum(e["count"] for e in batches) == 10_000 and len(batches) == logger.batches
-
-
-def test_logger_flush_and_bad_records(ledger, live):
-    with PredictionLogger(ledger, "production", interval=30) as logger:
-        logger.log(rec(live["v1"], request_id="one"))
-        logger.log({"version_id": live["v1"].id})  # no output: left out, counted
-        assert logger.flush(timeout=10)
-        assert count(ledger) == 1 and logger.rejected == 1
-        logger.log(rec(live["v1"], request_id="one"))  # already logged: left out, counted
-        logger.log(rec(live["v1"], request_id="two"))
-    assert count(ledger) == 2 and logger.rejected == 2 and logger.lost == 0
-    with pytest.raises(InvalidInput, match="closed"):
-        logger.log(rec(live["v1"]))
-
-
-SIGTERM_SCRIPT = """
-import os, signal, sys
-from pathlib import Path
-from modelledger.predictions.logger import PredictionLogger
-from modelledger.ledger.home import open_ledger
-from modelledger.settings import Settings
-
-ledger = open_ledger(Settings(home=Path(sys.argv[1])))
-logger = PredictionLogger(ledger, "production", interval=3600, handle_sigterm=True)
-for i in range(500):
-    logger.log({"version_id": sys.argv[2], "output": i, "input": i, "request_id": f"t{i}"})
-os.kill(os.getpid(), signal.SIGTERM)
-signal.pause()
-"""
-
-
-def test_sigterm_flushes_the_logger_before_the_process_ends(ledger, live, project):
-    done = subprocess.run(
-        [sys.executable, "-c", SIGTERM_SCRIPT, str(project / ".mledger"), live["v1"].id],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        check=False,
-    )
-    assert done.returncode == -15, done.stderr
-    assert count(ledger) == 500
 
 
 def test_request_ids_are_uuid7_and_time_ordered():

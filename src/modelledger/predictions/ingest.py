@@ -4,7 +4,7 @@ version that answered; features in append-only Parquet segments; ground truth la
 
 Three ways in, one path (the chunked ingest here): ``log_predictions`` (records in process),
 ``prediction_import.import_file`` (JSONL or Parquet from an external server) and
-``prediction_logger.PredictionLogger`` (the serving layer's asynchronous batched writer). A batch
+``durable_log.DurableLog`` (the serving layer's journal, drained here). A batch
 is all or nothing: the first bad record is named (with the line number for files) and nothing is
 written. Every batch appends one ``predictions.imported`` event, with subject ``predictions:ENV``
 so that an environment's own history (``audit log --env``) stays about promotions and rollbacks.

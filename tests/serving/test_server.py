@@ -427,7 +427,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_sigterm_mid_load_logs_every_acknowledged_request(ledger, live, project, tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigterm_mid_load_logs_every_acknowledged_request(
+    ledger, live, project, tmp_path, workers
+):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLEDGER_")}
     env.update(PYTHONPATH=str(ROOT), MLEDGER_USER="alice")
@@ -452,7 +455,7 @@ def test_sigterm_mid_load_logs_every_acknowledged_request(ledger, live, project,
     with (
         open(errors, "w") as stderr,
         subprocess.Popen(
-            [str(exe), "serve", ENV, "--port", str(port)],
+            [str(exe), "serve", ENV, "--port", str(port), "--workers", str(workers)],
             cwd=project,
             env=env,
             stdout=subprocess.PIPE,
@@ -464,7 +467,8 @@ def test_sigterm_mid_load_logs_every_acknowledged_request(ledger, live, project,
             assert proc.stdout is not None
             line = proc.stdout.readline()
             assert line.startswith(f"serving {ENV} (fraud@1 mv-"), errors.read_text()
-            assert line.rstrip().endswith(f"on {url}")
+            many = f" with {workers} workers" if workers > 1 else ""
+            assert line.rstrip().endswith(f"on {url}{many}")
             wait_for(lambda: _up(url), seconds=20)
             workers = [threading.Thread(target=fire, args=(w,)) for w in range(4)]
             for w in workers:

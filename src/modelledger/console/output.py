@@ -45,8 +45,12 @@ def when(moment: Any) -> str:
     return str(moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
+def to_json_text(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str)
+
+
 def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.write(to_json_text(data) + "\n")
 
 
 # Where stdout is no terminal (a pipe, a file, a CI log) and COLUMNS is unset, rich would lay

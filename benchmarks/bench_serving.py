@@ -1,14 +1,16 @@
-"""Prediction server overhead and throughput (issue: Prediction server).
+"""Prediction server overhead and throughput (issues: Prediction server; durable inference logging).
 
-Targets: the router + validation + logging overhead on top of a trivial model, timed in-process
+Targets: the router + validation + journal hand-off on top of a trivial model, timed in-process
 on the handler path (sticky-key routing over a 90/10 canary, feature validation against the
-declared inputs, ``PredictionLogger.log``, the shadow hand-off; no HTTP), p99 ≤ 1 ms per request
-— shown beside calling the model directly; and ``mledger serve`` on one worker sustaining
-≥ 1,000 requests/s against the same model, driven over loopback by httpx clients with keep-alive
-(several threads in a separate load-generator process, bounded by count and time). Every
-acknowledged request must reach the inference log.
+declared inputs, the journal append, no fsync wait, no HTTP), p99 ≤ 1 ms per request — shown
+beside calling the model directly; and ``mledger serve`` with every answer durable in its journal
+(fsync) and its request id claimed before it leaves: one worker sustaining ≥ 1,200 requests/s
+with p99 ≤ 20 ms at 32 concurrent keep-alive clients over loopback (httpx, in separate
+load-generator processes, bounded by count and time), with ``--workers 2`` measured beside it.
+Every acknowledged request must reach the inference log. The load generators share the machine
+with the server: on two cores, their own CPU is part of what limits the figures.
 
-    python benchmarks/bench_serving.py [--calls 20000] [--requests 20000] [--seconds 20]
+    python benchmarks/bench_serving.py [--calls 20000] [--requests 15000] [--seconds 15]
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ from modelledger.serving import routing  # noqa: E402
 from modelledger.settings import Settings  # noqa: E402
 
 OVERHEAD_TARGET_MS = 1.0
-RPS_TARGET = 1000.0
+RPS_TARGET = 1200.0
+P99_TARGET_MS = 20.0
 ENV = "production"
 PLAIN = "staging"
 LOADER = "python:tests.models.fake_models:make_scaler"
@@ -119,31 +122,41 @@ LOADGEN = r"""
 import json, sys, threading, time
 import httpx
 url, threads, total, seconds, prefix = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
-ok, failed, lock = [], [0], threading.Lock()
+gap = threads / float(sys.argv[6]) if float(sys.argv[6]) > 0 else 0.0  # each thread's pace
+ok, failed, lock, lat = [], [0], threading.Lock(), []
 counter = iter(range(total))
 deadline = time.monotonic() + seconds
 def run():
-    mine = []
+    mine, times = [], []
+    clock = time.perf_counter
+    due = clock()
     with httpx.Client(base_url=url, timeout=10) as client:
         while time.monotonic() < deadline:
+            if gap:  # open loop: a request every gap seconds, late or not
+                due += gap
+                if (wait := due - clock()) > 0:
+                    time.sleep(wait)
             with lock:
                 i = next(counter, None)
             if i is None:
                 break
             body = {"request_id": f"{prefix}-{i}", "features": {"x": i * 0.5, "country": "de", "user": f"u{i % 997}"}}
+            t0 = clock()
             r = client.post("/predict", json=body)
+            times.append(clock() - t0)
             if r.status_code == 200:
                 mine.append(r.json()["request_id"])
             else:
                 failed[0] += 1
     with lock:
         ok.extend(mine)
+        lat.extend(times)
 t0 = time.perf_counter()
 workers = [threading.Thread(target=run) for _ in range(threads)]
 for w in workers: w.start()
 for w in workers: w.join()
 elapsed = time.perf_counter() - t0
-print(json.dumps({"ok": ok, "failed": failed[0], "seconds": elapsed}))
+print(json.dumps({"ok": ok, "failed": failed[0], "seconds": elapsed, "latency": lat}))
 """
 
 
@@ -157,7 +170,14 @@ def cpu_seconds(pid: int) -> float:
 
 
 def bench_http(
-    home: Path, env_name: str, requests: int, seconds: float, threads: int, processes: int
+    home: Path,
+    env_name: str,
+    requests: int,
+    seconds: float,
+    threads: int,
+    processes: int,
+    workers: int = 1,
+    rate: float = 0.0,
 ) -> dict[str, Any]:
     """``mledger serve ENV`` as a process, loaded from a separate load-generator process; then
     SIGTERM, and every acknowledged request id looked up in the inference log."""
@@ -168,7 +188,7 @@ def bench_http(
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLEDGER_")}
     env["PYTHONPATH"] = str(ROOT)
     server = subprocess.Popen(
-        [str(exe), "serve", env_name, "--port", str(port)],
+        [str(exe), "serve", env_name, "--port", str(port), "--workers", str(workers)],
         cwd=home,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -200,7 +220,8 @@ def bench_http(
                     str(threads),
                     str(share),
                     str(seconds),
-                    f"load-{env_name}-{p}",
+                    f"load-{env_name}-{workers}-{rate:g}-{p}",
+                    str(rate / processes),
                 ],
                 stdout=subprocess.PIPE,
                 text=True,
@@ -212,8 +233,9 @@ def bench_http(
             "ok": [rid for o in outputs for rid in o["ok"]],
             "failed": sum(o["failed"] for o in outputs),
             "seconds": max(o["seconds"] for o in outputs),  # the generators' timed windows
+            "latency": sorted(t for o in outputs for t in o["latency"]),
         }
-        result["cpu"] = cpu_seconds(server.pid) - cpu0
+        result["cpu"] = cpu_seconds(server.pid) - cpu0 if workers == 1 else 0.0
     finally:
         server.terminate()
         server.wait(timeout=60)
@@ -231,18 +253,24 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=20_000, help="in-process handler calls")
     parser.add_argument("--requests", type=int, default=15_000, help="HTTP requests per run")
     parser.add_argument("--seconds", type=float, default=15.0, help="HTTP load time per run")
-    parser.add_argument("--threads", type=int, default=4, help="threads per load generator")
-    parser.add_argument("--processes", type=int, default=2, help="load-generator processes")
+    parser.add_argument("--threads", type=int, default=8, help="threads per load generator")
+    parser.add_argument("--processes", type=int, default=4, help="load-generator processes")
     args = parser.parse_args()
+    clients = args.threads * args.processes
     with tempfile.TemporaryDirectory(prefix="mledger-bench-") as tmp:
         home = Path(tmp)
         ledger = build_ledger(home)
         direct, path, written = bench_overhead(ledger, args.calls)
         ledger.close()
+        load = (args.requests, args.seconds, args.threads, args.processes)
         runs = {
-            name: bench_http(home, name, args.requests, args.seconds, args.threads, args.processes)
-            for name in (PLAIN, ENV)
+            (PLAIN, 1): bench_http(home, PLAIN, *load),
+            (ENV, 1): bench_http(home, ENV, *load),
+            (PLAIN, 2): bench_http(home, PLAIN, *load, workers=2),
         }
+        # latency at the target rate, offered open-loop by the same 32 clients: closed-loop
+        # clients measure queueing (Little's law: 32 clients at 1,200/s wait 27 ms on average)
+        paced = bench_http(home, PLAIN, *load, rate=RPS_TARGET)
     d50, d99 = statistics.median(direct), percentile(direct, 0.99)
     p50, p99 = statistics.median(path), percentile(path, 0.99)
     ok_over = p99 <= OVERHEAD_TARGET_MS
@@ -252,29 +280,46 @@ def main() -> int:
         f"{written} records logged): p50 {p50 * 1000:.1f} µs, p99 {p99 * 1000:.1f} µs, "
         f"max {max(path):.2f} ms; overhead over the model at p99 {(p99 - d99) * 1000:.1f} µs"
     )
-    rates = {}
-    for name, run in runs.items():
+    rates, p99s = {}, {}
+    for (name, workers), run in runs.items():
         served = len(run["ok"])
-        rates[name] = served / run["seconds"]
+        rates[name, workers] = served / run["seconds"]
+        p99s[name, workers] = percentile(run["latency"], 0.99) * 1000 if run["latency"] else 0.0
         what = "trivial model alone" if name == PLAIN else "90/10 canary + one shadow"
+        cpu = f"; server CPU {run['cpu'] / run['seconds']:.0%} of one core" if run["cpu"] else ""
         print(
-            f"  HTTP {name} ({what}): {served} answered, {run['failed']} failed, in "
-            f"{run['seconds']:.2f} s = {rates[name]:,.0f}/s from {args.processes}×{args.threads} "
-            f"keep-alive clients; server CPU {run['cpu'] / run['seconds']:.0%} of one core; "
+            f"  HTTP {name} ({what}), {workers} worker(s): {served} answered, {run['failed']} "
+            f"failed, in {run['seconds']:.2f} s = {rates[name, workers]:,.0f}/s, p50 "
+            f"{statistics.median(run['latency']) * 1000:.1f} ms, p99 {p99s[name, workers]:.1f} ms "
+            f"from {args.processes}×{args.threads} keep-alive clients{cpu}; "
             f"{run['logged']}/{served} in the inference log after SIGTERM (exit {run['exit']})"
         )
-    plain = runs[PLAIN]
-    ok_rps = rates[PLAIN] >= RPS_TARGET and all(
-        len(r["ok"]) == r["logged"] and r["failed"] == 0 for r in runs.values()
+    paced_rate = len(paced["ok"]) / paced["seconds"]
+    paced_p99 = percentile(paced["latency"], 0.99) * 1000
+    print(
+        f"  HTTP {PLAIN}, 1 worker, {RPS_TARGET:,.0f}/s offered open-loop by the same clients: "
+        f"{len(paced['ok'])} answered at {paced_rate:,.0f}/s, p50 "
+        f"{statistics.median(paced['latency']) * 1000:.1f} ms, p99 {paced_p99:.1f} ms; "
+        f"{paced['logged']}/{len(paced['ok'])} in the inference log"
+    )
+    every = [*runs.values(), paced]
+    logged = all(len(r["ok"]) == r["logged"] and r["failed"] == 0 for r in every)
+    ok_rps = (
+        rates[PLAIN, 1] >= RPS_TARGET
+        and paced_rate >= RPS_TARGET * 0.97
+        and paced_p99 <= P99_TARGET_MS
+        and logged
     )
     print(
-        f"routing + validation + logging on the handler path (in-process, p99 incl. the model): "
-        f"{p99:.3f} ms  [target ≤ {OVERHEAD_TARGET_MS:g} ms: {'PASS' if ok_over else 'FAIL'}]"
+        f"routing + validation + journal hand-off on the handler path (in-process, p99 incl. the "
+        f"model): {p99:.3f} ms  [target ≤ {OVERHEAD_TARGET_MS:g} ms: {'PASS' if ok_over else 'FAIL'}]"
     )
     print(
-        f"mledger serve, one worker, trivial model over loopback: {rates[PLAIN]:,.0f} "
-        f"requests/s ({len(plain['ok'])} requests; with canary + shadow {rates[ENV]:,.0f}/s)  "
-        f"[target ≥ {RPS_TARGET:,.0f}/s, every answer logged: {'PASS' if ok_rps else 'FAIL'}]"
+        f"mledger serve, durable before the answer, one worker, trivial model, {clients} clients "
+        f"over loopback: {rates[PLAIN, 1]:,.0f} requests/s at most; p99 {paced_p99:.1f} ms at "
+        f"{paced_rate:,.0f}/s (canary + shadow {rates[ENV, 1]:,.0f}/s; --workers 2 "
+        f"{rates[PLAIN, 2]:,.0f}/s)  [target ≥ {RPS_TARGET:,.0f}/s with p99 ≤ "
+        f"{P99_TARGET_MS:g} ms, every answer logged: {'PASS' if ok_rps else 'FAIL'}]"
     )
     return 0 if ok_over and ok_rps else 1
 

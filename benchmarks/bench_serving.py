@@ -5,8 +5,8 @@ on the handler path (sticky-key routing over a 90/10 canary, feature validation 
 declared inputs, the journal append, no fsync wait, no HTTP), p99 ≤ 1 ms per request — shown
 beside calling the model directly; and ``mledger serve`` with every answer durable in its journal
 (fsync) and its request id claimed before it leaves: one worker sustaining ≥ 1,200 requests/s
-with p99 ≤ 20 ms at 32 concurrent keep-alive clients over loopback (httpx, in separate
-load-generator processes, bounded by count and time), with ``--workers 2`` measured beside it.
+with p99 ≤ 20 ms at 32 concurrent keep-alive clients over loopback (raw HTTP/1.1 sockets, in
+separate load-generator processes, bounded by count and time), with ``--workers 2`` measured beside it.
 Every acknowledged request must reach the inference log. The load generators share the machine
 with the server: on two cores, their own CPU is part of what limits the figures.
 
@@ -119,18 +119,35 @@ def free_port() -> int:
 
 
 LOADGEN = r"""
-import json, sys, threading, time
-import httpx
+import json, socket, sys, threading, time
+# a raw HTTP/1.1 keep-alive client: the load generators share the machine with the server, and
+# httpx's own CPU per request would be a large part of what is measured
 url, threads, total, seconds, prefix = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
 gap = threads / float(sys.argv[6]) if float(sys.argv[6]) > 0 else 0.0  # each thread's pace
+host, port = url.removeprefix("http://").split(":")
 ok, failed, lock, lat = [], [0], threading.Lock(), []
 counter = iter(range(total))
 deadline = time.monotonic() + seconds
+
+def post(sock, reader, body):
+    data = json.dumps(body).encode()
+    sock.sendall(b"POST /predict HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: %d\r\n\r\n%s" % (len(data), data))
+    status = int(reader.readline().split()[1])
+    length = 0
+    while (line := reader.readline()) not in (b"\r\n", b""):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    return status, reader.read(length)
+
 def run():
     mine, times = [], []
     clock = time.perf_counter
     due = clock()
-    with httpx.Client(base_url=url, timeout=10) as client:
+    sock = socket.create_connection((host, int(port)))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    reader = sock.makefile("rb")
+    try:
         while time.monotonic() < deadline:
             if gap:  # open loop: a request every gap seconds, late or not
                 due += gap
@@ -142,12 +159,14 @@ def run():
                 break
             body = {"request_id": f"{prefix}-{i}", "features": {"x": i * 0.5, "country": "de", "user": f"u{i % 997}"}}
             t0 = clock()
-            r = client.post("/predict", json=body)
+            status, answer = post(sock, reader, body)
             times.append(clock() - t0)
-            if r.status_code == 200:
-                mine.append(r.json()["request_id"])
+            if status == 200:
+                mine.append(json.loads(answer)["request_id"])
             else:
                 failed[0] += 1
+    finally:
+        sock.close()
     with lock:
         ok.extend(mine)
         lat.extend(times)

@@ -73,10 +73,10 @@ class DurableLog:
         self.replayed = 0
         self.damaged: list[str] = []
         self._lock = threading.Lock()
+        self.claims = Claims(ledger, env, store_for(ledger, self.directory.parent))
         self.drainer = Drainer(ledger, env, self._drained, max_batch=max_batch)
         self._replay()
         self.journal = jr.Journal(self.directory, self.drainer.put, on_fsync=on_fsync)
-        self.claims = Claims(ledger, env, store_for(ledger, self.directory.parent))
 
     def _replay(self) -> None:
         for orphan in jr.orphans(self.directory):
@@ -92,6 +92,8 @@ class DurableLog:
                 orphan.path.name,
                 piece.records,
             )
+            # answered: their ids are taken again before this process answers anything
+            self.claims.reclaim([orjson.loads(p)["request_id"] for p in orphan.scan.payloads])
             self.drainer.put(piece, orphan.scan.payloads)
 
     def _drained(self, tag: object, n: int) -> None:

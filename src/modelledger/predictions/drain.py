@@ -45,7 +45,7 @@ class Drainer:
         done: Callable[[object, int], None],  # (tag, n): n more records of the tag's are in
         *,
         max_batch: int = 5000,
-        interval: float = 1.0,
+        interval: float = 0.2,
     ) -> None:
         self.ledger, self.env, self._done = ledger, env, done
         self.max_batch, self.interval = max_batch, interval

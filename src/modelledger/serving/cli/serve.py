@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gc
 import os
 import socket
 import sys
@@ -116,7 +117,12 @@ def run_worker(
                 many = f" with {workers} workers" if workers > 1 else ""
                 ready(f"serving {env} ({runtime.describe()}) on {url}{many}")
             config = uvicorn.Config(create_app(server), log_level="warning")
-            uvicorn.Server(config).run(sockets=[sock])
+            app = uvicorn.Server(config)
+            # what start-up made (libraries, the model) lives as long as the process: a full
+            # collection walking it on the request path would be a pause in the answers
+            gc.collect()
+            gc.freeze()
+            app.run(sockets=[sock])
         finally:
             server.close()  # uvicorn ran the lifespan's close already, unless it failed to start
     finally:

@@ -113,7 +113,9 @@ def verify_split(fixture: Fixture) -> tuple[dict[str, float], integrity.Integrit
             out.events = w.count
             if w.broken is not None:
                 out.damage.append(integrity.Damage("chain", f"event {w.broken[0]}", w.broken[1]))
-            timed("bound tables: rows → digests", lambda: integrity._tables(conn, w, out, None, None))
+            timed(
+                "bound tables: rows → digests", lambda: integrity._tables(conn, w, out, None, None)
+            )
             timed("inference log: batch roots", lambda: integrity._log(conn, w, out, None))
             for recipe in RECIPES:
                 timed(f"ids: {recipe.table}", lambda r=recipe: integrity._ids(conn, r, out))

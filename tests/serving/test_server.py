@@ -428,9 +428,7 @@ def _free_port() -> int:
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_sigterm_mid_load_logs_every_acknowledged_request(
-    ledger, live, project, tmp_path, workers
-):
+def test_sigterm_mid_load_logs_every_acknowledged_request(ledger, live, project, tmp_path, workers):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLEDGER_")}
     env.update(PYTHONPATH=str(ROOT), MLEDGER_USER="alice")

@@ -130,6 +130,9 @@ class FileClaims:
         self._ledger.close()
 
 
+_DEADLOCK_RETRIES = 5
+
+
 class LedgerClaims:
     """Claims in the ledger's own ``request_claims`` table (PostgreSQL)."""
 
@@ -139,29 +142,45 @@ class LedgerClaims:
     def claim(
         self, groups: Sequence[Sequence[str]], env: str, at: str, by: str
     ) -> list[str | None]:
-        out: list[str | None] = []
+        from psycopg import errors
+
+        for attempt in range(_DEADLOCK_RETRIES):
+            try:
+                return self._claim(groups, env, at, by)
+            except errors.DeadlockDetected:  # two batches wanting overlapping groups of ids
+                if attempt == _DEADLOCK_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _claim(
+        self, groups: Sequence[Sequence[str]], env: str, at: str, by: str
+    ) -> list[str | None]:
+        # Rows are locked in id order in every transaction (groups by their least id, ids sorted
+        # within each), so batches of single ids, the common case, never deadlock.
+        order = sorted(range(len(groups)), key=lambda n: min(groups[n]))
+        out: list[str | None] = [None] * len(groups)
         with self._engine.connect() as conn:
             raw = conn.connection.driver_connection
             assert raw is not None
             with conn.begin():
                 cur = raw.cursor()
                 logged = _logged(cur, [i for ids in groups for i in ids], "%s")
-                for ids in groups:
+                for n in order:
+                    ids = sorted(groups[n])
                     if found := next((i for i in ids if i in logged), None):
-                        out.append(found)
+                        out[n] = found
                         continue
                     cur.execute("SAVEPOINT g")
                     cur.execute(
                         "INSERT INTO request_claims (request_id, env, claimed_at, claimed_by) "
                         "SELECT unnest(%s::text[]), %s, %s, %s ON CONFLICT DO NOTHING",
-                        (list(ids), env, at, by),
+                        (ids, env, at, by),
                     )
                     if cur.rowcount == len(ids):
                         cur.execute("RELEASE SAVEPOINT g")
-                        out.append(None)
                     else:
                         cur.execute("ROLLBACK TO SAVEPOINT g")
-                        out.append(_taken(cur, ids, "%s"))
+                        out[n] = _taken(cur, groups[n], "%s")
                 cur.close()
         return out
 

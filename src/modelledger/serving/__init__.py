@@ -4,6 +4,8 @@
 holds the thin FastAPI handlers; ``handler`` the request path without HTTP (validate, route by
 sticky key, score, log); ``hotswap`` polls the environment and swaps in a new ``runtime``
 (models per arm, verified before loading) when a promotion or rollback lands; ``features``
-checks requests against a version's declared inputs. Loading a model is the models
-capability's (``models.loaders``).
+checks requests against a version's declared inputs; ``limits`` bounds a request body (size,
+depth, values with no JSON form); ``metrics`` the Prometheus counters of ``/metrics``;
+``openapi`` describes the live version's API (``/openapi.json``, ``/docs``). Loading a model is
+the models capability's (``models.loaders``).
 """

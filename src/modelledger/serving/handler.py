@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -78,9 +78,15 @@ class ShadowScorer:
     ``max_pending`` requests is skipped (counted) rather than grow without bound; so is a request
     whose features do not fit a shadow's declared inputs."""
 
-    def __init__(self, sink: LogSink, max_pending: int = 50_000) -> None:
+    def __init__(
+        self,
+        sink: LogSink,
+        max_pending: int = 50_000,
+        on_skip: Callable[[str, int], None] | None = None,
+    ) -> None:
         self.sink = sink
         self.max_pending = max_pending
+        self.on_skip = on_skip
         self.scored = 0
         self.skipped = 0
         self.failed = 0
@@ -92,6 +98,7 @@ class ShadowScorer:
         with self._lock:
             if self._pending + len(items) > self.max_pending:
                 self.skipped += len(items) * len(shadows)
+                self._skipped(shadows, len(items))
                 return
             self._pending += len(items)
         try:
@@ -100,6 +107,12 @@ class ShadowScorer:
             with self._lock:
                 self._pending -= len(items)
                 self.skipped += len(items) * len(shadows)
+            self._skipped(shadows, len(items))
+
+    def _skipped(self, shadows: Sequence[ServingArm], n: int) -> None:
+        if self.on_skip is not None:
+            for shadow in shadows:
+                self.on_skip(shadow.label, n)
 
     def _run(self, shadows: Sequence[ServingArm], items: list[Item]) -> None:
         try:
@@ -117,6 +130,7 @@ class ShadowScorer:
             except InvalidInput:  # the shadow declares other inputs: it cannot score this one
                 with self._lock:
                     self.skipped += 1
+                self._skipped([shadow], 1)
                 continue
             ids.append(request_id)
             sent.append(features)
@@ -181,9 +195,12 @@ def _answer(
 class Handler:
     """Answers one request body (already parsed JSON) with the runtime the caller grabbed."""
 
-    def __init__(self, sink: LogSink, shadows: ShadowScorer | None = None) -> None:
+    def __init__(
+        self, sink: LogSink, shadows: ShadowScorer | None = None, max_instances: int = MAX_BATCH
+    ) -> None:
         self.sink = sink
         self.shadows = shadows
+        self.max_instances = max_instances
 
     def predict(self, runtime: Runtime | None, payload: Any) -> Outcome:
         started = time.perf_counter()
@@ -258,8 +275,8 @@ class Handler:
         instances = payload["instances"]
         if type(instances) is not list or not instances:
             raise BadRequest("instances", "instances: expected a non-empty list of requests")
-        if len(instances) > MAX_BATCH:
-            raise BadRequest("instances", f"instances: at most {MAX_BATCH} per batch")
+        if len(instances) > self.max_instances:
+            raise BadRequest("instances", f"instances: at most {self.max_instances} per batch")
         for i, inst in enumerate(instances):
             if type(inst) is not dict:
                 raise BadRequest(f"instances[{i}]", f"instances[{i}]: expected an object")

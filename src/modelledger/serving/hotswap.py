@@ -23,7 +23,8 @@ from typing import Any
 from modelledger.ledger.home import Ledger, now
 from modelledger.predictions.durable_log import DurableLog
 from modelledger.serving import state as serving_state
-from modelledger.serving.handler import Handler, LogSink, Outcome, ShadowScorer
+from modelledger.serving.handler import MAX_BATCH, Handler, LogSink, Outcome, ShadowScorer
+from modelledger.serving.metrics import ServingMetrics
 from modelledger.serving.runtime import Runtime, build_runtime
 from modelledger.serving.state import Pointer
 
@@ -61,18 +62,22 @@ class Server:
         env: str,
         *,
         log: DurableLog | None = None,
+        metrics: ServingMetrics | None = None,
         poll_interval: float = 0.5,
         retry_after: float = 30.0,
+        max_instances: int = MAX_BATCH,
     ) -> None:
         self.ledger = ledger
         self.env = env
         self.poll_interval = poll_interval
         self.retry_after = retry_after
         self.runtime: Runtime = build_runtime(ledger, env)
-        self.log = log if log is not None else DurableLog(ledger, env)
+        self.metrics = metrics if metrics is not None else ServingMetrics(env)
+        self.log = log if log is not None else DurableLog(ledger, env, on_fsync=self.metrics.fsync)
         sink: LogSink = self.log
-        self.shadows = ShadowScorer(sink)
-        self.handler = Handler(sink, self.shadows)
+        self.shadows = ShadowScorer(sink, on_skip=self.metrics.shadow_skipped)
+        self.handler = Handler(sink, self.shadows, max_instances=max_instances)
+        self._logged_seen = 0
         # the HTTP layer runs every prediction on this one thread (see app.py)
         self.executor = ThreadPoolExecutor(1, thread_name_prefix=f"mledger-predict-{env}")
         self.started_at = now()
@@ -175,6 +180,16 @@ class Server:
 
     def version(self) -> dict[str, Any]:
         return self.runtime.to_json()
+
+    def observe_metrics(self) -> None:
+        """Bring the gauges and the drained count up to date, for a scrape of /metrics."""
+        journal = self.log.health()
+        self.metrics.backlog(journal["backlog"])
+        self.metrics.ledger_available(not journal["degraded"])
+        written = journal["written"]
+        if written > self._logged_seen:
+            self.metrics.predictions_logged(written - self._logged_seen)
+            self._logged_seen = written
 
     # -- shutdown --------------------------------------------------------------------------------
     def close(self) -> None:

@@ -9,11 +9,16 @@ import os
 import socket
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from modelledger.console.output import to_json_text
+
+if TYPE_CHECKING:
+    from modelledger.serving.limits import Limits
 
 
 def serve(
@@ -33,6 +38,18 @@ def serve(
         "--journal",
         help="Folder of the serving journal (default: the ledger's .mledger/journal).",
     ),
+    max_body_mib: float = typer.Option(
+        16.0, "--max-body-mib", min=0.001, help="Largest request body accepted (413 past it)."
+    ),
+    max_instances: int = typer.Option(
+        10_000, "--max-instances", min=1, help="Most instances in one batch request (422 past it)."
+    ),
+    max_depth: int = typer.Option(
+        64, "--max-depth", min=2, help="Deepest nesting of a JSON body (422 past it)."
+    ),
+    access_log: bool = typer.Option(
+        False, "--access-log", help="One JSON line per /predict request on stderr."
+    ),
     as_json: bool = typer.Option(
         False, "--json", help="Print the start-up line as one JSON document on stdout."
     ),
@@ -51,12 +68,16 @@ def serve(
     here = os.getcwd()
     if here not in sys.path:
         sys.path.insert(0, here)  # as `python -m` would: a python: factory may live here
+    from modelledger.serving.limits import Limits, MiB
+
+    limits = Limits(int(max_body_mib * MiB), max_depth, max_instances)
+    options = WorkerOptions(env, poll, journal, as_json, workers, limits, access_log)
     # the port is taken before anything is announced: "serving …" is only printed when it is true
     sock = listen_on(host, port)
     url = f"http://{host}:{sock.getsockname()[1]}"
     try:
         if workers == 1:
-            run_worker(env, sock, url, poll, journal, as_json, _echo, workers)
+            run_worker(options, sock, url, _echo)
             return
         from modelledger.serving.cli.workers import supervise
 
@@ -66,7 +87,7 @@ def serve(
                     os.write(ready_fd, line.encode("utf-8"))
                 os.close(ready_fd)
 
-            run_worker(env, sock, url, poll, journal, as_json, ready, workers)
+            run_worker(options, sock, url, ready)
             return 0
 
         status = supervise(workers, sock, worker, lambda line: _echo(line.decode("utf-8")))
@@ -81,42 +102,65 @@ def _echo(line: str) -> None:
     sys.stdout.flush()
 
 
+@dataclass(frozen=True)
+class WorkerOptions:
+    env: str
+    poll: float
+    journal: Path | None
+    as_json: bool
+    workers: int
+    limits: Limits
+    access_log: bool
+
+
 def run_worker(
-    env: str,
-    sock: socket.socket,
-    url: str,
-    poll: float,
-    journal: Path | None,
-    as_json: bool,
-    ready: Callable[[str], None],
-    workers: int,
+    o: WorkerOptions, sock: socket.socket, url: str, ready: Callable[[str], None]
 ) -> None:
     """One serving process: its ledger connection, server and journal, uvicorn on ``sock``."""
+    import logging
+
     import uvicorn
 
     from modelledger.ledger.home import open_ledger
     from modelledger.predictions.durable_log import DurableLog
     from modelledger.serving.app import create_app
     from modelledger.serving.hotswap import Server
+    from modelledger.serving.metrics import ServingMetrics
 
+    if o.access_log:
+        handler = logging.StreamHandler(sys.stderr)
+        access = logging.getLogger("modelledger.serving.access")
+        access.addHandler(handler)
+        access.setLevel(logging.INFO)
+        access.propagate = False
     ledger = open_ledger()
     try:
-        log = DurableLog(ledger, env, directory=journal)
+        metrics = ServingMetrics(o.env)
+        log = DurableLog(ledger, o.env, directory=o.journal, on_fsync=metrics.fsync)
         try:
-            server = Server(ledger, env, log=log, poll_interval=poll)
+            server = Server(
+                ledger,
+                o.env,
+                log=log,
+                metrics=metrics,
+                poll_interval=o.poll,
+                max_instances=o.limits.max_instances,
+            )
         except BaseException:
             log.close()
             raise
         try:
             runtime = server.runtime
-            if as_json:
+            if o.as_json:
                 ready(
-                    to_json_text({"env": env, "url": url, "workers": workers, **runtime.to_json()})
+                    to_json_text(
+                        {"env": o.env, "url": url, "workers": o.workers, **runtime.to_json()}
+                    )
                 )
             else:
-                many = f" with {workers} workers" if workers > 1 else ""
-                ready(f"serving {env} ({runtime.describe()}) on {url}{many}")
-            config = uvicorn.Config(create_app(server), log_level="warning")
+                many = f" with {o.workers} workers" if o.workers > 1 else ""
+                ready(f"serving {o.env} ({runtime.describe()}) on {url}{many}")
+            config = uvicorn.Config(create_app(server, o.limits, o.access_log), log_level="warning")
             app = uvicorn.Server(config)
             # what start-up made (libraries, the model) lives as long as the process: a full
             # collection walking it on the request path would be a pause in the answers

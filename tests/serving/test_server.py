@@ -94,9 +94,9 @@ def serve(ledger: Ledger) -> Iterator[Callable[..., tuple[TestClient, Server]]]:
     """Start a server (polling every 50 ms) and its TestClient."""
     opened: list[tuple[TestClient, Server]] = []
 
-    def start(**kw: Any) -> tuple[TestClient, Server]:
+    def start(limits: Any = None, **kw: Any) -> tuple[TestClient, Server]:
         server = Server(ledger, ENV, poll_interval=0.05, **kw)
-        client = TestClient(create_app(server))
+        client = TestClient(create_app(server, limits))
         client.__enter__()
         opened.append((client, server))
         return client, server
@@ -490,3 +490,68 @@ def _up(url: str) -> bool:
         return httpx.get(f"{url}/health").status_code == 200
     except httpx.TransportError:
         return False
+
+
+# -- limits, values with no JSON form, and what operators read --------------------------------------
+
+
+def test_bodies_past_the_limits_are_refused_never_a_500(ledger, live, serve):
+    from modelledger.serving.limits import Limits
+
+    client, server = serve(Limits(max_body_bytes=2_000, max_depth=8, max_instances=3))
+    big = client.post("/predict", content=b'{"features": {"x": "' + b"a" * 5000 + b'"}}')
+    assert big.status_code == 413 and big.json()["field"] == "body"
+    deep = client.post("/predict", content=b"[" * 1000 + b"]" * 1000)
+    assert deep.status_code == 422 and "deeper than 8" in deep.json()["detail"]
+    many = client.post("/predict", json={"instances": [{"features": features()}] * 4})
+    assert many.status_code == 422 and many.json()["field"] == "instances"
+    assert server.log.flush(timeout=10) and count(ledger) == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"request_id": "n-1", "features": {"x": NaN, "country": "de"}}', "features.x"),
+        (b'{"request_id": "n-1", "features": {"x": 1e400, "country": "de"}}', "features.x"),
+        (b'{"request_id": "n-1", "features": {"x": -Infinity, "country": "de"}}', "features.x"),
+        (
+            b'{"instances": [{"features": {"x": 1, "country": "de"}}, '
+            b'{"request_id": "n-1", "features": {"x": Infinity, "country": "de"}}]}',
+            "instances[1].features.x",
+        ),
+    ],
+)
+def test_values_with_no_json_form_are_refused_naming_the_field_and_never_logged(
+    ledger, live, serve, body, field
+):
+    client, server = serve()
+    r = client.post("/predict", content=body)
+    assert r.status_code == 422 and r.json()["field"] == field
+    assert server.log.flush(timeout=10) and count(ledger) == 0
+    # the id was neither answered nor claimed: a proper request with it is answered
+    ok = client.post("/predict", json={"request_id": "n-1", "features": features(1.0)})
+    assert ok.status_code == 200
+
+
+def test_metrics_openapi_and_docs(ledger, live, serve):
+    client, server = serve()
+    for i in range(3):
+        assert client.post("/predict", json={"features": features(float(i))}).status_code == 200
+    client.post("/predict", json={"features": {"x": 1}})  # 422: country missing
+    assert server.log.flush(timeout=10)
+    text_ = client.get("/metrics").text
+    v1 = live[0].id
+    assert (
+        f'mledger_requests_total{{arm="primary",env="{ENV}",status="200",version="{v1}"}} 3.0'
+        in text_
+    )
+    assert 'status="422"' in text_ and f'mledger_journal_backlog{{env="{ENV}"}} 0.0' in text_
+    assert f'mledger_predictions_logged_total{{env="{ENV}"}} 3.0' in text_
+    assert "mledger_journal_fsync_seconds_count" in text_
+    doc = client.get("/openapi.json").json()
+    assert doc["openapi"].startswith("3.1")
+    schema = json.dumps(doc)
+    assert '"country"' in schema and '"x"' in schema
+    page = client.get("/docs")
+    assert page.status_code == 200 and "/openapi.json" in page.text
+    assert "http://" not in page.text and "https://" not in page.text

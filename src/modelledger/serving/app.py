@@ -76,6 +76,7 @@ async def _durable(server: Server, outcome: Outcome) -> None:
 
 def create_app(server: Server, limits: Limits | None = None, access_log: bool = False) -> FastAPI:
     limits = limits if limits is not None else Limits()
+    server.handler.max_instances = limits.max_instances
     metrics = server.metrics
 
     @asynccontextmanager

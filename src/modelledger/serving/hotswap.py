@@ -23,7 +23,7 @@ from typing import Any
 from modelledger.ledger.home import Ledger, now
 from modelledger.predictions.durable_log import DurableLog
 from modelledger.serving import state as serving_state
-from modelledger.serving.handler import MAX_BATCH, Handler, LogSink, Outcome, ShadowScorer
+from modelledger.serving.handler import Handler, LogSink, Outcome, ShadowScorer
 from modelledger.serving.metrics import ServingMetrics
 from modelledger.serving.runtime import Runtime, build_runtime
 from modelledger.serving.state import Pointer
@@ -65,7 +65,6 @@ class Server:
         metrics: ServingMetrics | None = None,
         poll_interval: float = 0.5,
         retry_after: float = 30.0,
-        max_instances: int = MAX_BATCH,
     ) -> None:
         self.ledger = ledger
         self.env = env
@@ -76,7 +75,7 @@ class Server:
         self.log = log if log is not None else DurableLog(ledger, env, on_fsync=self.metrics.fsync)
         sink: LogSink = self.log
         self.shadows = ShadowScorer(sink, on_skip=self.metrics.shadow_skipped)
-        self.handler = Handler(sink, self.shadows, max_instances=max_instances)
+        self.handler = Handler(sink, self.shadows)
         self._logged_seen = 0
         # the HTTP layer runs every prediction on this one thread (see app.py)
         self.executor = ThreadPoolExecutor(1, thread_name_prefix=f"mledger-predict-{env}")

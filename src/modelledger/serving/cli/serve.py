@@ -144,7 +144,6 @@ def run_worker(
                 log=log,
                 metrics=metrics,
                 poll_interval=o.poll,
-                max_instances=o.limits.max_instances,
             )
         except BaseException:
             log.close()

@@ -46,7 +46,10 @@ def journal_dir(ledger: Ledger, env: str, given: Path | None = None) -> Path:
         return given / env
     home = ledger.config.home
     if home is None:
-        raise InvalidInput("this ledger has no home folder: give the serving journal a folder")
+        raise InvalidInput(
+            "this ledger has no home folder to keep the serving journal in: name one "
+            "(`mledger serve ENV --journal DIR`)"
+        )
     return home / "journal" / env
 
 

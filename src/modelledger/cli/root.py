@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -154,3 +155,27 @@ def demo(
     from modelledger.cli.demo.story import run_demo
 
     run_demo(directory, keep, app)
+
+
+def _reflow(text: str) -> str:
+    """A docstring's paragraphs as single lines: Typer keeps a paragraph's line breaks, so a
+    docstring wrapped for the source broke twice at a terminal's width. Paragraphs laid out on
+    purpose (indented lines, lists) keep theirs."""
+    out = []
+    for paragraph in text.split("\n\n"):
+        lines = paragraph.splitlines()
+        laid_out = any(line[:1].isspace() or line.lstrip()[:2] in ("- ", "* ") for line in lines)
+        out.append(paragraph if laid_out else " ".join(line.strip() for line in lines))
+    return "\n\n".join(out)
+
+
+def _reflow_help(group: typer.Typer) -> None:
+    for info in group.registered_commands:
+        if info.help is None and info.callback is not None and info.callback.__doc__:
+            info.help = _reflow(inspect.getdoc(info.callback) or "")
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            _reflow_help(sub.typer_instance)
+
+
+_reflow_help(app)

@@ -21,7 +21,10 @@ from modelledger.console.output import (
     when,
 )
 
-app = typer.Typer(help="The inference log: import predictions from serving.", no_args_is_help=True)
+app = typer.Typer(
+    help="The inference log: import predictions from serving, export them, compare arms.",
+    no_args_is_help=True,
+)
 feedback_app = typer.Typer(
     help="Ground truth for logged predictions (labels, was_correct, failure clusters).",
     no_args_is_help=True,
@@ -56,6 +59,38 @@ def import_predictions(
     )
     for segment in report.segments:
         typer.echo(f"  features: segment {segment[:12]}")
+
+
+@app.command("export")
+def export_predictions(
+    env: str = typer.Argument(..., help="Environment whose inference log to export."),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Folder (Parquet: a new or empty one) or file (JSONL)."
+    ),
+    fmt: str = typer.Option("parquet", "--format", help="parquet (Hive-partitioned) or jsonl."),
+    since: str | None = typer.Option(
+        None,
+        "--since",
+        help="Start: ISO-8601 time or a duration back (30m, 24h, 7d); default: all.",
+    ),
+    until: str | None = typer.Option(None, "--until", help="End (exclusive), same forms."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Export the inference log for other engines: Parquet partitioned by env= and date= folders
+    (DuckDB, Spark, Trino and pandas read it as one table), or JSONL that `predictions import`
+    reads back. Each row has the version that answered, its output and its features, which are
+    read from segments whose bytes are checked against their hashes first."""
+    from modelledger.console.progress import LazyProgress
+    from modelledger.ledger.home import open_ledger
+    from modelledger.predictions.export import export
+
+    with open_ledger() as ledger, LazyProgress("exporting", unit="rows") as bar:
+        result = export(ledger, env, out, since=since, until=until, fmt=fmt, advance=bar.advance)
+    if as_json:
+        emit_json(result.to_json())
+        return
+    where = f"{len(result.partitions)} partition(s) under {out}" if fmt == "parquet" else str(out)
+    typer.echo(f"exported {result.rows:,} prediction(s) of {env} to {where}")
 
 
 @feedback_app.command("import")

@@ -218,3 +218,11 @@ def test_the_journal_lives_under_the_ledger_home_by_default(ledger, live):
     with ledger.db.read() as conn:
         assert conn.execute(text("SELECT count(*) FROM predictions")).scalar() == 0
     assert os.path.isdir(log.directory)
+
+
+def test_a_journal_folder_that_cannot_be_one_is_one_line(ledger, live, tmp_path):
+    from modelledger.core.errors import InvalidInput
+
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(InvalidInput, match="cannot keep the serving journal there"):
+        DurableLog(ledger, ENV, directory=tmp_path / "a-file")

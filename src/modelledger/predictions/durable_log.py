@@ -9,6 +9,7 @@ in time the journal stays on disk and the next start replays it.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -30,6 +31,10 @@ log = logging.getLogger(__name__)
 
 MAX_BACKLOG = 2_000_000  # records answered and not yet in the ledger, before refusing more
 STALLED_AFTER = 5.0  # seconds of a ledger refusing or holding a write before health says so
+
+
+def _refuse(directory: Path, why: str) -> None:
+    raise InvalidInput(f"{directory}: cannot keep the serving journal there: {why}")
 
 
 class Replayed:
@@ -73,6 +78,12 @@ class DurableLog:
 
             require_env(conn, env)
         self.directory = journal_dir(ledger, env, directory)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            if not os.access(self.directory, os.W_OK):
+                _refuse(self.directory, "not writable")
+        except OSError as exc:
+            _refuse(self.directory, exc.strerror or str(exc))
         self.replayed = 0
         self.damaged: list[str] = []
         self._lock = threading.Lock()

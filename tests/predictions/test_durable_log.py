@@ -194,8 +194,9 @@ def test_a_full_disk_refuses_the_answer_rather_than_answering_unlogged(
 
 
 def test_one_claim_per_request_id_across_two_logs_and_none_for_logged_ids(ledger, live, tmp_path):
-    a = DurableLog(ledger, ENV, directory=tmp_path / "j")
-    b = DurableLog(ledger, ENV, directory=tmp_path / "j")
+    # journals in different folders: the claims are the ledger's, not a journal's
+    a = DurableLog(ledger, ENV, directory=tmp_path / "j1")
+    b = DurableLog(ledger, ENV, directory=tmp_path / "j2")
     from modelledger.predictions.ingest import log_predictions
 
     log_predictions(ledger, [rec(live["v1"], request_id="imported")], ENV)

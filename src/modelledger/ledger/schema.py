@@ -293,7 +293,7 @@ predictions = Table(
 
 # One answer per client-given request id across serving processes: claimed before the answer
 # leaves (predictions/claims.py). Operational state, not a record, so bound to no event; a SQLite
-# ledger keeps its claims in a file beside the serving journal instead (migration 0011).
+# ledger keeps its claims in a file beside the ledger's instead (migration 0011).
 request_claims = Table(
     "request_claims",
     metadata,

@@ -5,9 +5,9 @@ primary key is the id, so of two processes answering the same id only one insert
 other refuses (HTTP 409). Claims of concurrent requests share one transaction (one thread takes
 whatever has queued while the previous transaction ran). A PostgreSQL ledger holds them in its
 ``request_claims`` table, shared by replicas on any machine, in short transactions that never take
-the ledger's write lock; a SQLite ledger, in a SQLite file of their own in the serving journal's
-folder, because a SQLite file has one writer and a claim must not wait behind the inference log's
-writes (or behind anyone holding the ledger's write lock).
+the ledger's write lock; a SQLite ledger, in a SQLite file of their own beside the ledger's
+(``ledger.db.claims``), because a SQLite file has one writer and a claim must not wait behind
+the inference log's writes (or behind anyone holding the ledger's write lock).
 
 An id logged before (by ``predictions import``, the API, or an older server) is refused too.
 """
@@ -208,12 +208,15 @@ class LedgerClaims:
         pass
 
 
-def store_for(ledger: Ledger, journal_dir: Path) -> ClaimStore:
+def store_for(ledger: Ledger) -> ClaimStore:
+    """Where this ledger's claims live: beside a SQLite ledger's own file (so every process
+    serving it, whatever its journal folder, shares them), or in PostgreSQL."""
     db = ledger.db
     if db.dialect == "sqlite":
         from sqlalchemy.engine import make_url
 
-        return FileClaims(journal_dir / "claims.sqlite", str(make_url(db.url).database))
+        ledger_file = Path(str(make_url(db.url).database))
+        return FileClaims(ledger_file.with_name(ledger_file.name + ".claims"), str(ledger_file))
     return LedgerClaims(ledger)
 
 

@@ -87,7 +87,7 @@ class DurableLog:
         self.replayed = 0
         self.damaged: list[str] = []
         self._lock = threading.Lock()
-        self.claims = Claims(ledger, env, store_for(ledger, self.directory.parent))
+        self.claims = Claims(ledger, env, store_for(ledger))
         self.drainer = Drainer(ledger, env, self._drained, max_batch=max_batch)
         self._replay()
         self.journal = jr.Journal(self.directory, self.drainer.put, on_fsync=on_fsync)

@@ -3,8 +3,8 @@ process serving the ledger, claimed before the answer leaves (serving's ``claims
 
 Operational state, not a record: a claim is the lock that keeps a second answer from being given,
 while the answer itself is in the inference log. On PostgreSQL the replicas of one environment
-share this table; a SQLite ledger keeps its claims in a file of their own beside the serving
-journal, where they never wait behind the inference log's writes (one writer per SQLite file).
+share this table; a SQLite ledger keeps its claims in a file of their own beside the
+ledger's, where they never wait behind the inference log's writes (one writer per SQLite file).
 
 Revision ID: 0011
 Revises: 0010

@@ -337,3 +337,26 @@ def test_identifier_columns_are_not_profiled(ledger, project):
     stored = latest_profile(ledger, result.version.id)
     assert stored is not None and set(stored[1].features) == {"region"}
     assert b"C-00001" not in ledger.blobs.get(stored[0].sha256)
+
+
+def test_a_corrupt_prediction_segment_is_refused_not_read(ledger, project, served):
+    """A reader verifies what it reads: a segment whose bytes changed is named, never counted."""
+    import os
+
+    from modelledger.core.errors import CheckFailed
+    from modelledger.predictions.store.reads import segments
+
+    rng = random.Random(3)
+    records, _ = traffic(
+        served.version.id, 200, shifted=False, start=datetime.now(UTC) - timedelta(hours=1), rng=rng
+    )
+    log_predictions(records, "production", ledger)
+    with ledger.db.read() as conn:
+        [segment] = segments(conn, "production")
+    path = ledger.blobs.path(segment["id"])
+    os.chmod(path, 0o644)
+    with open(path, "r+b") as f:
+        f.seek(64)
+        f.write(b"\xff\xfe")
+    with pytest.raises(CheckFailed, match="prediction segment .* is corrupt"):
+        check(ledger, "production", window="24h", policy=parse_drift_policy(POLICY))

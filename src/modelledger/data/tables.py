@@ -54,6 +54,25 @@ class LocalTables:
                 shutil.copyfileobj(src, out)
         return str(target)
 
+    def checked_path(self, sha256: str, what: str) -> str:
+        """``path``, once the bytes there are the ones the address names (a reader verifies what
+        it reads): CheckFailed naming ``what`` otherwise."""
+        import hashlib
+
+        from modelledger.core.errors import CheckFailed
+
+        path = self.path(sha256)
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+        if h.hexdigest() != sha256:
+            raise CheckFailed(
+                f"{what} {sha256[:12]} is corrupt in the store (its bytes no longer match their "
+                "hash): `mledger fsck` names the damage"
+            )
+        return path
+
     def __enter__(self) -> LocalTables:
         return self
 

@@ -37,7 +37,8 @@ def served_traffic(
     with LocalTables(ledger) as local:
         con = connect()
         try:
-            segment_view(con, "served", [local.path(s["id"]) for s in segments], since, until)
+            paths = [local.checked_path(s["id"], "prediction segment") for s in segments]
+            segment_view(con, "served", paths, since, until)
             yield con
         finally:
             con.close()

@@ -15,7 +15,6 @@ the partition keys (folder names).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -28,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from modelledger.core.clock import format_time
-from modelledger.core.errors import CheckFailed, InvalidInput
+from modelledger.core.errors import InvalidInput
 from modelledger.core.stats import parse_since
 from modelledger.data.tables import LocalTables
 from modelledger.ledger.home import Ledger
@@ -110,7 +109,7 @@ def export(
                 if s["last_served_at"] >= start and (end is None or s["first_served_at"] < end)
             ]
         with LocalTables(ledger) as local:
-            paths = [_checked(local.path(s["id"]), s["id"]) for s in found]
+            paths = [local.checked_path(s["id"], "prediction segment") for s in found]
             names = _features(con, paths)
             if fmt == "jsonl":
                 _write_jsonl(con, _select(names, env, lines=True), target)
@@ -128,20 +127,6 @@ def _check_target(target: Path, fmt: str) -> None:
             raise InvalidInput(f"{target}: exists and is not an empty folder")
     elif target.is_dir():
         raise InvalidInput(f"{target}: is a folder (JSONL goes to a file)")
-
-
-def _checked(path: str, sha256: str) -> str:
-    """A segment is read only when its bytes are the ones its record names."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    if h.hexdigest() != sha256:
-        raise CheckFailed(
-            f"prediction segment {sha256[:12]} is corrupt in the store (its bytes no longer "
-            "match their hash): `mledger fsck` names the damage"
-        )
-    return path
 
 
 def _load_rows(con: Any, conn: Any, env: str, since: str, until: str | None, advance: Any) -> int:

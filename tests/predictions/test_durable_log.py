@@ -227,3 +227,13 @@ def test_a_journal_folder_that_cannot_be_one_is_one_line(ledger, live, tmp_path)
     (tmp_path / "a-file").write_text("x")
     with pytest.raises(InvalidInput, match="cannot keep the serving journal there"):
         DurableLog(ledger, ENV, directory=tmp_path / "a-file")
+
+
+def test_a_journaled_record_that_is_not_json_is_left_out_not_a_stuck_drain(ledger, live, tmp_path):
+    folder = tmp_path / "j" / ENV
+    folder.mkdir(parents=True)
+    good = [orjson.dumps(rec(live["v1"], request_id=f"g-{i}", served_at=1.7e9)) for i in range(3)]
+    (folder / f"1-1{SUFFIX}").write_bytes(jf.HEADER + jf.frames([good[0], b"{not json", *good[1:]]))
+    log = DurableLog(ledger, ENV, directory=tmp_path / "j")
+    assert log.close(timeout=30)
+    assert count(ledger) == 3 and log.rejected == 1

@@ -33,6 +33,19 @@ MAX_BACKLOG = 2_000_000  # records answered and not yet in the ledger, before re
 STALLED_AFTER = 5.0  # seconds of a ledger refusing or holding a write before health says so
 
 
+def _request_ids(payloads: list[bytes]) -> list[str]:
+    """The request ids of journaled records (one that is not JSON the drain reports)."""
+    out = []
+    for payload in payloads:
+        try:
+            request_id = orjson.loads(payload).get("request_id")
+        except (orjson.JSONDecodeError, AttributeError):
+            continue
+        if isinstance(request_id, str):
+            out.append(request_id)
+    return out
+
+
 def _refuse(directory: Path, why: str) -> None:
     raise InvalidInput(f"{directory}: cannot keep the serving journal there: {why}")
 
@@ -107,7 +120,7 @@ class DurableLog:
                 piece.records,
             )
             # answered: their ids are taken again before this process answers anything
-            self.claims.reclaim([orjson.loads(p)["request_id"] for p in orphan.scan.payloads])
+            self.claims.reclaim(_request_ids(orphan.scan.payloads))
             self.drainer.put(piece, orphan.scan.payloads)
 
     def _drained(self, tag: object, n: int) -> None:

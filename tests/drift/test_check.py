@@ -358,5 +358,5 @@ def test_a_corrupt_prediction_segment_is_refused_not_read(ledger, project, serve
     with open(path, "r+b") as f:
         f.seek(64)
         f.write(b"\xff\xfe")
-    with pytest.raises(CheckFailed, match="prediction segment .* is corrupt"):
+    with pytest.raises(CheckFailed, match=r"prediction segment .* is corrupt"):
         check(ledger, "production", window="24h", policy=parse_drift_policy(POLICY))

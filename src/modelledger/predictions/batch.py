@@ -4,14 +4,18 @@ by position. The checks of one field are in ``predictions``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import sys
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from hashlib import sha256
 from typing import Any
 
 from modelledger.core.canonical import canonical_json
 from modelledger.core.errors import InvalidInput
 from modelledger.predictions.json_text import (
+    BadLine,
     compact_json,
+    flat_json,
     input_sha256,
     output_json,
     text_sha256,
@@ -31,6 +35,11 @@ from modelledger.predictions.records import (
 )
 
 _RESERVED = frozenset(SEGMENT_COLUMNS)
+# The optional fields that have a default: a record with none of them (the common one) takes
+# every default without looking each one up.
+_OPTIONAL = frozenset(
+    {"env", "mode", "request_id", "system_id", "arm", "served_at", "input_sha256", "input"}
+)
 _INF = float("inf")
 _NONE = type(None)
 _SCALARS = frozenset({str, int, float, bool, _NONE})
@@ -43,6 +52,18 @@ _DUCKDB_TYPES: dict[type, str] = {
     _NONE: "JSON",
     object: "JSON",
 }
+
+
+# What ``flat_json`` needs of a flat object's shape: whether every value is a JSON scalar, and
+# the keys of its floats.
+_Flat = tuple[bool, tuple[Any, ...]]
+_NOT_FLAT: _Flat = (False, ())
+
+
+def _flat(keys: tuple[Any, ...], kinds: tuple[type, ...]) -> _Flat:
+    if not _SCALARS.issuperset(kinds):
+        return _NOT_FLAT
+    return True, tuple(k for k, t in zip(keys, kinds, strict=True) if t is float)
 
 
 def merge_types(a: type, b: type) -> type:
@@ -121,7 +142,8 @@ class BatchBuilder:
         self._served: set[str] = set()
         self._unknown: set[str] = set()
         self._last_at: str | None = None
-        self._shapes: dict[tuple[tuple[Any, ...], tuple[type, ...]], bool] = {}
+        self._shapes: dict[tuple[tuple[Any, ...], tuple[type, ...]], _Flat] = {}
+        self._outputs: dict[tuple[tuple[Any, ...], tuple[type, ...]], _Flat] = {}
         self.batch = Batch(env)
 
     def fail(self, position: int, message: str) -> None:
@@ -130,55 +152,82 @@ class BatchBuilder:
             self.errors.append(BadRecord(position, message))
 
     def add(self, record: Any, position: int) -> None:
-        try:
-            self._add(record, position)
-        except InvalidInput as exc:
-            self.fail(position, str(exc))
-        except (TypeError, ValueError, RecursionError) as exc:  # a value of an unexpected type
-            self.fail(position, f"invalid value: {exc}")
+        self.add_from(iter([(position, record)]))
+
+    def add_from(self, records: Iterator[tuple[int, Any]], limit: int = sys.maxsize) -> bool:
+        """Validate (position, record) pairs (a :class:`BadLine` for a record that could not be
+        read) until the batch holds ``limit`` rows: True then, False once ``records`` run out.
+        One call for many records, as this loop is part of every logged prediction's cost."""
+        rows = self.batch.rows
+        add = self._add
+        for position, record in records:
+            if type(record) is BadLine:
+                self.fail(position, record.message)
+            else:
+                try:
+                    add(record, position)
+                except InvalidInput as exc:
+                    self.fail(position, str(exc))
+                except (TypeError, ValueError, RecursionError) as exc:  # an unexpected type
+                    self.fail(position, f"invalid value: {exc}")
+            if len(rows) >= limit:
+                return True
+        return False
 
     def _features(self, features: dict[Any, Any]) -> str:
         """The canonical text of the features, noting each one's JSON type on the way (the
         segment's Parquet columns are typed from them, so that no feature is dropped or cast).
 
         Records of one batch mostly share their keys and value types, so the per-feature work is
-        done once per such shape; a record of a known flat shape costs one encode, plus a look
-        for integral floats (canonical JSON writes 2.0 as 2: ``x.0`` or ``e+`` in the text)."""
-        shape = (tuple(features), tuple(map(type, features.values())))
-        flat = self._shapes.get(shape)
-        if flat is None:
-            flat = self._learn(features)
-            self._shapes[shape] = flat
+        done once per such shape; a record of a known flat shape costs one orjson encode and a
+        look at its floats (``flat_json``)."""
+        keys = tuple(features)
+        shape = (keys, tuple(map(type, features.values())))
+        known = self._shapes.get(shape)
+        if known is None:
+            known = self._shapes[shape] = self._learn(features, *shape)
+        flat, floats = known
         if flat:
-            try:
+            text = flat_json(features, floats, canonical=True)
+            if text is not None:
+                return text
+            try:  # where orjson declines, as before it (a lone surrogate fails the input hash)
                 text = compact_json(features)
             except ValueError:
                 text = None  # NaN or Infinity: the full path names the feature
-            if text is not None and not (
-                float in shape[1] and (".0," in text or ".0}" in text or "e+" in text)
-            ):
+            if text is not None and not any(features[k].is_integer() for k in floats):
                 return text
         return canonical_json(features).decode("utf-8")
 
-    def _learn(self, features: dict[Any, Any]) -> bool:
-        """Check a new shape's keys and merge its types into the batch's; True when every value is
-        a scalar under a string key (the shapes ``canonical_text``'s fast path handles)."""
+    def _learn(
+        self, features: dict[Any, Any], keys: tuple[Any, ...], kinds: tuple[type, ...]
+    ) -> _Flat:
+        """Check a new shape's keys and merge its types into the batch's; flat when every value
+        is a scalar under a string key (the shapes ``flat_json`` handles)."""
         if not _RESERVED.isdisjoint(features):
             clash = sorted(_RESERVED.intersection(features))
             raise InvalidInput(f"features: {', '.join(clash)} is a reserved column name")
         types = self.batch.feature_types
-        flat = True
-        for key, value in features.items():
-            t = type(value)
+        for key, t in zip(keys, kinds, strict=True):
             if t not in _SCALARS:
-                flat = False
                 t = object
-            if type(key) is not str:
-                flat = False
-                continue  # canonical JSON refuses it, naming the key
-            seen = types.get(key)
-            types[key] = t if seen is None else merge_types(seen, t)
-        return flat
+            if type(key) is str:  # else canonical JSON refuses it, naming the key
+                seen = types.get(key)
+                types[key] = t if seen is None else merge_types(seen, t)
+        return _flat(keys, kinds) if all(type(k) is str for k in keys) else _NOT_FLAT
+
+    def _output(self, output: Any) -> str:
+        """The stored text of an output (``output_json``): a flat object's by ``flat_json``, its
+        value types looked at once per batch."""
+        if type(output) is dict:
+            keys = tuple(output)
+            shape = (keys, tuple(map(type, output.values())))
+            known = self._outputs.get(shape)
+            if known is None:
+                known = self._outputs[shape] = _flat(*shape)
+            if known[0] and (text := flat_json(output, known[1], canonical=False)) is not None:
+                return text
+        return utf8_text(output_json(output))
 
     def _check_known(self, id_: str, key: str) -> None:
         if id_ in self._unknown or not self.known(id_):
@@ -215,58 +264,66 @@ class BatchBuilder:
             seen_ids[version_id] = position
         if "output" not in rec:
             raise InvalidInput("output is required (null is allowed)")
-        env = get("env")
-        if env is not None and env != self.env:
-            raise InvalidInput(f"env {env!r} differs from the batch's environment {self.env!r}")
-        mode = get("mode") or "served"
-        if mode != "served" and mode != "shadow":
-            raise InvalidInput(f"mode {mode!r}: expected served or shadow")
-        request_id = get("request_id")
-        if request_id is None:
-            request_id = self.new_id()
-        elif type(request_id) is not str or not REQUEST_ID.fullmatch(request_id):
-            raise InvalidInput(
-                f"request_id {request_id!r}: expected 1-128 printable ASCII characters "
-                "without spaces, quotes or backslashes"
-            )
-        system_id = get("system_id")
-        if system_id is not None and (type(system_id) is not str or system_id not in seen_ids):
-            if type(system_id) is not str or not SYSTEM_ID.fullmatch(system_id):
-                raise InvalidInput(f"system_id {system_id!r} is not a full sys-… id")
-            self._check_known(system_id, "system_id")
-            seen_ids[system_id] = position
-        arm = get("arm")
-        if arm is not None:
-            utf8_text(optional_name(arm, "arm") or "")
-        served_at = get("served_at")
-        if served_at is None:
-            served_at = self.at
+        if _OPTIONAL.isdisjoint(rec):  # the common record: what a serving process knows
+            mode, request_id, served_at = "served", self.new_id(), self.at
+            system_id = arm = given_sha = given_input = None
         else:
-            try:
-                served_at = normalise_time(served_at)
-            except InvalidInput as exc:
-                raise InvalidInput(f"served_at: {exc}") from None
+            env = get("env")
+            if env is not None and env != self.env:
+                raise InvalidInput(f"env {env!r} differs from the batch's environment {self.env!r}")
+            mode = get("mode") or "served"
+            if mode != "served" and mode != "shadow":
+                raise InvalidInput(f"mode {mode!r}: expected served or shadow")
+            request_id = get("request_id")
+            if request_id is None:
+                request_id = self.new_id()
+            elif type(request_id) is not str or not REQUEST_ID.fullmatch(request_id):
+                raise InvalidInput(
+                    f"request_id {request_id!r}: expected 1-128 printable ASCII characters "
+                    "without spaces, quotes or backslashes"
+                )
+            system_id = get("system_id")
+            if system_id is not None and (type(system_id) is not str or system_id not in seen_ids):
+                if type(system_id) is not str or not SYSTEM_ID.fullmatch(system_id):
+                    raise InvalidInput(f"system_id {system_id!r} is not a full sys-… id")
+                self._check_known(system_id, "system_id")
+                seen_ids[system_id] = position
+            arm = get("arm")
+            if arm is not None:
+                utf8_text(optional_name(arm, "arm") or "")
+            served_at = get("served_at")
+            if served_at is None:
+                served_at = self.at
+            else:
+                try:
+                    served_at = normalise_time(served_at)
+                except InvalidInput as exc:
+                    raise InvalidInput(f"served_at: {exc}") from None
+            given_sha = get("input_sha256")
+            given_input = get("input")
         features = get("features")
         feature_text = None
         if features is not None:
             if type(features) is not dict:
                 raise InvalidInput(f"features: expected an object, got {type(features).__name__}")
             feature_text = self._features(features)
-        given_sha = get("input_sha256")
         if given_sha is not None:
             if type(given_sha) is not str:
                 raise InvalidInput("input_sha256: expected 64 hex digits")
             sha = given_sha.removeprefix("sha256:")
             if not SHA256_HEX.fullmatch(sha):
                 raise InvalidInput(f"input_sha256 {given_sha!r}: expected 64 lowercase hex digits")
-        elif get("input") is not None:
-            sha = input_sha256(rec["input"])
+        elif given_input is not None:
+            sha = input_sha256(given_input)
         elif feature_text is not None:
-            sha = text_sha256(feature_text)
+            try:
+                sha = sha256(feature_text.encode()).hexdigest()
+            except UnicodeEncodeError:
+                sha = text_sha256(feature_text)  # refuses it, saying why
         else:
             raise InvalidInput("give input, input_sha256 or features (the input hash needs one)")
-        output_text = utf8_text(output_json(rec["output"]))
-        if feature_text is not None and (given_sha is not None or get("input") is not None):
+        output_text = self._output(rec["output"])
+        if feature_text is not None and (given_sha is not None or given_input is not None):
             utf8_text(feature_text)  # not hashed, so not yet known to encode
         confidence = get("confidence")
         if type(confidence) is not float or not -_INF < confidence < _INF:
@@ -316,12 +373,10 @@ class BatchBuilder:
             if batch.last_served_at is None or served_at > batch.last_served_at:
                 batch.last_served_at = served_at
         if feature_text is not None:
-            head = (
-                f'{{"request_id":"{request_id}","mode":"{mode}","version_id":"{version_id}",'
-                f'"served_at":"{served_at}"'
-            )
+            rest = "}" if feature_text == "{}" else "," + feature_text[1:]
             batch.feature_lines.append(
-                head + "}" if feature_text == "{}" else head + "," + feature_text[1:]
+                f'{{"request_id":"{request_id}","mode":"{mode}","version_id":"{version_id}",'
+                f'"served_at":"{served_at}"{rest}'
             )
 
 

@@ -30,7 +30,6 @@ from modelledger.predictions.batch import (
     describe_errors,
     segment_columns,
 )
-from modelledger.predictions.json_text import BadLine
 from modelledger.predictions.records import RequestIds, new_request_id
 from modelledger.predictions.store import reads, writes
 from modelledger.releases.environment import validate_env_name
@@ -256,20 +255,16 @@ def ingest(
 
         current = builder()
         writer = _ChunkWriter(ledger, conn, totals, at)
+        pending = iter(records)
         try:
-            for position, record in records:
-                if type(record) is BadLine:
-                    current.fail(position, record.message)
-                else:
-                    current.add(record, position)
-                if len(current.batch.rows) >= chunk_size:
-                    if current.error_count and not skip_invalid:
-                        # Nothing will be written: keep reading only to report every bad record.
-                        current.batch = Batch(env)
-                        continue
-                    writer.submit(current.batch)
-                    _collect(totals, current)
-                    current = builder()
+            while current.add_from(pending, chunk_size):
+                if current.error_count and not skip_invalid:
+                    # Nothing will be written: keep reading only to report every bad record.
+                    current.batch = Batch(env)
+                    continue
+                writer.submit(current.batch)
+                _collect(totals, current)
+                current = builder()
             if current.error_count and not skip_invalid:
                 raise InvalidInput(
                     describe_errors(current.errors, current.error_count, where)

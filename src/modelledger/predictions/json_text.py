@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from modelledger.core.canonical import canonical_json
 from modelledger.core.errors import InvalidInput
 
@@ -48,6 +50,30 @@ def _fast_encoder() -> Callable[[Any], str]:
 # where the shape makes it so (``canonical_text``, a batch's features) or no identity is at stake
 # (``output_json``).
 compact_json: Callable[[Any], str] = _fast_encoder()
+
+
+_SORTED = orjson.OPT_SORT_KEYS
+
+
+def flat_json(value: dict[Any, Any], floats: tuple[Any, ...], canonical: bool) -> str | None:
+    """``compact_json`` of a flat object by orjson (several times faster), or None where the two
+    could differ. The caller vouches that every value is exactly a str, int, float, bool or None
+    (orjson also writes types ``compact_json`` refuses) and names the keys of the floats: orjson
+    writes a float as Python's repr does only from 1e-4 to 1e16 and zero (below, 0.00001 and 1e-7
+    for repr's 1e-05 and 1e-07; NaN and Infinity as null). ``canonical``: None for an integral
+    float too, which canonical JSON writes as an integer. orjson refuses non-string keys, integers
+    past 64 bits and lone surrogates."""
+    for key in floats:
+        x = abs(value[key])
+        if canonical:
+            if not 1e-4 <= x < 1e16 or x.is_integer():
+                return None
+        elif not (1e-4 <= x < 1e16 or x == 0.0):
+            return None
+    try:
+        return orjson.dumps(value, option=_SORTED).decode()
+    except orjson.JSONEncodeError:
+        return None
 
 
 def canonical_text(value: Any) -> str:

@@ -16,8 +16,9 @@ import pytest
 
 from modelledger.core.errors import InvalidInput
 from modelledger.predictions.records import REQUEST_ID
+from modelledger.serving.docs_page import docs_page
 from modelledger.serving.features import RESERVED, Contract
-from modelledger.serving.openapi import docs_page, openapi_document
+from modelledger.serving.openapi import openapi_document
 
 INPUTS = {
     "amount": "float",

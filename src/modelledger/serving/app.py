@@ -36,11 +36,12 @@ from starlette.requests import ClientDisconnect
 
 from modelledger.predictions.claims import ClaimsUnavailable
 from modelledger.predictions.journal import JournalUnavailable
+from modelledger.serving.docs_page import docs_page
 from modelledger.serving.features import BadRequest
 from modelledger.serving.handler import AlreadyAnswered, Outcome, Unavailable
 from modelledger.serving.hotswap import Server
 from modelledger.serving.limits import Limits, TooLarge, parse_body, read_body
-from modelledger.serving.openapi import docs_page, openapi_document
+from modelledger.serving.openapi import openapi_document
 from modelledger.serving.runtime import ModelFailed
 
 __all__ = ["create_app"]

@@ -240,31 +240,59 @@ def record_eval(
     return {**done.result.to_json(), "created": done.created, "warnings": list(done.warnings)}
 
 
-def gate_check(
-    ref: str, env: str, approvers: Iterable[str] = (), ledger: Ledger | None = None
-) -> dict[str, Any]:
-    """Evaluate ``ref`` against ``env``'s gate: ``passed`` and one entry per criterion."""
+def gate_check(ref: str, env: str, ledger: Ledger | None = None) -> dict[str, Any]:
+    """Evaluate ``ref`` against ``env``'s gate: ``passed`` and one entry per evidence criterion
+    (approvals are judged on the promotion request)."""
     from modelledger.releases.gatekeeper import check
 
-    decision = check(ledger or open_ledger(), ref, env, list(approvers))
+    decision = check(ledger or open_ledger(), ref, env)
     return {"env": env, "policy_sha256": decision.policy_sha256, **decision.report.to_json()}
 
 
 def promote(
     ref: str,
     to: str,
-    approvers: str | Iterable[str],
     *,
     reason: str | None = None,
     expect_live: str | None = None,
+    key: str | Path | None = None,
+    expires: str = "7d",
     ledger: Ledger | None = None,
 ) -> dict[str, Any]:
-    """Run the gate and move ``to`` to ``ref`` on a pass; raises ``GateFailed`` (a
-    ``CheckFailed``) with the report otherwise."""
+    """Run the gate; on a pass move ``to`` to ``ref`` when its policy asks for no approval
+    (``{"promoted": True, …}``), else open a promotion request signed with ``key`` (your
+    signing key; default ``$MLEDGER_KEY``) and return ``{"promoted": False, "request": {…}}``.
+    Raises ``GateFailed`` (a ``CheckFailed``) with the report when the evidence fails."""
+    from modelledger.identity import keyfile, manage
+    from modelledger.releases.promote import Promotion
     from modelledger.releases.promote import promote as run
 
-    names = [approvers] if isinstance(approvers, str) else list(approvers)
-    return run(ledger or open_ledger(), ref, to, names, reason, expect_live=expect_live).to_json()
+    ledger = ledger or open_ledger()
+    signer = None
+    if key is not None or (keyfile.key_path(None).exists() and not manage.directory(ledger).empty):
+        signer = keyfile.load(key)
+    done = run(ledger, ref, to, reason, expect_live=expect_live, key=signer, expires=expires)
+    if isinstance(done, Promotion):
+        return {"promoted": True, **done.to_json()}
+    return {"promoted": False, "request": done.to_json()}
+
+
+def approve(
+    request: str,
+    *,
+    reason: str | None = None,
+    reject: bool = False,
+    key: str | Path | None = None,
+    ledger: Ledger | None = None,
+) -> dict[str, Any]:
+    """Sign an approval (or, with ``reject``, a rejection) of a promotion request with ``key``;
+    ``promoted`` says whether it completed the count and moved the environment."""
+    from modelledger.identity import keyfile
+    from modelledger.releases.workflow import decide_request
+
+    decision = "reject" if reject else "approve"
+    done = decide_request(ledger or open_ledger(), request, keyfile.load(key), decision, reason)
+    return done.to_json()
 
 
 def live(env: str, ledger: Ledger | None = None) -> str:

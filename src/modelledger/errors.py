@@ -12,6 +12,7 @@ MledgerError                 exit 2 unless said otherwise: bad usage or input
 │   └── AlreadyLogged        a request id is already in the inference log
 ├── StoreUnavailable         the database or blob store cannot be reached
 ├── WebhookFailed            a drift alert's webhook did not take the alert
+├── NotAllowed               exit 3: the identity asking may not do this (role, four eyes)
 └── CheckFailed              exit 1: a check ran and its answer is "no" (verify, gate)
     ├── GateFailed           promotion refused: ``.decision.report`` says which criteria failed
     ├── RehearsalFailed      rollback refused: ``.checks`` says what the target failed
@@ -35,6 +36,7 @@ from modelledger.core.errors import (
     InvalidInput,
     MledgerError,
     NoLedger,
+    NotAllowed,
     NotFound,
     StoreUnavailable,
 )
@@ -66,6 +68,7 @@ __all__ = [
     "LoadFailed",
     "MledgerError",
     "NoLedger",
+    "NotAllowed",
     "NotFound",
     "RehearsalFailed",
     "StoreUnavailable",

@@ -16,11 +16,12 @@ from modelledger.core.errors import MledgerError
 from modelledger.data import cli as data
 from modelledger.drift import cli as drift
 from modelledger.evals import cli as evals
+from modelledger.identity import cli as identity
 from modelledger.impact import cli as impact
 from modelledger.models import hooks as model_hooks
 from modelledger.models.cli import model, system
 from modelledger.predictions import cli as predictions
-from modelledger.releases.cli import env, eval_stale, release
+from modelledger.releases.cli import env, eval_stale, release, requests
 from modelledger.search import cli as search
 from modelledger.serving.cli import route, serve
 
@@ -95,9 +96,13 @@ app.add_typer(env.app, name="env")
 app.add_typer(release.gate, name="gate")
 app.add_typer(route.app, name="route")
 app.command()(release.promote)
+app.command()(requests.approve)
+app.command()(requests.reject)
+app.add_typer(requests.app, name="request")
 app.command()(release.rehearse)
 app.command()(release.rollback)
 app.add_typer(audit.app, name="audit")
+app.add_typer(identity.app, name="identity")
 app.command()(fsck.fsck)
 app.add_typer(predictions.app, name="predictions")
 app.add_typer(predictions.feedback_app, name="feedback")

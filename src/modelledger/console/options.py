@@ -14,3 +14,9 @@ SinceOpt = typer.Option(
 UntilOpt = typer.Option(
     None, "--until", help="Before this time (ISO 8601) or this long ago (24h, 7d)."
 )
+SigningKeyOpt = typer.Option(
+    None,
+    "--key",
+    help="Your signing key (Ed25519 PEM or OpenSSH; default: $MLEDGER_KEY, then "
+    "~/.config/mledger/key.pem).",
+)

@@ -47,6 +47,12 @@ class CheckFailed(MledgerError):
     exit_code = 1
 
 
+class NotAllowed(MledgerError):
+    """Who is asking may not do this (their role, or who they are: a requester approving)."""
+
+    exit_code = 3
+
+
 # Shown (in tracebacks, reprs, pickles) under their public home, which re-exports them.
 for _cls in (
     MledgerError,
@@ -59,6 +65,7 @@ for _cls in (
     Conflict,
     StoreUnavailable,
     CheckFailed,
+    NotAllowed,
 ):
     _cls.__module__ = "modelledger.errors"
 del _cls

@@ -1,6 +1,8 @@
 """The promotion gate: a per-environment policy and its evaluation, one row per criterion.
 
-Lean by default: with no policy an environment asks only for one approver who is not the registrant.
+Lean by default: with no policy an environment asks only for one approver who is not the
+registrant. The evidence is judged here; who approved is judged from signed approvals
+(``requests``) and shown as rows built by ``approval_rows``.
 Pure: callers resolve versions and eval results and hand them in as ``Subject`` and ``Scores``.
 """
 
@@ -60,12 +62,30 @@ class Requirements(_Policy):
     reproducible: bool = False
 
 
+class ApproverRule(_Policy):
+    """``approvers: {count: 2, from: [group:risk, user:carol]}``: who counts (anyone with the
+    approver role for the environment when ``from`` is empty)."""
+
+    model_config = ConfigDict(allow_inf_nan=False, populate_by_name=True)
+    count: int = Field(ge=0)
+    from_: list[str] = Field(default_factory=list, alias="from")
+
+    @field_validator("from_")
+    @classmethod
+    def _who(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            kind, _, name = entry.partition(":")
+            if kind not in ("group", "user") or not name:
+                raise _bad(f"{entry!r}: name group:NAME or user:NAME")
+        return value
+
+
 class GatePolicy(_Policy):
     # Field order matters: each validator below sees only the fields declared before it.
     eval_set: str | None = None
     metrics: list[MetricRule] = Field(default_factory=list)
     protected_slices: ProtectedSlices | None = None
-    approvers: int = Field(default=1, ge=0)
+    approvers: Annotated[int, Field(ge=0)] | ApproverRule = 1
     four_eyes: bool = True
     require: Requirements = Requirements()
     allow_override: bool = False
@@ -90,12 +110,22 @@ class GatePolicy(_Policy):
 
     @model_validator(mode="after")
     def _four_eyes_needs_an_approver(self) -> GatePolicy:
-        if self.four_eyes and self.approvers == 0:
+        if self.four_eyes and self.approvals_needed == 0:
             raise _bad(
                 "approvers: 0 with four_eyes: true — four eyes needs at least one approver who is "
                 "not the requester (set four_eyes: false to let a promotion go without approval)"
             )
         return self
+
+    @property
+    def approvals_needed(self) -> int:
+        a = self.approvers
+        return a if isinstance(a, int) else a.count
+
+    @property
+    def approvers_from(self) -> tuple[str, ...]:
+        a = self.approvers
+        return () if isinstance(a, int) else tuple(a.from_)
 
     @field_validator("protected_slices")
     @classmethod
@@ -125,7 +155,7 @@ def parse_policy(data: Any) -> GatePolicy:
 
 def policy_json(policy: GatePolicy) -> dict[str, Any]:
     # Defaults included: the hash must change if a default ever does.
-    return policy.model_dump(mode="json")
+    return policy.model_dump(mode="json", by_alias=True)
 
 
 def policy_sha256(policy: GatePolicy) -> str:
@@ -322,13 +352,40 @@ def _slice_rows(
     return rows
 
 
-def _approval_rows(policy: GatePolicy, c: Subject, approvers: Sequence[str]) -> list[Criterion]:
-    # Names compare case-insensitively so "Alice" and "alice" are one person, not two approvals.
+def approval_rows(
+    policy: GatePolicy, counted: Sequence[str], requester: str, registrant: str
+) -> list[Criterion]:
+    """The approvals rows of a report. ``counted``: the authenticated approvers that count, who
+    are never the requester or the registrant (``requests.tally`` leaves those out)."""
+    need, got = policy.approvals_needed, len(counted)
+    who = f" from {', '.join(policy.approvers_from)}" if policy.approvers_from else ""
+    short = f"{need} approval{'s' if need != 1 else ''}{who} needed, {got} so far"
+    ok = got >= need
+    rows = [
+        Criterion(
+            "approvers",
+            ", ".join(counted) or None,
+            f"{need} distinct{who}",
+            ok,
+            "" if ok else short,
+        )
+    ]
+    if policy.four_eyes:
+        people = sorted({requester, registrant})
+        rows.append(Criterion("four eyes", ", ".join(people), "approvers are other people", True))
+    return rows
+
+
+def named_approval_rows(
+    policy: GatePolicy, c: Subject, approvers: Sequence[str]
+) -> list[Criterion]:
+    """Approvals by typed name, which only a traffic split still takes (``route set``): the
+    count, and the registrant not among them. Names compare case-insensitively."""
     distinct: dict[str, str] = {}
     for raw in approvers:
         if raw.strip():
             distinct.setdefault(raw.strip().casefold(), raw.strip())
-    need, got = policy.approvers, len(distinct)
+    need, got = policy.approvals_needed, len(distinct)
     short = f"{need} distinct --approver names needed, {got} given"
     rows = [
         Criterion("approvers", got, f"{need} distinct", got >= need, "" if got >= need else short)
@@ -348,8 +405,6 @@ def evaluate_gate(
     candidate_scores: Scores | None,
     live: Subject | None,
     live_scores: Scores | None,
-    approvers: Sequence[str],
-    check_approvals: bool = True,
 ) -> GateReport:
     """Every criterion of ``policy`` for promoting ``candidate`` over ``live``, in a stable order."""
     rows = _requirement_rows(policy, candidate)
@@ -366,6 +421,4 @@ def evaluate_gate(
             rows.extend(_metric_rows(policy, candidate_scores, against))
             if ps is not None:
                 rows.extend(_slice_rows(policy, ps, candidate_scores, against))
-    if check_approvals:
-        rows.extend(_approval_rows(policy, candidate, approvers))
     return GateReport(tuple(rows), candidate.id, live.id if live else None, ev)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
@@ -82,9 +81,8 @@ def decide(
     conn: Connection,
     env_name: str,
     ref: str,
-    approvers: Sequence[str] = (),
-    check_approvals: bool = True,
 ) -> GateDecision:
+    """The evidence gate; who approves is judged from signed approvals (``workflow``)."""
     env = require_env(conn, env_name)
     candidate = deployables.resolve(conn, ref)
     policy, sha = env_policy(conn, env)
@@ -95,14 +93,12 @@ def decide(
         scores_on(conn, candidate.id, policy.eval_set),
         subject_of(live) if live else None,
         scores_on(conn, live.id, policy.eval_set) if live else None,
-        approvers,
-        check_approvals=check_approvals,
     )
     live_label = live.label if live else None
     return GateDecision(env.name, candidate, env.current_id, live_label, policy, sha, report)
 
 
-def check(ledger: Ledger, ref: str, env: str, approvers: Sequence[str] = ()) -> GateDecision:
-    """``gate check``: approvals are only judged when approvers are named."""
+def check(ledger: Ledger, ref: str, env: str) -> GateDecision:
+    """``gate check``: the evidence, as a promotion would judge it."""
     with ledger.db.read() as conn:
-        return decide(conn, env, ref, approvers, check_approvals=bool(approvers))
+        return decide(conn, env, ref)

@@ -1,20 +1,25 @@
 """Promotion: the gate runs, and only on a pass does the pointer move, with an event carrying the
-whole decision (who asked, who approved, which policy, the gate report)."""
+whole decision (who asked, who approved, which policy, the gate report). When the policy asks for
+approvals, a pass opens a promotion request instead (``workflow``), and the move happens when
+the approvals are in."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from modelledger.core.errors import CheckFailed, Conflict, InvalidInput
+from modelledger.identity import store as identities
 from modelledger.ledger import events
 from modelledger.ledger.home import Ledger, now
 from modelledger.releases import store as environments
+from modelledger.releases import workflow
 from modelledger.releases.environment import Move, PlannedMove
 from modelledger.releases.environments import check_unmoved
 from modelledger.releases.gate import GateReport
 from modelledger.releases.gatekeeper import GateDecision, decide
+from modelledger.releases.requests import Request
+from modelledger.releases.workflow import DEFAULT_EXPIRY, RequestState
 
 
 class GateFailed(CheckFailed):
@@ -49,13 +54,6 @@ class Promotion:
         }
 
 
-def _clean(approvers: Sequence[str]) -> list[str]:
-    return [a.strip() for a in approvers if a and a.strip()]
-
-
-_APPROVAL_ROWS = ("approvers", "four eyes")
-
-
 def _expected(ledger: Ledger, text: str) -> str | None:
     if text.strip().lower() == "none":
         return None
@@ -83,23 +81,24 @@ def promote(
     ledger: Ledger,
     ref: str,
     env: str,
-    approvers: Sequence[str],
     reason: str | None = None,
     override: bool = False,
     expect_live: str | None = None,
-) -> Promotion:
-    """Run the gate and move ``env`` to ``ref`` on a pass.
+    key: Any = None,
+    expires: str = DEFAULT_EXPIRY,
+) -> Promotion | RequestState:
+    """Run the gate; on a pass move ``env`` to ``ref`` when the policy asks for no approval, else
+    open a promotion request signed with ``key`` (the requester's), which approvers decide with
+    ``workflow.decide_request``.
 
     ``expect_live`` (an id, or "none") makes the move conditional on what is live, like git's
     ``--force-with-lease``: of several concurrent promotions expecting the same state, one wins.
     """
-    names = _clean(approvers)
-    if not names:
-        raise InvalidInput("promotion needs --approver NAME: the person who approved it going live")
     if override and not (reason and reason.strip()):
         raise InvalidInput("--override needs --reason saying why the gate is being overridden")
     with ledger.db.read() as conn:
-        decision = decide(conn, env, ref, names)
+        decision = decide(conn, env, ref)
+        directory = identities.directory(conn)
     if decision.live_id == decision.candidate.id:
         raise InvalidInput(f"{decision.candidate.label} is already live in {env}")
     if expect_live is not None:
@@ -119,22 +118,40 @@ def promote(
                 f"{env}'s gate policy does not allow overrides (allow_override: false); "
                 "the gate's failures must be fixed"
             )
-        # an override waives evidence (metrics, slices, requirements), never the people
-        unwaivable = [c.name for c in report.failures() if c.name in _APPROVAL_ROWS]
-        if unwaivable:
-            raise GateFailed(decision)
-        action = "override"
+        action = "override"  # an override waives evidence, never the people
+    needs_approval = decision.policy.approvals_needed > 0
+    requester = ledger.user
+    if needs_approval or key is not None:
+        requester = workflow.requester_of(directory, key)
     _require_intact(ledger, decision)
     with ledger.db.write() as conn:
         check_unmoved(conn, env, decision.live_id, decision.policy_sha256)
         at = now()
-        payload = {
+        if needs_approval:
+            request = Request(
+                env=env,
+                version=decision.candidate.id,
+                label=decision.candidate.label,
+                previous=decision.live_id,
+                action=action,
+                reason=reason,
+                policy_sha256=decision.policy_sha256,
+                gate=report.to_json(),
+                requester=requester,
+                registrant=decision.candidate.registered_by,
+                requested_at=at,
+                expires_at=workflow.expiry(at, expires),
+                ledger=identities.ledger_name(conn),
+            )
+            workflow.open_request(conn, request, key)
+            return workflow.state_of(conn, request.id, directory, at)
+        payload: dict[str, Any] = {
             "env": env,
             "version": decision.candidate.id,
             "label": decision.candidate.label,
             "previous": decision.live_id,
-            "approvers": names,
-            "requester": ledger.user,
+            "approvers": [],
+            "requester": requester,
             "reason": reason,
             "at": at,
             "policy_sha256": decision.policy_sha256,
@@ -147,12 +164,12 @@ def promote(
             previous_id=decision.live_id,
             action="promote" if action == "promote" else "override",
             at=at,
-            requester=ledger.user,
-            approvers=tuple(names),
+            requester=requester,
+            approvers=(),
             reason=reason,
             policy_sha256=decision.policy_sha256,
             event_seq=events.next_seq(conn),
         )
         move = environments.record_move(conn, planned)
-        event = events.append(conn, kind, env, ledger.user, at, payload)
+        event = events.append(conn, kind, env, requester, at, payload)
     return Promotion(decision, move, event.seq)

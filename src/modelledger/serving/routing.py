@@ -132,22 +132,19 @@ def set_route(
                 "event": None,
             }
         gate, gate_sha = env_policy(conn, state)
-        from modelledger.releases.gate import evaluate_gate
+        from modelledger.releases.gate import GateReport, evaluate_gate, named_approval_rows
 
         reports = {}
         for arm in policy.arms:
             if arm.ref == state.current_id:
                 continue
             candidate = deployables.load(conn, arm.ref)
+            subject = subject_of(candidate)
             report = evaluate_gate(
-                gate,
-                subject_of(candidate),
-                scores_on(conn, arm.ref, gate.eval_set),
-                None,
-                None,
-                names,
+                gate, subject, scores_on(conn, arm.ref, gate.eval_set), None, None
             )
-            reports[arm.ref] = report
+            rows = (*report.criteria, *named_approval_rows(gate, subject, names))
+            reports[arm.ref] = GateReport(rows, report.candidate, report.live, report.eval_set)
     failed = {ref: r for ref, r in reports.items() if not r.passed}
     if failed:
         why = "; ".join(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from modelledger.cli.demo import world
 from modelledger.cli.demo.common import DemoFailed, Story, expect, note, py, run, say, short
 
 APPROVER = "dana"
+REQUESTER = "alice"
 SEED = 7
 CARD: dict[str, Any] = {
     "intended_use": "flag shipments likely to arrive late, for the dispatch desk",
@@ -62,6 +64,30 @@ def start(base: Path) -> None:
     _git(base, "add", ".gitignore", "train.py", "shipments-card.yaml")
     _git(base, "commit", "-qm", "delay model training")
     run("init")
+    say(
+        f"Approvals are signatures by people the ledger knows. {REQUESTER} trains and sets up "
+        f"the ledger's identities; {APPROVER} approves what goes to production."
+    )
+    for who in (REQUESTER, APPROVER):
+        run("identity", "keygen", "--out", key_of(who))
+    run("identity", "init", REQUESTER, "--key", key_of(REQUESTER))
+    run("identity", "add", APPROVER, "--role", "approver:production",
+        "--public-key", key_of(APPROVER), "--key", key_of(REQUESTER))  # fmt: skip
+    os.environ["MLEDGER_KEY"] = key_of(REQUESTER)  # the story is told as the requester
+
+
+def key_of(who: str) -> str:
+    return f"keys/{who}.pem"
+
+
+def promote_approved(story: Story, ref: str, reason: str) -> None:
+    """Request the promotion, then approve it as the approver: the move happens then."""
+    from modelledger.releases.workflow import listing
+
+    run("promote", ref, "--to", "production", "--reason", reason)
+    pending = [s for s in listing(story.ledger, "production") if s.request.label == ref]
+    expect(len(pending) == 1, f"one pending request for {ref}, found {len(pending)}")
+    run("approve", pending[0].request.id[:15], "--key", key_of(APPROVER))
 
 
 def snapshot_night(story: Story, night: int, rows: list[world.Shipment]) -> str:
@@ -152,8 +178,7 @@ def nights(story: Story) -> None:
     )
     run("env", "policy", "production", "gate.yaml")
     _record(story, "delay@1")
-    run("promote", "delay@1", "--to", "production", "--approver", APPROVER,
-        "--reason", "first gated model")  # fmt: skip
+    promote_approved(story, "delay@1", "first gated model")
 
     say(
         "Night 2: a feed bug judges new-route deliveries against the old routes' promise. "
@@ -166,8 +191,8 @@ def nights(story: Story) -> None:
     _train(story, 2, ds, {"delay": "tree"})
     _record(story, "delay@2")
     say("The aggregate holds; the protected slice does not. The gate says no, nothing moves.")
-    run("gate", "check", "delay@2", "--env", "production", "--approver", APPROVER, expect=1)
-    report = ml.gate_check("delay@2", "production", [APPROVER], ledger=story.ledger)
+    run("gate", "check", "delay@2", "--env", "production", expect=1)
+    report = ml.gate_check("delay@2", "production", ledger=story.ledger)
     failed = [c["name"] for c in report["criteria"] if not c["passed"]]
     expect(failed == ["slice new_routes accuracy vs live"], f"delay@2 failed the gate on {failed}")
 
@@ -184,5 +209,4 @@ def nights(story: Story) -> None:
     _train(story, 3, ds, {"delay": "tree", "delay-gbm": "gbm"})
     _record(story, "delay@3")
     _record(story, "delay-gbm@1")
-    run("promote", "delay@3", "--to", "production", "--approver", APPROVER,
-        "--reason", "night 3, bad labels out")  # fmt: skip
+    promote_approved(story, "delay@3", "night 3, bad labels out")

@@ -25,7 +25,7 @@ import typer
 from modelledger.core.errors import InvalidInput, MledgerError
 
 # Settings that would point the demo at another ledger than the fresh one it builds.
-_ELSEWHERE = ("MLEDGER_HOME", "MLEDGER_DB_URL", "MLEDGER_BLOB_URL")
+_ELSEWHERE = ("MLEDGER_HOME", "MLEDGER_DB_URL", "MLEDGER_BLOB_URL", "MLEDGER_KEY")
 
 
 class NeedsScikitLearn(MledgerError):
@@ -54,6 +54,7 @@ def _inside(base: Path) -> Iterator[None]:
         yield
     finally:
         os.chdir(old_cwd)
+        os.environ.pop("MLEDGER_KEY", None)  # the requester's, set by the story
         os.environ.update(saved)
         if wide:
             del os.environ["COLUMNS"]

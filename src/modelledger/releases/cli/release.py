@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import typer
 
-from modelledger.console.options import JsonOpt
+from modelledger.console.options import JsonOpt, SigningKeyOpt
 from modelledger.console.output import console, emit_json, shorten_ids, table
+from modelledger.core.errors import InvalidInput
 
 gate = typer.Typer(help="Evaluate a candidate against an environment's gate.", no_args_is_help=True)
 ApproverOpt = typer.Option(
@@ -50,16 +52,15 @@ def print_checks(checks: list[dict[str, Any]], title: str) -> None:
 def check(
     ref: str = typer.Argument(..., help="Candidate version (id, prefix, NAME@N)."),
     env: str = typer.Option(..., "--env", help="Environment whose gate to run."),
-    approver: list[str] = ApproverOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """One row per criterion (value, bar, pass/fail) against what is live; exit 1 on any failure.
-    Approvals are judged too when --approver is given."""
+    Approvals are judged on the promotion request (`mledger promote`, `mledger approve`)."""
     from modelledger.ledger.home import open_ledger
     from modelledger.releases.gatekeeper import check as run
 
     with open_ledger() as ledger:
-        decision = run(ledger, ref, env, approver)
+        decision = run(ledger, ref, env)
     report = decision.report.to_json()
     if as_json:
         emit_json({"env": env, "policy_sha256": decision.policy_sha256, **report})
@@ -67,7 +68,12 @@ def check(
         live = decision.live_label or decision.live_id or "nothing live: absolute floors only"
         print_gate(report, f"gate {env}: {decision.candidate.label} vs {live}")
         verdict = "passes" if decision.report.passed else "FAILS"
-        note = "" if approver else " (approvals are judged at promotion, or with --approver)"
+        need = decision.policy.approvals_needed
+        note = (
+            f"; promotion then needs {need} signed approval{'s' if need != 1 else ''}"
+            if need
+            else ""
+        )
         typer.echo(f"{decision.candidate.label} {verdict} the {env} gate{note}")
     if not decision.report.passed:
         raise typer.Exit(1)
@@ -76,7 +82,6 @@ def check(
 def promote(
     ref: str = typer.Argument(..., help="Version to put live (id, prefix, NAME@N)."),
     to: str = typer.Option(..., "--to", help="Environment, e.g. production."),
-    approver: list[str] = ApproverOpt,
     reason: str | None = typer.Option(None, "--reason", help="Why (recorded in the event)."),
     override: bool = typer.Option(
         False, "--override", help="Go live despite a failed gate (only if the policy allows it)."
@@ -84,16 +89,30 @@ def promote(
     expect_live: str | None = typer.Option(
         None, "--expect-live", help="Only if this id (or 'none') is live now: safe in automation."
     ),
+    expires: str = typer.Option(
+        "7d", "--expires", help="How long the request waits for approvals (e.g. 24h, 7d)."
+    ),
+    key: Path | None = SigningKeyOpt,
+    approver: list[str] = typer.Option([], "--approver", hidden=True),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Run the gate and, only on a pass, move ENV to the pinned id and log the promotion."""
+    """Run the gate; on a pass, move ENV to the pinned id when its policy asks for no approval,
+    else open a promotion request (signed by you) that approvers decide with `mledger approve`.
+    The move happens when the last approval needed is in."""
+    from modelledger.identity import keyfile
     from modelledger.ledger.home import open_ledger
-    from modelledger.releases.promote import GateFailed
+    from modelledger.releases.promote import GateFailed, Promotion
     from modelledger.releases.promote import promote as run
 
+    if approver:
+        raise InvalidInput(
+            "--approver is gone: an approval is a signature by the approver, who runs "
+            "`mledger approve REQUEST` with their own key (docs/identity.md)"
+        )
     with open_ledger() as ledger:
+        signer = _key_if_any(keyfile, key, ledger)
         try:
-            done = run(ledger, ref, to, approver, reason, override, expect_live)
+            done = run(ledger, ref, to, reason, override, expect_live, signer, expires)
         except GateFailed as failed:
             report = failed.decision.report.to_json()
             if as_json:
@@ -102,6 +121,15 @@ def promote(
                 print_gate(report, f"gate {to}: {failed.decision.candidate.label}")
             typer.echo(f"error: {failed}; nothing was changed", err=True)
             raise typer.Exit(1) from None
+    if not isinstance(done, Promotion):
+        if as_json:
+            emit_json({"promoted": False, "request": done.to_json()})
+            return
+        from modelledger.releases.cli.requests import print_request
+
+        print_request(done)
+        typer.echo(f"approvers run: mledger approve {done.request.id[:15]}")
+        return
     if as_json:
         emit_json({"promoted": True, **done.to_json()})
         return
@@ -111,6 +139,17 @@ def promote(
     for c in done.decision.report.failures():
         typer.echo(f"  waived: {c.name}: {c.detail}")
     typer.echo(f"  previous: {done.move.previous_id or 'nothing'}; event #{done.event_seq}")
+
+
+def _key_if_any(keyfile: Any, given: Path | None, ledger: Any) -> Any:
+    """The requester's key: needed once the ledger has identities, else none is asked for."""
+    from modelledger.identity import manage
+
+    if given is None and manage.directory(ledger).empty:
+        return None
+    if given is None and not keyfile.key_path(None).exists():
+        return None  # the use case says what is missing, and only if the policy needs it
+    return keyfile.load(given)
 
 
 def rehearse(

@@ -218,19 +218,49 @@ def show(ledger: Ledger, text: str) -> RequestState:
 
 # -- deciding ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
+class Executed:
+    move: Move
+    event_seq: int
+    payload: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        """As ``promote --json`` prints a promotion that needed no approval."""
+        p = self.payload
+        return {
+            "env": p["env"],
+            "id": p["version"],
+            "label": p["label"],
+            "previous": p["previous"],
+            "action": self.move.action,
+            "approvers": p["approvers"],
+            "requester": p["requester"],
+            "reason": p["reason"],
+            "at": p["at"],
+            "policy_sha256": p["policy_sha256"],
+            "event": self.event_seq,
+            "gate": p["gate"],
+            "request": p["request"],
+        }
+
+
+@dataclass(frozen=True)
 class Decided:
     state: RequestState
     approval: Approval
     event_seq: int
-    move: Move | None = None
+    executed: Executed | None = None
+
+    @property
+    def move(self) -> Move | None:
+        return self.executed.move if self.executed else None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "request": self.state.to_json(),
             "decision": self.approval.to_json(),
             "event": self.event_seq,
-            "promoted": self.move is not None,
-            "move": self.move.to_json() if self.move else None,
+            "promoted": self.executed is not None,
+            "promotion": self.executed.to_json() if self.executed else None,
         }
 
 
@@ -265,18 +295,18 @@ def decide_request(
             conn, "promotion.approval", req.id, who.name, at, {"approval": approval.to_json()}
         )
         after = state_of(conn, request_id, d, at)
-        move = None
+        executed = None
         if after.status == "pending" and len(after.approved_by) >= after.need:
-            move = _execute(conn, after, at)
+            executed = _execute(conn, after, at)
             after = state_of(conn, request_id, d, at)
-    return Decided(after, approval, ev.seq, move)
+    return Decided(after, approval, ev.seq, executed)
 
 
 def short(request_id: str) -> str:
     return request_id[:15]
 
 
-def _execute(conn: Connection, state: RequestState, at: str) -> Move:
+def _execute(conn: Connection, state: RequestState, at: str) -> Executed:
     """Move the environment as the request asks: the promotion event carries the request and
     every approval that counted, signatures included, so it verifies without anything else."""
     req = state.request
@@ -318,5 +348,5 @@ def _execute(conn: Connection, state: RequestState, at: str) -> Move:
     )
     move = environments.record_move(conn, planned)
     kind = "promotion" if req.action == "promote" else "promotion.override"
-    events.append(conn, kind, req.env, req.requester, at, payload)
-    return move
+    ev = events.append(conn, kind, req.env, req.requester, at, payload)
+    return Executed(move, ev.seq, payload)

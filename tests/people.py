@@ -58,7 +58,12 @@ def people(
             )
 
 
-def promote_approved(
+def promote_approved(ledger: Ledger, ref: str, env: str, *args: Any, **kw: Any) -> dict[str, Any]:
+    """``approved`` as the JSON ``promote --json`` prints for a promotion."""
+    return dict(approved(ledger, ref, env, *args, **kw).to_json())
+
+
+def approved(
     ledger: Ledger,
     ref: str,
     env: str,
@@ -69,24 +74,23 @@ def promote_approved(
     reason: str | None = None,
     override: bool = False,
     expect_live: str | None = None,
-) -> dict[str, Any]:
+) -> Any:
     """Open the request as ``requester`` and approve it as each of ``approvers``: the
-    promotion's JSON (as ``promote --json`` prints it)."""
+    promotion (a ``Promotion``, or the ``Executed`` move of the last approval), with ``.move``
+    and ``.event_seq``."""
     from modelledger.releases.promote import Promotion, promote
     from modelledger.releases.workflow import decide_request
 
     project = project or _home_project(ledger)
     people(ledger, project, approvers, requester)
-    done = promote(
-        ledger, ref, env, reason, override, expect_live, key_of(project, requester)
-    )
+    done = promote(ledger, ref, env, reason, override, expect_live, key_of(project, requester))
     if isinstance(done, Promotion):
-        return done.to_json()
+        return done
     last = None
     for name in approvers:
         last = decide_request(ledger, done.request.id, key_of(project, name), "approve")
         if last.executed is not None:
-            return last.executed.to_json()
+            return last.executed
     raise AssertionError(f"{ref} not promoted: {last.state.status if last else 'no approvers'}")
 
 

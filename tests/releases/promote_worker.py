@@ -6,14 +6,14 @@ from pathlib import Path
 
 from modelledger.core.errors import Conflict
 from modelledger.ledger.home import open_ledger
-from modelledger.releases.promote import promote
 from modelledger.settings import Settings
+from tests.people import approved
 
 
 def main(home: str, db_url: str, candidate: str, expect: str) -> int:
     ledger = open_ledger(Settings(home=Path(home), db_url=db_url or None, user="carol"))
     try:
-        promote(ledger, candidate, "production", ["bob"], expect_live=expect)
+        approved(ledger, candidate, "production", ["bob"], expect_live=expect)
     except Conflict:
         return 3
     finally:

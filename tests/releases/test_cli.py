@@ -3,6 +3,7 @@
 import json
 
 from tests.conftest import jrun, write
+from tests.people import key_file, people_via_cli, promote_via_cli
 
 EVAL = "user,segment,label\n" + "".join(
     f"u{i},{'new' if i % 3 else 'old'},{i % 2}\n" for i in range(30)
@@ -60,32 +61,40 @@ def test_gate_promote_history_rehearse_rollback(ledger_cli, project, monkeypatch
     cli("eval", "record", "fraud@3", "--eval-set", es, "-m", "auc=0.91", "-s", "new_users:auc=0.86")
 
     cli("gate", "check", "fraud@1", "--env", "production")  # nothing live: floors only
-    first = jrun(cli, "promote", "fraud@1", "--to", "production", "--approver", "bob")
-    assert first["promoted"] and first["previous"] is None
+    first = promote_via_cli(cli, project, "fraud@1", "production")
+    assert first["previous"] is None and first["approvers"] == ["bob"]
+    assert first["request"].startswith("pr-")
+    carol = str(key_file(project, "carol"))
 
     gate = jrun(cli, "gate", "check", "fraud@2", "--env", "production", code=1)
     failed = [c["name"] for c in gate["criteria"] if not c["passed"]]
     assert failed == ["slice new_users auc vs live"]
-    res = cli("promote", "fraud@2", "--to", "production", "--approver", "bob", code=1)
+    res = cli("promote", "fraud@2", "--to", "production", "--key", carol, code=1)
     assert "nothing was changed" in res.stderr and "new_users" in res.stdout
 
-    # the registrant cannot approve her own version
-    monkeypatch.setenv("MLEDGER_USER", "alice")
-    res = cli("promote", "fraud@3", "--to", "production", "--approver", "alice", code=1)
-    assert "four eyes" in res.stderr
-    monkeypatch.setenv("MLEDGER_USER", "carol")
-    done = jrun(
-        cli,
-        "promote",
-        "fraud@3",
-        "--to",
-        "production",
-        "--approver",
-        "bob",
-        "--reason",
-        "fixes new users",
+    # a request waits for approvals; the registrant cannot approve her own version
+    opened = cli(
+        "promote", "fraud@3", "--to", "production", "--key", carol, "--reason", "fixes new users"
     )
-    assert (done["id"], done["previous"]) == (ids[2], ids[0])
+    assert "pending" in opened.stdout and "mledger approve pr-" in opened.stdout
+    [pending] = jrun(cli, "request", "list")
+    assert (pending["label"], pending["status"], pending["approved_by"]) == (
+        "fraud@3",
+        "pending",
+        [],
+    )
+    assert jrun(cli, "env", "show", "production")["id"] == ids[0]  # nothing moved yet
+    people_via_cli(cli, project, ["alice"])
+    res = cli("approve", pending["id"][:12], "--key", str(key_file(project, "alice")), code=3)
+    assert "alice registered fraud@3: four eyes needs someone else" in res.stderr
+    res = cli("approve", pending["id"][:12], "--key", carol, code=3)
+    assert "carol requested this promotion" in res.stderr
+    done = jrun(cli, "approve", pending["id"], "--key", str(key_file(project, "bob")))
+    assert done["promoted"] and done["request"]["status"] == "promoted"
+    done = done["promotion"]
+    assert (done["id"], done["previous"], done["approvers"]) == (ids[2], ids[0], ["bob"])
+    assert "promoted" in cli("request", "show", pending["id"][:12]).stdout
+    assert "no pending promotion requests" in cli("request", "list").stdout
 
     show = jrun(cli, "env", "show", "production")
     assert (show["id"], show["label"], show["promoted_by"], show["approved_by"]) == (
@@ -169,11 +178,11 @@ def test_bad_input_messages(ledger_cli, project, monkeypatch):
     assert "no environment named 'production'" in cli("env", "show", "production", code=2).stderr
     cli("env", "create", "production")
     assert "nothing" in cli("env", "show", "production").stdout
-    assert (
-        "fraud@9"
-        in cli("promote", "fraud@9", "--to", "production", "--approver", "bob", code=2).stderr
-    )
-    assert "--approver" in cli("promote", "fraud@1", "--to", "production", code=2).stderr
+    assert "fraud@9" in cli("promote", "fraud@9", "--to", "production", code=2).stderr
+    # approvals are signatures: with no identities set up, promotion says what to do
+    assert "mledger identity init" in cli("promote", "fraud@1", "--to", "production", code=2).stderr
+    gone = cli("promote", "fraud@1", "--to", "production", "--approver", "bob", code=2).stderr
+    assert "--approver is gone" in gone and "mledger approve" in gone
     assert (
         "nothing is live"
         in cli("rollback", "production", "--approver", "b", "--reason", "r", code=2).stderr
@@ -216,9 +225,9 @@ def test_system_create_show_diff_and_promote(ledger_cli, project, monkeypatch):
     assert "generator" in cli("system", "show", "rag@2").stdout
     assert [s["label"] for s in jrun(cli, "system", "list")] == ["rag@2", "rag@1"]
     cli("env", "create", "production")
-    jrun(cli, "promote", "rag@1", "--to", "production", "--approver", "bob")
+    promote_via_cli(cli, project, "rag@1", "production")
     assert jrun(cli, "env", "show", "production")["label"] == "rag@1"
-    jrun(cli, "promote", two["id"], "--to", "production", "--approver", "bob")
+    promote_via_cli(cli, project, two["id"], "production")
     back = jrun(
         cli, "rollback", "production", "--approver", "bob", "--reason", "reindex broke answers"
     )

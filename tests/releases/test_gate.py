@@ -12,7 +12,9 @@ from modelledger.releases.gate import (
     GatePolicy,
     Scores,
     Subject,
+    approval_rows,
     evaluate_gate,
+    named_approval_rows,
     parse_policy,
     policy_json,
     policy_sha256,
@@ -203,17 +205,13 @@ AUC = {"metrics": [{"name": "auc", "min": 0.8, "max_drop_vs_live": 0.01}]}
 
 def test_pass_lists_every_criterion_in_order():
     p = policy(**AUC, approvers=1)
-    report = evaluate_gate(
-        p, CAND, scores(auc=0.915), LIVE, scores("ev-live", auc=0.922), ["alice"]
-    )
+    report = evaluate_gate(p, CAND, scores(auc=0.915), LIVE, scores("ev-live", auc=0.922))
     assert report.passed, report.failures()
     assert names(report) == [
         "eval result (candidate)",
         "eval result (live)",
         "metric auc ≥ floor",
         "metric auc vs live",
-        "approvers",
-        "four eyes",
     ]
     vs = row(report, "metric auc vs live")
     assert vs.bar == "≥ 0.912 (live 0.922 − 0.01)"
@@ -233,7 +231,7 @@ def test_pass_lists_every_criterion_in_order():
 
 
 def test_floor_failure():
-    report = evaluate_gate(policy(**AUC), CAND, scores(auc=0.79), None, None, ["alice"])
+    report = evaluate_gate(policy(**AUC), CAND, scores(auc=0.79), None, None)
     assert not report.passed
     [fail] = report.failures()
     assert fail.name == "metric auc ≥ floor"
@@ -242,7 +240,7 @@ def test_floor_failure():
 
 def test_regression_vs_live_fails():
     live = scores("ev-live", auc=0.93)
-    report = evaluate_gate(policy(**AUC), CAND, scores(auc=0.915), LIVE, live, ["alice"])
+    report = evaluate_gate(policy(**AUC), CAND, scores(auc=0.915), LIVE, live)
     [fail] = report.failures()
     assert fail.name == "metric auc vs live"
     assert fail.bar == "≥ 0.92 (live 0.93 − 0.01)"
@@ -252,7 +250,7 @@ def test_regression_vs_live_fails():
 def test_exact_allowed_drop_passes_despite_float_noise():
     # 0.93 - 0.01 == 0.9200000000000002 in floats; a candidate at 0.92 did not regress past the bar
     live = scores("ev-live", auc=0.93)
-    report = evaluate_gate(policy(**AUC), CAND, scores(auc=0.92), LIVE, live, ["alice"])
+    report = evaluate_gate(policy(**AUC), CAND, scores(auc=0.92), LIVE, live)
     assert report.passed, report.failures()
 
 
@@ -263,7 +261,7 @@ def test_protected_slice_fails_while_aggregate_passes():
     )
     cand = scores(auc=0.93, slices={"new_users": {"auc": 0.80}, "mobile": {"auc": 0.9}})
     live = scores("ev-live", auc=0.92, slices={"new_users": {"auc": 0.84}, "mobile": {"auc": 0.9}})
-    report = evaluate_gate(p, CAND, cand, LIVE, live, ["alice"])
+    report = evaluate_gate(p, CAND, cand, LIVE, live)
     assert row(report, "metric auc vs live").passed
     assert names(report)[3:7] == [
         "slice new_users auc ≥ floor",
@@ -279,14 +277,14 @@ def test_protected_slice_fails_while_aggregate_passes():
 def test_protected_slice_floor_applies_with_nothing_live():
     p = policy(metrics=[{"name": "auc"}], protected_slices={"names": ["new_users"], "min": 0.85})
     cand = scores(auc=0.93, slices={"new_users": {"auc": 0.80}})
-    report = evaluate_gate(p, CAND, cand, None, None, ["alice"])
+    report = evaluate_gate(p, CAND, cand, None, None)
     assert [c.name for c in report.failures()] == ["slice new_users auc ≥ floor"]
     assert "slice new_users auc vs live" not in names(report)
 
 
 def test_protected_slice_missing_from_candidate():
     p = policy(metrics=[{"name": "auc"}], protected_slices={"names": ["new_users"]})
-    report = evaluate_gate(p, CAND, scores(auc=0.9), LIVE, scores("ev-l", auc=0.9), ["alice"])
+    report = evaluate_gate(p, CAND, scores(auc=0.9), LIVE, scores("ev-l", auc=0.9))
     [fail] = report.failures()
     assert fail.name == "slice new_users"
     assert "has no slice new_users" in fail.detail
@@ -296,7 +294,7 @@ def test_protected_slice_missing_from_candidate():
 def test_protected_slice_missing_from_live():
     p = policy(metrics=[{"name": "auc"}], protected_slices={"names": ["new_users"]})
     cand = scores(auc=0.9, slices={"new_users": {"auc": 0.9}})
-    report = evaluate_gate(p, CAND, cand, LIVE, scores("ev-live", auc=0.9), ["alice"])
+    report = evaluate_gate(p, CAND, cand, LIVE, scores("ev-live", auc=0.9))
     [fail] = report.failures()
     assert fail.name == "slice new_users auc vs live"
     assert "live result ev-live has no auc in slice new_users" in fail.detail
@@ -307,28 +305,28 @@ def test_lower_is_better_metric():
         metrics=[{"name": "loss", "max": 0.5, "max_drop_vs_live": 0.02, "higher_is_better": False}]
     )
     live = scores("ev-live", loss=0.30)
-    ok = evaluate_gate(p, CAND, scores(loss=0.31), LIVE, live, ["alice"])
+    ok = evaluate_gate(p, CAND, scores(loss=0.31), LIVE, live)
     assert ok.passed, ok.failures()
     assert row(ok, "metric loss ≤ ceiling").bar == "≤ 0.5"
     assert row(ok, "metric loss vs live").bar == "≤ 0.32 (live 0.3 + 0.02)"
     # a lower loss than live is an improvement, not a drop
-    assert evaluate_gate(p, CAND, scores(loss=0.1), LIVE, live, ["alice"]).passed
-    worse = evaluate_gate(p, CAND, scores(loss=0.33), LIVE, live, ["alice"])
+    assert evaluate_gate(p, CAND, scores(loss=0.1), LIVE, live).passed
+    worse = evaluate_gate(p, CAND, scores(loss=0.33), LIVE, live)
     assert [c.name for c in worse.failures()] == ["metric loss vs live"]
-    over = evaluate_gate(p, CAND, scores(loss=0.6), None, None, ["alice"])
+    over = evaluate_gate(p, CAND, scores(loss=0.6), None, None)
     assert [c.name for c in over.failures()] == ["metric loss ≤ ceiling"]
     assert "above the ceiling 0.5" in over.failures()[0].detail
 
 
 def test_min_and_max_together():
     p = policy(metrics=[{"name": "rate", "min": 0.1, "max": 0.3}])
-    report = evaluate_gate(p, CAND, scores(rate=0.05), None, None, ["alice"])
+    report = evaluate_gate(p, CAND, scores(rate=0.05), None, None)
     [fail] = report.failures()
     assert (fail.name, fail.bar) == ("metric rate within bounds", "≥ 0.1 and ≤ 0.3")
 
 
 def test_missing_candidate_result_says_what_to_run():
-    report = evaluate_gate(policy(**AUC), CAND, None, LIVE, scores("ev-live", auc=0.9), ["alice"])
+    report = evaluate_gate(policy(**AUC), CAND, None, LIVE, scores("ev-live", auc=0.9))
     [fail] = report.failures()
     assert fail.name == "eval result (candidate)"
     assert fail.value is None
@@ -338,7 +336,7 @@ def test_missing_candidate_result_says_what_to_run():
 
 
 def test_missing_live_result_says_what_to_run():
-    report = evaluate_gate(policy(**AUC), CAND, scores(auc=0.9), LIVE, None, ["alice"])
+    report = evaluate_gate(policy(**AUC), CAND, scores(auc=0.9), LIVE, None)
     [fail] = report.failures()
     assert fail.name == "eval result (live)"
     assert f"mledger eval record {LIVE_ID} --eval-set {EV}" in fail.detail
@@ -347,69 +345,79 @@ def test_missing_live_result_says_what_to_run():
 
 
 def test_metric_missing_from_results():
-    report = evaluate_gate(policy(**AUC), CAND, scores(f1=0.5, acc=0.9), None, None, [])
+    report = evaluate_gate(policy(**AUC), CAND, scores(f1=0.5, acc=0.9), None, None)
     fail = row(report, "metric auc")
     assert not fail.passed
     assert "has no metric auc (it has: acc, f1)" in fail.detail
     live = scores("ev-live", f1=0.5)
-    report = evaluate_gate(policy(**AUC), CAND, scores(auc=0.9), LIVE, live, ["alice"])
+    report = evaluate_gate(policy(**AUC), CAND, scores(auc=0.9), LIVE, live)
     [fail] = report.failures()
     assert fail.name == "metric auc vs live"
     assert "live result ev-live has no metric auc" in fail.detail
 
 
 def test_nothing_live_gates_on_floors_only():
-    report = evaluate_gate(policy(**AUC), CAND, scores(auc=0.85), None, None, ["alice"])
+    report = evaluate_gate(policy(**AUC), CAND, scores(auc=0.85), None, None)
     assert report.passed
     assert report.live is None
     assert names(report) == [
         "eval result (candidate)",
         "metric auc ≥ floor",
-        "approvers",
-        "four eyes",
     ]
 
 
 def test_live_result_not_required_when_nothing_compares():
     p = policy(metrics=[{"name": "auc", "min": 0.8}])
-    report = evaluate_gate(p, CAND, scores(auc=0.85), LIVE, None, ["alice"])
+    report = evaluate_gate(p, CAND, scores(auc=0.85), LIVE, None)
     assert report.passed
     assert "eval result (live)" not in names(report)
 
 
-def test_default_policy_needs_one_approver_not_the_registrant():
-    report = evaluate_gate(DEFAULT_POLICY, CAND, None, LIVE, None, [])
-    assert names(report) == ["approvers", "four eyes"]
-    assert [c.name for c in report.failures()] == ["approvers"]
-    assert evaluate_gate(DEFAULT_POLICY, CAND, None, LIVE, None, ["alice"]).passed
+def test_default_policy_needs_one_approver_and_four_eyes():
+    assert DEFAULT_POLICY.approvals_needed == 1 and DEFAULT_POLICY.four_eyes
+    assert DEFAULT_POLICY.approvers_from == ()
 
 
-def test_approvers_count_distinct_names():
-    p = parse_policy({"approvers": 2})
-    for given_names in (["alice"], ["alice", "alice"], ["alice", "Alice "], ["alice", ""]):
-        report = evaluate_gate(p, CAND, None, None, None, given_names)
-        fail = row(report, "approvers")
-        assert not fail.passed
-        assert fail.value == 1
-        assert fail.bar == "2 distinct"
-    assert evaluate_gate(p, CAND, None, None, None, ["alice", "dave"]).passed
-
-
-def test_four_eyes():
-    report = evaluate_gate(DEFAULT_POLICY, CAND, None, None, None, ["alice", "BOB"])
-    [fail] = report.failures()
-    assert fail.name == "four eyes"
-    assert "bob registered fraud@3" in fail.detail
-    relaxed = parse_policy({"four_eyes": False})
-    report = evaluate_gate(relaxed, CAND, None, None, None, ["bob"])
-    assert report.passed
-    assert "four eyes" not in names(report)
-
-
-def test_gate_check_omits_approvals():
-    report = evaluate_gate(DEFAULT_POLICY, CAND, None, None, None, [], check_approvals=False)
+def test_the_gate_judges_evidence_only():
+    report = evaluate_gate(DEFAULT_POLICY, CAND, None, None, None)
     assert report.criteria == ()
     assert report.passed
+
+
+def test_approval_rows_count_the_approvers_given():
+    p = parse_policy({"approvers": 2})
+    [short, eyes] = approval_rows(p, ["dave"], "carol", "bob")
+    assert not short.passed and short.value == "dave" and short.bar == "2 distinct"
+    assert "2 approvals needed, 1 so far" in short.detail
+    assert eyes.name == "four eyes" and eyes.value == "bob, carol" and eyes.passed
+    [ok, _] = approval_rows(p, ["dave", "erin"], "carol", "bob")
+    assert ok.passed
+    relaxed = parse_policy({"approvers": 1, "four_eyes": False})
+    assert [c.name for c in approval_rows(relaxed, ["x"], "a", "b")] == ["approvers"]
+
+
+def test_approver_rule_names_who_counts():
+    p = parse_policy({"approvers": {"count": 2, "from": ["group:risk", "user:carol"]}})
+    assert p.approvals_needed == 2 and p.approvers_from == ("group:risk", "user:carol")
+    [row_, _] = approval_rows(p, [], "a", "b")
+    assert row_.bar == "2 distinct from group:risk, user:carol"
+    # the integer form hashes as it always did; the mapping form keeps its key ``from``
+    assert policy_json(parse_policy({"approvers": 1}))["approvers"] == 1
+    assert policy_json(p)["approvers"] == {"count": 2, "from": ["group:risk", "user:carol"]}
+    with pytest.raises(InvalidInput, match="group:NAME or user:NAME"):
+        parse_policy({"approvers": {"count": 1, "from": ["risk"]}})
+    with pytest.raises(InvalidInput, match="four eyes"):
+        parse_policy({"approvers": {"count": 0}})
+
+
+def test_typed_names_still_judge_a_traffic_split():
+    p = parse_policy({"approvers": 2})
+    for given_names in (["alice"], ["alice", "alice"], ["alice", "Alice "], ["alice", ""]):
+        fail = named_approval_rows(p, CAND, given_names)[0]
+        assert not fail.passed and fail.value == 1 and fail.bar == "2 distinct"
+    assert all(c.passed for c in named_approval_rows(p, CAND, ["alice", "dave"]))
+    [_, eyes] = named_approval_rows(DEFAULT_POLICY, CAND, ["BOB"])
+    assert not eyes.passed and "bob registered fraud@3" in eyes.detail
 
 
 @pytest.mark.parametrize(
@@ -423,9 +431,9 @@ def test_gate_check_omits_approvals():
 )
 def test_requirements(key, field, needle):
     p = parse_policy({"require": {key: True}})
-    assert evaluate_gate(p, CAND, None, None, None, [], check_approvals=False).passed
+    assert evaluate_gate(p, CAND, None, None, None).passed
     bad = replace(CAND, **{field: False}, reproducibility_reasons=("seed not recorded",))
-    report = evaluate_gate(p, bad, None, None, None, [], check_approvals=False)
+    report = evaluate_gate(p, bad, None, None, None)
     [fail] = report.failures()
     assert (fail.name, fail.value) == (f"require {key}", False)
     assert needle in fail.detail
@@ -433,7 +441,7 @@ def test_requirements(key, field, needle):
 
 def test_requirements_come_first_and_only_when_asked():
     p = policy(**AUC, require={"lock": True, "reproducible": True})
-    report = evaluate_gate(p, CAND, scores(auc=0.9), None, None, ["alice"])
+    report = evaluate_gate(p, CAND, scores(auc=0.9), None, None)
     assert names(report)[:3] == ["require lock", "require reproducible", "eval result (candidate)"]
 
 
@@ -457,7 +465,7 @@ def test_equal_to_live_always_passes_vs_live(metrics, drop, higher):
     )
     cand = scores(slices={"s": dict(metrics)}, **metrics)
     live = scores("ev-live", slices={"s": dict(metrics)}, **metrics)
-    report = evaluate_gate(p, CAND, cand, LIVE, live, [])
+    report = evaluate_gate(p, CAND, cand, LIVE, live)
     vs_rows = [c for c in report.criteria if c.name.endswith("vs live")]
     assert len(vs_rows) == 2 * len(metrics)
     assert report.passed, report.failures()

@@ -4,7 +4,14 @@ SQLite file and on PostgreSQL."""
 import pytest
 from sqlalchemy import text
 
-from modelledger.core.errors import CheckFailed, Conflict, ImmutableRecord, InvalidInput, NotFound
+from modelledger.core.errors import (
+    CheckFailed,
+    Conflict,
+    ImmutableRecord,
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+)
 from modelledger.data.snapshot import SnapshotRequest, snapshot
 from modelledger.evals import evaluate
 from modelledger.ledger.audit import verify as verify_chain
@@ -19,7 +26,9 @@ from modelledger.releases.promote import GateFailed, promote
 from modelledger.releases.rehearse import RehearsalFailed, rehearse
 from modelledger.releases.rollback import rollback
 from modelledger.releases.stale import stale
+from modelledger.releases.workflow import listing
 from tests.conftest import write
+from tests.people import approved, key_of, people
 
 EVAL_CSV = "user,segment,label\n" + "".join(
     f"u{i},{'new' if i % 3 else 'old'},{i % 2}\n" for i in range(40)
@@ -65,7 +74,12 @@ require: {{lock: true, data_pinned: true}}
 """,
     )
     envs.set_policy(ledger, "production", policy)
-    return {"eval_set": set_id, "versions": vs, "train": train.snapshot.id}
+    return {
+        "eval_set": set_id,
+        "versions": vs,
+        "train": train.snapshot.id,
+        "key": lambda name: key_of(project, name),
+    }
 
 
 def score(ledger, v, set_id, auc, new_users):
@@ -76,27 +90,27 @@ def test_gate_story_slice_regression_blocks_then_fix_promotes(ledger, story):
     v1, v2, v3 = story["versions"]
     s = story["eval_set"]
     score(ledger, v1, s, 0.90, 0.85)
-    promote(ledger, v1.label, "production", ["bob"], reason="first")
+    approved(ledger, v1.label, "production", ["bob"], reason="first")
     assert show(ledger, "production")["id"] == v1.id
 
     score(ledger, v2, s, 0.93, 0.80)  # better overall, worse on the protected slice
     before = counts(ledger)
     with pytest.raises(GateFailed) as failed:
-        promote(ledger, v2.label, "production", ["bob"])
+        approved(ledger, v2.label, "production", ["bob"])
     rows = {c.name: c for c in failed.value.decision.report.criteria}
     assert rows["metric auc vs live"].passed
     assert not rows["slice new_users auc vs live"].passed
     assert counts(ledger) == before and show(ledger, "production")["id"] == v1.id
 
     score(ledger, v3, s, 0.91, 0.86)
-    done = promote(ledger, v3.label, "production", ["bob"], reason="fixes new users")
+    done = approved(ledger, v3.label, "production", ["bob"], reason="fixes new users")
     assert done.move.previous_id == v1.id and done.move.action == "promote"
     state = show(ledger, "production")
     assert (state["id"], state["label"], state["approved_by"], state["promoted_by"]) == (
         v3.id,
         "fraud@3",
         ["bob"],
-        "alice",
+        "carol",  # the requester: the principal whose key signed the request
     )
     with ledger.db.read() as conn:
         assert resolve_version(conn, "fraud@production") == v3.id
@@ -127,13 +141,17 @@ def test_gate_names_the_command_when_a_result_is_missing(ledger, story):
 @pytest.mark.parametrize(
     ("call", "error", "match"),
     [
-        (lambda led, s: promote(led, "fraud@9", "production", ["bob"]), NotFound, "fraud@9"),
-        (lambda led, s: promote(led, "fraud@1", "production", []), InvalidInput, "--approver"),
-        (lambda led, s: promote(led, "fraud@1", "production", ["alice"]), GateFailed, "four eyes"),
-        (lambda led, s: promote(led, "fraud@1", "staging", ["bob"]), NotFound, "no environment"),
+        (lambda led, s: promote(led, "fraud@9", "production"), NotFound, "fraud@9"),
+        (lambda led, s: promote(led, "fraud@1", "production"), InvalidInput, "your signing key"),
+        (
+            lambda led, s: promote(led, "fraud@1", "production", key=s["key"]("nobody")),
+            NotAllowed,
+            "belongs to no enabled principal",
+        ),
+        (lambda led, s: promote(led, "fraud@1", "staging"), NotFound, "no environment"),
         (
             lambda led, s: promote(
-                led, "fraud@1", "production", ["alice"], override=True, reason="x"
+                led, "fraud@2", "production", override=True, reason="x", key=s["key"]("carol")
             ),
             InvalidInput,
             "allow_override",
@@ -144,8 +162,9 @@ def test_gate_names_the_command_when_a_result_is_missing(ledger, story):
         (lambda led, s: rollback(led, "production", [], "why"), InvalidInput, "--approver"),
     ],
 )
-def test_bad_input_changes_nothing(ledger, story, call, error, match):
+def test_bad_input_changes_nothing(ledger, project, story, call, error, match):
     score(ledger, story["versions"][0], story["eval_set"], 0.9, 0.9)
+    people(ledger, project, ["bob"])
     before = counts(ledger)
     with pytest.raises(error, match=match):
         call(ledger, story)
@@ -166,7 +185,7 @@ def test_irreproducible_version_is_refused_where_reproducibility_is_required(led
     )
     before = counts(ledger)
     with pytest.raises(GateFailed, match="reproducible"):
-        promote(ledger, old.id, "production", ["bob"])
+        promote(ledger, old.id, "production")
     assert counts(ledger) == before
 
 
@@ -195,8 +214,8 @@ def test_override_is_a_distinct_event_when_the_policy_allows_it(ledger, project,
     envs.set_policy(ledger, "production", policy)
     score(ledger, v1, story["eval_set"], 0.9, 0.9)
     with pytest.raises(InvalidInput, match="--reason"):
-        promote(ledger, v1.id, "production", ["bob"], override=True)
-    done = promote(ledger, v1.id, "production", ["bob"], override=True, reason="incident 42")
+        approved(ledger, v1.id, "production", ["bob"], override=True)
+    done = approved(ledger, v1.id, "production", ["bob"], override=True, reason="incident 42")
     assert done.move.action == "override"
     assert [e["kind"] for e in _events(ledger)][-1] == "promotion.override"
 
@@ -230,7 +249,7 @@ def test_eval_stale_lists_what_needs_rescoring(ledger, project, story):
     v1, _, v3 = story["versions"]
     s = story["eval_set"]
     score(ledger, v1, s, 0.9, 0.9)
-    promote(ledger, v1.id, "production", ["bob"])
+    approved(ledger, v1.id, "production", ["bob"])
     new, _ = evaluate.create_eval_set(
         ledger, "core", [write(project / "e3.csv", EVAL_CSV + "u100,new,0\n")]
     )
@@ -266,8 +285,8 @@ def test_env_at_answers_what_was_live_at_each_instant(ledger, story):
     s = story["eval_set"]
     score(ledger, v1, s, 0.9, 0.85)
     score(ledger, v3, s, 0.9, 0.85)
-    first = promote(ledger, v1.id, "production", ["bob"]).move
-    second = promote(ledger, v3.id, "production", ["bob"]).move
+    first = approved(ledger, v1.id, "production", ["bob"]).move
+    second = approved(ledger, v3.id, "production", ["bob"]).move
     created = show(ledger, "production")["created_at"]
     assert envs.at(ledger, "production", created)["id"] is None  # existed, nothing live yet
     assert envs.at(ledger, "production", first.at)["id"] == v1.id
@@ -280,7 +299,7 @@ def test_rollback_flips_back_and_skips_what_was_abandoned(ledger, project, story
     v1, v2, v3 = story["versions"]
     envs.set_policy(ledger, "production", write(project / "lean.yaml", "approvers: 1\n"))
     for v in (v1, v2, v3):
-        promote(ledger, v.id, "production", ["bob"])
+        approved(ledger, v.id, "production", ["bob"])
     with pytest.raises(InvalidInput, match="was never live"):
         rollback(ledger, "production", ["bob"], "x", to=version(ledger, project, 8).id)
     done = rollback(ledger, "production", ["bob"], "v3 breaks checkout")
@@ -299,7 +318,7 @@ def test_rollback_target_from_the_model_card(ledger, project, story):
     v1, v2, v3 = story["versions"]
     envs.set_policy(ledger, "production", write(project / "lean.yaml", "approvers: 1\n"))
     for v in (v1, v2, v3):
-        promote(ledger, v.id, "production", ["bob"])
+        approved(ledger, v.id, "production", ["bob"])
     models.amend_card(ledger, v3.id, {"rollback_target": v1.label})
     assert rollback(ledger, "production", ["bob"], "use the card").target.id == v1.id
 
@@ -307,8 +326,8 @@ def test_rollback_target_from_the_model_card(ledger, project, story):
 def test_rollback_refuses_a_target_that_fails_rehearsal(ledger, project, story):
     v1, v2, _ = story["versions"]
     envs.set_policy(ledger, "production", write(project / "lean.yaml", "approvers: 1\n"))
-    promote(ledger, v1.id, "production", ["bob"])
-    promote(ledger, v2.id, "production", ["bob"])
+    approved(ledger, v1.id, "production", ["bob"])
+    approved(ledger, v2.id, "production", ["bob"])
     blob = ledger.blobs.path(v1.tuple.artifact.sha256)
     import os
 
@@ -329,7 +348,7 @@ def test_concurrent_promotions_serialize_exactly_one_wins(ledger, project, story
 
     envs.set_policy(ledger, "production", write(project / "lean.yaml", "approvers: 1\n"))
     v1 = story["versions"][0]
-    promote(ledger, v1.id, "production", ["bob"])
+    approved(ledger, v1.id, "production", ["bob"])
     candidates = [version(ledger, project, 100 + i) for i in range(4)]
     root = Path(__file__).resolve().parents[2]
     procs = [
@@ -362,7 +381,7 @@ def test_concurrent_promotions_serialize_exactly_one_wins(ledger, project, story
 def test_env_history_rows_are_immutable(ledger, story):
     v1 = story["versions"][0]
     score(ledger, v1, story["eval_set"], 0.9, 0.9)
-    promote(ledger, v1.id, "production", ["bob"])
+    approved(ledger, v1.id, "production", ["bob"])
     for statement in (
         "UPDATE env_history SET reason = 'x'",
         "DELETE FROM env_history",
@@ -391,8 +410,8 @@ def test_rehearse_loads_both_versions_and_rollback_reuses_it(ledger, project):
     inputs = {"inputs": {"x1": "float", "x2": "float"}}
     models.amend_card(ledger, v1.id, inputs)
     models.amend_card(ledger, v2.id, {"inputs": {"x1": "float", "x2": "float", "x3": "int"}})
-    promote(ledger, v1.id, "production", ["bob"])
-    promote(ledger, v2.id, "production", ["bob"])
+    approved(ledger, v1.id, "production", ["bob"])
+    approved(ledger, v2.id, "production", ["bob"])
     done = rehearse(ledger, "production")
     assert done.passed, [c.to_json() for c in done.checks]
     by = {(c.role, c.name): c for c in done.checks}
@@ -413,8 +432,8 @@ def test_rehearse_fails_on_an_unloadable_target_and_an_incompatible_contract(led
     v2 = version(ledger, project, 2)
     models.amend_card(ledger, v1.id, {"inputs": {"x1": "float", "segment": "category"}})
     models.amend_card(ledger, v2.id, {"inputs": {"x1": "int"}})
-    promote(ledger, v1.id, "production", ["bob"])
-    promote(ledger, v2.id, "production", ["bob"])
+    approved(ledger, v1.id, "production", ["bob"])
+    approved(ledger, v2.id, "production", ["bob"])
     done = rehearse(ledger, "production")
     assert not done.passed
     failed = {c.name: c.detail for c in done.checks if c.status == "fail"}
@@ -428,7 +447,7 @@ def test_rehearse_fails_on_an_unloadable_target_and_an_incompatible_contract(led
 def test_rehearse_with_nothing_to_roll_back_to_fails_honestly(ledger, project):
     envs.create(ledger, "production")
     v1 = version(ledger, project, 1)
-    promote(ledger, v1.id, "production", ["bob"])
+    approved(ledger, v1.id, "production", ["bob"])
     done = rehearse(ledger, "production")
     assert not done.passed
     assert any(c.name == "target" and "no version to roll back to" in c.detail for c in done.checks)
@@ -441,13 +460,15 @@ def test_override_never_waives_the_people_and_expect_live_takes_any_reference(
     policy = f"eval_set: {story['eval_set']}\nmetrics: [{{name: auc, min: 0.95}}]\nallow_override: true\n"
     envs.set_policy(ledger, "production", write(project / "o.yaml", policy))
     score(ledger, v1, story["eval_set"], 0.9, 0.9)
-    with pytest.raises(GateFailed, match="four eyes"):
-        promote(ledger, v1.id, "production", ["alice"], override=True, reason="self-approved")
-    promote(ledger, v1.id, "production", ["bob"], override=True, reason="incident 7")
+    with pytest.raises(NotAllowed, match="registered fraud@1: four eyes"):
+        approved(ledger, v1.id, "production", ["alice"], override=True, reason="self-approved")
+    [pending] = listing(ledger, "production")
+    assert pending.request.action == "override" and pending.approved_by == ()
+    approved(ledger, v1.id, "production", ["bob"], override=True, reason="incident 7")
     score(ledger, v2, story["eval_set"], 0.97, 0.9)
     with pytest.raises(Conflict, match="not the expected nothing"):
-        promote(ledger, v2.id, "production", ["bob"], expect_live="none")
-    done = promote(ledger, v2.id, "production", ["bob"], expect_live="fraud@1")
+        approved(ledger, v2.id, "production", ["bob"], expect_live="none")
+    done = approved(ledger, v2.id, "production", ["bob"], expect_live="fraud@1")
     assert done.move.previous_id == v1.id
     with pytest.raises(InvalidInput, match="in the future"):
         envs.at(ledger, "production", "2999-01-01")

@@ -84,6 +84,7 @@ def verify(
     from modelledger.console.progress import LazyProgress
     from modelledger.ledger import integrity, keys
     from modelledger.ledger.home import open_ledger
+    from modelledger.releases.approvals_audit import ApprovalsCheck
 
     points = [_read_checkpoint(p) for p in checkpoint or []]
     trusted = [keys.public_key_file(Path(k)) for k in public_key or []]
@@ -93,8 +94,9 @@ def verify(
             total = integrity.total_rows(ledger)
             progress.total(total)
             report = integrity.verify_ledger(
-                ledger, RECIPES, points, [*trusted, *own], progress.advance, total=total
-            )
+                ledger, RECIPES, points, [*trusted, *own], progress.advance, total=total,
+                checks=[ApprovalsCheck()],
+            )  # fmt: skip
     if as_json:
         emit_json(
             {

@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy.engine import Connection
@@ -27,6 +27,16 @@ ENV_KINDS = frozenset(
     {"env.created", "env.policy", "promotion", "promotion.override", "rollback", "route.set"}
 )
 REPLAYED = ENV_KINDS | {"model.tag", "model.description", "ledger.bound", "ledger.key"}
+
+
+class Watched(NamedTuple):
+    seq: int
+    kind: str
+    subject: str
+    actor: str
+    at: str
+    payload: dict[str, Any]
+    hash: str
 
 
 @dataclass
@@ -53,6 +63,8 @@ class Walk:
     descriptions: dict[str, tuple[str | None, int, str, str]] = field(default_factory=dict)
     envs: dict[str, int] = field(default_factory=dict)  # environment → the event creating it
     keys: list[str] = field(default_factory=list)  # public keys the ledger recorded (ledger.key)
+    # events of the kinds a caller's checks asked for
+    watched: list[Watched] = field(default_factory=list)
 
 
 def iter_rows(conn: Connection, batch: int = 20000) -> Iterator[tuple[Any, ...]]:
@@ -83,9 +95,14 @@ def has_events_table(conn: Connection) -> bool:
     return "events" in inspect(conn).get_table_names()
 
 
-def walk(conn: Connection, sizes: set[int], advance: Callable[[int], None] | None = None) -> Walk:
+def walk(
+    conn: Connection,
+    sizes: set[int],
+    advance: Callable[[int], None] | None = None,
+    watch: frozenset[str] = frozenset(),
+) -> Walk:
     """Check the chain and gather what the events bind. ``sizes``: tree sizes whose roots are
-    wanted (those of checkpoints)."""
+    wanted (those of checkpoints); ``watch``: kinds of event to hand back whole."""
     out = Walk()
     expected, prev, broken, first = 1, GENESIS, None, None
     add, sha, loads, enc, tags = out.leaves.append, hashlib.sha256, _loads, _STR, out.tags
@@ -115,6 +132,8 @@ def walk(conn: Connection, sizes: set[int], advance: Callable[[int], None] | Non
                 first = hash_
         expected, prev = seq + 1, hash_
         add(sha(b"\x00" + raw).digest())  # merkle.leaf_hash, inline: once per event
+        if kind in watch:
+            out.watched.append(Watched(seq, kind, subject, actor, at, loads(payload_json), hash_))
         if kind == "model.tag" and '"bound":' not in payload_json:
             p = loads(payload_json)  # the commonest event there is: replayed here, inline
             tags[(p["version"], p["key"])] = (p.get("new"), seq, at, actor)

@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
@@ -24,7 +24,7 @@ from modelledger.core.checkpoint import Checkpoint
 from modelledger.core.rows import table_digest
 from modelledger.ledger import schema, table_pass
 from modelledger.ledger.binding import BOUND
-from modelledger.ledger.chain_walk import Walk, has_events_table, walk
+from modelledger.ledger.chain_walk import Walk, Watched, has_events_table, walk
 from modelledger.ledger.home import Ledger
 from modelledger.ledger.row_check import (
     IdRecipe,
@@ -92,6 +92,16 @@ def total_rows(ledger: Ledger) -> int:
 PARALLEL_ROWS = 200_000
 
 
+class EventCheck(Protocol):
+    """A check over whole events of some kinds, which a higher capability knows how to judge
+    (signed approvals, say): (kind, where, detail) for each problem found."""
+
+    kinds: frozenset[str]
+
+    def __call__(self, events: list[Watched], ledger: str | None) -> list[tuple[str, str, str]]:
+        """``ledger``: the first event's hash, which names the ledger."""
+
+
 def verify_ledger(
     ledger: Ledger,
     recipes: Sequence[IdRecipe] = (),
@@ -100,6 +110,7 @@ def verify_ledger(
     advance: Advance | None = None,
     parallel: bool | None = None,
     total: int | None = None,
+    checks: Sequence[EventCheck] = (),
 ) -> Integrity:
     """``parallel``: read the tables in a worker process (default: when the ledger holds
     ``total`` rows or more, counted when not given, and the machine has a second core)."""
@@ -113,7 +124,8 @@ def verify_ledger(
             if not has_events_table(conn):
                 out.damage.append(Damage("events-missing", "events", "the events table is gone"))
                 return out
-            w = walk(conn, {c.size for c in checkpoints}, advance)
+            watch = frozenset().union(*(c.kinds for c in checks))
+            w = walk(conn, {c.size for c in checkpoints}, advance, watch)
             out.events, out.head, out.root = w.count, w.head, w.root().hex()
             out.ledger, out.legacy_seq = w.first, w.legacy_seq
             if w.broken is not None:
@@ -124,6 +136,8 @@ def verify_ledger(
                 )
             _environments(conn, w, out)
             _labels(conn, w, out)
+            for check in checks:
+                out.damage.extend(Damage(*found) for found in check(w.watched, w.first))
             summary = _finish(worker, advance)
             for recipe in recipes:
                 if summary is None or summary.ids.get(recipe.table) != 0:

@@ -13,7 +13,14 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from modelledger.core.canonical import digest
@@ -85,7 +92,7 @@ class GatePolicy(_Policy):
     eval_set: str | None = None
     metrics: list[MetricRule] = Field(default_factory=list)
     protected_slices: ProtectedSlices | None = None
-    approvers: Annotated[int, Field(ge=0)] | ApproverRule = 1
+    approvers: int | ApproverRule = 1
     four_eyes: bool = True
     require: Requirements = Requirements()
     allow_override: bool = False
@@ -116,6 +123,20 @@ class GatePolicy(_Policy):
                 "not the requester (set four_eyes: false to let a promotion go without approval)"
             )
         return self
+
+    @field_validator("approvers", mode="before")
+    @classmethod
+    def _approvers(cls, value: Any) -> int | ApproverRule:
+        if isinstance(value, dict):
+            try:
+                return ApproverRule.model_validate(value)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                raise _bad(f"{where + ': ' if where else ''}{first['msg']}") from None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise _bad("a whole number of approvers (0 or more), or {count: N, from: [group:NAME]}")
+        return value
 
     @property
     def approvals_needed(self) -> int:

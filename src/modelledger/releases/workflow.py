@@ -211,9 +211,10 @@ def listing(ledger: Ledger, env: str | None = None, everything: bool = False) ->
     return out
 
 
-def show(ledger: Ledger, text: str) -> RequestState:
+def show(ledger: Ledger, text: str, at: str | None = None) -> RequestState:
+    """One request as it stands now (or at ``at``, a ledger timestamp: expiry)."""
     with ledger.db.read() as conn:
-        return state_of(conn, resolve(conn, text))
+        return state_of(conn, resolve(conn, text), at=at)
 
 
 # -- deciding ------------------------------------------------------------------------------------
@@ -287,6 +288,10 @@ def decide_request(
                 f"key {signing.fingerprint(key)} belongs to no enabled principal of this ledger"
             )
         req = state.request
+        if who.name in state.approved_by:
+            raise Conflict(
+                f"{who.name} approved request {short(req.id)} already; nothing was recorded"
+            )
         approval = sign_approval(private_key, req, Approval(req.id, decision, reason, who.name, at))
         why = why_not(approval, req, d, state.from_)
         if why is not None:

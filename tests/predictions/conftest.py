@@ -8,7 +8,7 @@ from sqlalchemy import text
 from modelledger.data.snapshot import SnapshotRequest, snapshot
 from modelledger.models.register import RegisterRequest, register
 from modelledger.releases import environments as envs
-from modelledger.releases.promote import promote
+from tests.people import promote_approved
 from tests.conftest import write
 
 CARD = {
@@ -51,7 +51,9 @@ def live(ledger, project):
         )
         versions.append(register(ledger, req).version)
     envs.create(ledger, "production")
-    promotion = promote(ledger, versions[0].id, "production", ["bob"], reason="weekly retrain")
+    promotion = promote_approved(
+        ledger, versions[0].id, "production", requester="alice", reason="weekly retrain"
+    )
     return {"v1": versions[0], "v2": versions[1], "train": train, "promotion": promotion}
 
 

@@ -93,6 +93,28 @@ def export_predictions(
     typer.echo(f"exported {result.rows:,} prediction(s) of {env} to {where}")
 
 
+@app.command("publish")
+def publish_predictions(
+    env: str = typer.Argument(..., help="Environment whose inference log to publish."),
+    rebuild: bool = typer.Option(False, "--rebuild", help="Rewrite every day, not only the last."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Refresh the Hive-partitioned Parquet dataset of ENV's inference log inside the blob store
+    (datasets/predictions/env=ENV/date=D/data.parquet), for DuckDB, Spark or Trino to read in
+    place. Days from the last one published on are rewritten, each replaced whole."""
+    from modelledger.console.progress import LazyProgress
+    from modelledger.ledger.home import open_ledger
+    from modelledger.predictions.publish import publish
+
+    with open_ledger() as ledger, LazyProgress("publishing", unit="rows") as bar:
+        result = publish(ledger, env, rebuild=rebuild, advance=bar.advance)
+    if as_json:
+        emit_json(result.to_json())
+        return
+    days = ", ".join(result.days) if result.days else "no day with predictions"
+    typer.echo(f"published {result.rows:,} prediction(s) of {env} ({days}) under {result.root}")
+
+
 @feedback_app.command("import")
 def import_feedback(
     file: Path = typer.Argument(..., help="JSONL: request_id, label and/or was_correct, …"),

@@ -263,14 +263,12 @@ def promote(
     (``{"promoted": True, …}``), else open a promotion request signed with ``key`` (your
     signing key; default ``$MLEDGER_KEY``) and return ``{"promoted": False, "request": {…}}``.
     Raises ``GateFailed`` (a ``CheckFailed``) with the report when the evidence fails."""
-    from modelledger.identity import keyfile, manage
+    from modelledger.identity import manage
     from modelledger.releases.promote import Promotion
     from modelledger.releases.promote import promote as run
 
     ledger = ledger or open_ledger()
-    signer = None
-    if key is not None or (keyfile.key_path(None).exists() and not manage.directory(ledger).empty):
-        signer = keyfile.load(key)
+    signer = manage.signing_key(ledger, key)
     done = run(ledger, ref, to, reason, expect_live=expect_live, key=signer, expires=expires)
     if isinstance(done, Promotion):
         return {"promoted": True, **done.to_json()}
@@ -328,13 +326,18 @@ def rollback(
     reason: str,
     *,
     to: str | None = None,
+    key: str | Path | None = None,
     ledger: Ledger | None = None,
 ) -> dict[str, Any]:
-    """Flip ``env`` back to a known-good version that passes the rehearsal checks now."""
+    """Flip ``env`` back to a known-good version that passes the rehearsal checks now. On a
+    ledger with identities it is signed with ``key`` (default ``$MLEDGER_KEY``), an approver's,
+    and ``approvers`` stays empty."""
+    from modelledger.identity import manage
     from modelledger.releases.rollback import rollback as run
 
+    ledger = ledger or open_ledger()
     names = [approvers] if isinstance(approvers, str) else list(approvers)
-    return run(ledger or open_ledger(), env, names, reason, to).to_json()
+    return run(ledger, env, names, reason, to, manage.signing_key(ledger, key)).to_json()
 
 
 def log_predictions(

@@ -27,7 +27,7 @@ def team(ledger, project):
     people(ledger, project, ["wes"], roles=["writer"])
     register(ledger, RegisterRequest(name="churn", artifact=write(project / "m1.bin", "w1")))
     policy = write(project / "p.yaml", "approvers: {count: 2, from: [group:risk]}\n")
-    envs.set_policy(ledger, "production", policy)
+    envs.set_policy(ledger, "production", policy, key_of(project, "carol"))
     return {name: key_of(project, name) for name in ("carol", "bob", "dan", "erin", "wes", "alice")}
 
 
@@ -245,3 +245,40 @@ def show_version(ledger):
 
 def current_policy(ledger):
     return envs.get_policy(ledger, "production")["policy_sha256"]
+
+
+def test_policy_changes_are_signed_by_an_admin(ledger, project, team):
+    lean = write(project / "lean.yaml", "approvers: 1\n")
+    with pytest.raises(InvalidInput, match="takes your signing key"):
+        envs.set_policy(ledger, "production", lean)
+    with pytest.raises(NotAllowed, match="needs the admin role for production, which wes"):
+        envs.set_policy(ledger, "production", lean, team["wes"])
+    done = envs.set_policy(ledger, "production", lean, team["carol"])
+    assert done["changed"] and jrun_verify(ledger)["ok"]
+    # written past the use case, unsigned, by someone with database access
+    from modelledger.ledger import events
+
+    with ledger.db.write() as conn:
+        payload = {"env": "production", "policy_sha256": done["policy_sha256"], "policy": {}}
+        events.append(conn, "env.policy", "production", "wes", now(), payload)
+    damage = [d["detail"] for d in jrun_verify(ledger)["damage"] if d["kind"] == "approval"]
+    assert "setting a gate policy after identities were set up, unsigned" in damage
+
+
+def test_a_rollback_is_signed_by_an_approver_of_the_environment(ledger, project, team):
+    from modelledger.releases.rollback import rollback
+
+    lean = write(project / "lean.yaml", "approvers: 1\n")
+    envs.set_policy(ledger, "production", lean, team["carol"])
+    register(ledger, RegisterRequest(name="churn", artifact=write(project / "m2.bin", "w2")))
+    for ref in ("churn@1", "churn@2"):
+        decide(ledger, request(ledger, team, ref=ref), team["bob"])
+    with pytest.raises(InvalidInput, match="not approved by typed --approver names"):
+        rollback(ledger, "production", ["bob"], "pager", key=team["bob"])
+    with pytest.raises(InvalidInput, match="a rollback takes your signing key"):
+        rollback(ledger, "production", [], "pager")
+    with pytest.raises(NotAllowed, match="needs the approver role for production, which wes"):
+        rollback(ledger, "production", [], "pager", key=team["wes"])
+    back = rollback(ledger, "production", [], "pager at 3am", key=team["erin"])
+    assert back.move.approvers == ("erin",) and back.move.requester == "erin"
+    assert jrun_verify(ledger)["ok"]

@@ -117,14 +117,18 @@ def test_gate_promote_history_rehearse_rollback(ledger_cli, project, monkeypatch
     rehearsal = jrun(cli, "rehearse", "production")  # no loaders declared: loads are skipped
     assert rehearsal["passed"] and rehearsal["target"]["label"] == "fraud@1"
 
-    res = cli("rollback", "production", "--approver", "bob", code=2)
+    bob = str(key_file(project, "bob"))
+    res = cli("rollback", "production", "--key", bob, code=2)
     assert "--reason" in res.stderr
-    back = jrun(cli, "rollback", "production", "--approver", "bob", "--reason", "pager at 3am")
+    typed = cli("rollback", "production", "--approver", "bob", "--reason", "x", code=2).stderr
+    assert "not approved by typed --approver names" in typed or "takes your signing key" in typed
+    back = jrun(cli, "rollback", "production", "--key", bob, "--reason", "pager at 3am")
+    assert back["approvers"] == ["bob"] and back["requester"] == "bob"
     assert (back["label"], back["previous_label"]) == ("fraud@1", "fraud@3")
     assert jrun(cli, "env", "show", "production")["action"] == "rollback"
     assert (
         "no version to roll back to"
-        in cli("rollback", "production", "--approver", "bob", "--reason", "again", code=2).stderr
+        in cli("rollback", "production", "--key", bob, "--reason", "again", code=2).stderr
     )
 
     kinds = [e["kind"] for e in jrun(cli, "audit", "log", "--env", "production")]
@@ -229,7 +233,13 @@ def test_system_create_show_diff_and_promote(ledger_cli, project, monkeypatch):
     assert jrun(cli, "env", "show", "production")["label"] == "rag@1"
     promote_via_cli(cli, project, two["id"], "production")
     back = jrun(
-        cli, "rollback", "production", "--approver", "bob", "--reason", "reindex broke answers"
+        cli,
+        "rollback",
+        "production",
+        "--key",
+        str(key_file(project, "bob")),
+        "--reason",
+        "reindex broke answers",
     )
     assert back["label"] == "rag@1"
     assert "KEY=REF" in cli("system", "create", "bad", "-c", "generator", code=2).stderr

@@ -32,6 +32,19 @@ def directory(ledger: Ledger) -> Directory:
         return store.directory(conn)
 
 
+def signing_key(ledger: Ledger, given: Any = None) -> Any:
+    """The caller's signing key for an act that may need one: the one given (a path), loaded;
+    else none for a ledger without identities; else the default key if there is one. None
+    means the use case says what is missing, and only if the act needs a signature."""
+    from modelledger.identity import keyfile
+
+    if given is not None:
+        return keyfile.load(given)
+    if directory(ledger).empty or not keyfile.key_path(None).exists():
+        return None
+    return keyfile.load(None)
+
+
 def whoami(ledger: Ledger, private_key: Any) -> Principal:
     """The principal whose active key ``private_key`` is; NotFound when it is nobody's."""
     key = signing.public_key_text(private_key)

@@ -1,10 +1,13 @@
-"""``audit verify``'s check of who approved: identity changes, requests and promotions.
+"""``audit verify``'s check of who approved: identity changes, policies, requests, promotions
+and rollbacks.
 
 Replayed in the order of the log, with the directory as it stood at each event: every identity
 change must be signed by an admin of the time; every promotion after identities were set up
 must name a recorded request signed by its requester and carry enough approvals that verify
 for that request, each by a different approver who is neither the requester nor the registrant.
-A promotion before identities existed was approved by typed names: history, not damage.
+Policy changes must be signed by an admin of the time, rollbacks by an approver for the
+environment. Acts from before identities existed were approved by typed names: history, not
+damage.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from modelledger.identity import signing
 from modelledger.identity.directory import KINDS as IDENTITY_KINDS
 from modelledger.identity.directory import Directory, IdentityEvent
 from modelledger.ledger.chain_walk import Watched
+from modelledger.releases import acts
 from modelledger.releases.gate import DEFAULT_POLICY, GatePolicy, parse_policy, policy_sha256
 from modelledger.releases.requests import Approval, Request, tally
 
@@ -23,7 +27,7 @@ Found = list[tuple[str, str, str]]
 
 
 class ApprovalsCheck:
-    kinds = frozenset({*IDENTITY_KINDS, "env.policy", "promotion.request", *_PROMOTIONS})
+    kinds = frozenset({*IDENTITY_KINDS, *acts.ROLES, "promotion.request", *_PROMOTIONS})
 
     def __call__(self, events: list[Watched], ledger: str | None) -> Found:
         d = Directory(ledger=ledger)
@@ -36,12 +40,14 @@ class ApprovalsCheck:
                 known = len(d.problems)
                 d.apply(IdentityEvent(seq, kind, payload, hash_))
                 out.extend(("identity", where, why) for _, why in d.problems[known:])
-            elif kind == "env.policy":
+            elif kind in acts.ROLES and (why := acts.problem(d, kind, subject, payload)):
+                out.append(("approval", where, why))
+            if kind == "env.policy":
                 try:
                     policies[payload["policy_sha256"]] = parse_policy(payload["policy"])
                 except Exception:  # a policy that does not parse is another check's damage
                     continue
-            elif kind == "promotion.request":
+            if kind == "promotion.request":
                 out.extend(_request(d, subject, payload, where, requests))
             elif kind in _PROMOTIONS:
                 out.extend(_promotion(d, payload, where, requests, policies))

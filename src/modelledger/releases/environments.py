@@ -16,6 +16,7 @@ from modelledger.ledger.home import Ledger, now
 from modelledger.models.deployables import labels
 from modelledger.releases import store as environments
 from modelledger.releases.environment import Environment, Move, validate_env_name
+from modelledger.releases.signer import sign_act
 
 
 def require_env(conn: Connection, name: str) -> Environment:
@@ -112,8 +113,9 @@ def at(ledger: Ledger, name: str, when: str) -> dict[str, Any]:
     }
 
 
-def set_policy(ledger: Ledger, name: str, path: Path) -> dict[str, Any]:
-    """Validate the YAML policy, store it by content hash and pin it to the environment."""
+def set_policy(ledger: Ledger, name: str, path: Path, key: Any = None) -> dict[str, Any]:
+    """Validate the YAML policy, store it by content hash and pin it to the environment. Once
+    the ledger has identities, signed by ``key``, an admin's."""
     from modelledger.core.files import read_text, shown
     from modelledger.core.parsing import parse_mapping
     from modelledger.releases.gate import parse_policy, policy_json, policy_sha256
@@ -131,15 +133,17 @@ def set_policy(ledger: Ledger, name: str, path: Path) -> dict[str, Any]:
         if env.policy_sha256 == sha:
             return {"env": name, "policy_sha256": sha, "changed": False}
         with_json = policy_json(policy)
-        revision = environments.set_policy(conn, name, sha, with_json, source, at_, ledger.user)
         payload = {
             "env": name,
             "policy_sha256": sha,
             "previous_sha256": env.policy_sha256,
-            "revision": revision,
+            "revision": environments.next_policy_revision(conn, name),
             "policy": with_json,
         }
-        events.append(conn, "env.policy", name, ledger.user, at_, payload)
+        who, payload = sign_act(conn, "env.policy", name, payload, key)
+        actor = who or ledger.user
+        revision = environments.set_policy(conn, name, sha, with_json, source, at_, actor)
+        events.append(conn, "env.policy", name, actor, at_, payload)
     return {"env": name, "policy_sha256": sha, "revision": revision, "changed": True}
 
 

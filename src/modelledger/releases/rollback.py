@@ -15,6 +15,7 @@ from modelledger.releases import store as environments
 from modelledger.releases.environment import Move, PlannedMove
 from modelledger.releases.environments import check_unmoved
 from modelledger.releases.rehearse import Check, RehearsalFailed, failures, plan, target_checks
+from modelledger.releases.signer import signer_for
 
 
 @dataclass(frozen=True)
@@ -47,9 +48,20 @@ def rollback(
     approvers: Sequence[str],
     reason: str,
     to: str | None = None,
+    key: Any = None,
 ) -> Rollback:
+    """Once the ledger has identities, a rollback is signed by ``key``, an approver's for
+    ``env`` (or an admin's), who is then the one approver recorded; ``approvers`` (typed names)
+    are refused. Before, typed names are what there is."""
     names = [a.strip() for a in approvers if a and a.strip()]
-    if not names:
+    with ledger.db.read() as conn:
+        signer = signer_for(conn, "rollback", env, key)
+    if signer is not None and names:
+        raise InvalidInput(
+            "this ledger has identities: a rollback is signed with your key (--key or "
+            "MLEDGER_KEY), not approved by typed --approver names"
+        )
+    if signer is None and not names:
         raise InvalidInput("rollback needs --approver NAME: the person who approved it")
     if not (reason and reason.strip()):
         raise InvalidInput('rollback needs --reason "…": why production is being rolled back')
@@ -68,7 +80,7 @@ def rollback(
     with ledger.db.write() as conn:
         check_unmoved(conn, env, p.current.id, None)
         at = now()
-        payload = {
+        payload: dict[str, Any] = {
             "env": env,
             "version": p.target.id,
             "label": p.target.label,
@@ -79,18 +91,24 @@ def rollback(
             "at": at,
             "checks": [c.to_json() for c in checks],
         }
+        user = ledger.user
+        if signer is not None:
+            signer = signer_for(conn, "rollback", env, key)  # again, under the write lock
+            assert signer is not None
+            user, names = signer.name, [signer.name]
+            payload = signer.seal("rollback", {**payload, "approvers": names, "requester": user})
         planned = PlannedMove(
             env=env,
             subject_id=p.target.id,
             previous_id=p.current.id,
             action="rollback",
             at=at,
-            requester=ledger.user,
+            requester=user,
             approvers=tuple(names),
             reason=reason,
             policy_sha256=None,
             event_seq=events.next_seq(conn),
         )
         move = environments.record_move(conn, planned)
-        event = events.append(conn, "rollback", env, ledger.user, at, payload)
+        event = events.append(conn, "rollback", env, user, at, payload)
     return Rollback(move, p.target, p.current, checks, event.seq)

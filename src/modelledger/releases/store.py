@@ -61,6 +61,13 @@ def policy(conn: Connection, sha256: str) -> dict[str, Any]:
     return dict(json.loads(text))
 
 
+def next_policy_revision(conn: Connection, env: str) -> int:
+    current = conn.execute(
+        select(func.max(env_policies.c.revision)).where(env_policies.c.env == env)
+    ).scalar()
+    return int(current or 0) + 1
+
+
 def set_policy(
     conn: Connection,
     env: str,
@@ -86,10 +93,7 @@ def set_policy(
                 "created_by": user,
             },
         )
-    current = conn.execute(
-        select(func.max(env_policies.c.revision)).where(env_policies.c.env == env)
-    ).scalar()
-    revision = int(current or 0) + 1
+    revision = next_policy_revision(conn, env)
     insert_rows(
         conn,
         env_policies,

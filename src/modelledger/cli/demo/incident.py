@@ -13,6 +13,7 @@ from modelledger.cli.demo.release import (
     APPROVER,
     NEW_SHARE,
     ROWS,
+    key_of,
     night_seed,
     partition,
     snapshot_night,
@@ -83,7 +84,7 @@ def night4(story: Story) -> None:
     say("CONTAIN: rehearse the rollback in a fresh process, then flip production back to night 1.")
     run("rehearse", "production")
     started = time.perf_counter()
-    run("rollback", "production", "--approver", APPROVER,
+    run("rollback", "production", "--key", key_of(APPROVER),
         "--reason", "new-route deliveries late: drift alert on new_routes")  # fmt: skip
     took = time.perf_counter() - started
     note(f"the rollback command took {took:.2f} s, checks included")

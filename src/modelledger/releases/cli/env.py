@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from modelledger.console.options import JsonOpt
+from modelledger.console.options import JsonOpt, SigningKeyOpt
 from modelledger.console.output import (
     console,
     emit_json,
@@ -173,10 +173,13 @@ def at(
 def policy(
     env: str = typer.Argument(..., help="Environment name."),
     file: Path | None = typer.Argument(None, help="YAML gate policy to set; omit to show it."),
+    key: Path | None = SigningKeyOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Set the environment's gate policy from a YAML file (creating the environment if needed),
-    or show the policy in force. Every decision records the policy's hash."""
+    or show the policy in force. Every decision records the policy's hash. Once the ledger has
+    identities, setting one is signed by an admin (--key)."""
+    from modelledger.identity import manage
     from modelledger.ledger.home import open_ledger
     from modelledger.releases.environments import get_policy, set_policy
 
@@ -192,7 +195,7 @@ def policy(
             typer.echo(f"# {env}: {label}")
             typer.echo(yaml.safe_dump(found["policy"], sort_keys=False).rstrip())
             return
-        result = set_policy(ledger, env, file)
+        result = set_policy(ledger, env, file, manage.signing_key(ledger, key))
     if as_json:
         emit_json(result)
     elif result["changed"]:

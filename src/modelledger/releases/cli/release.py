@@ -13,7 +13,9 @@ from modelledger.core.errors import InvalidInput
 
 gate = typer.Typer(help="Evaluate a candidate against an environment's gate.", no_args_is_help=True)
 ApproverOpt = typer.Option(
-    [], "--approver", help="Who approved it (required; repeat when the policy asks for several)."
+    [],
+    "--approver",
+    help="Who approved it, on a ledger without identities (with them, --key signs instead).",
 )
 
 
@@ -99,7 +101,7 @@ def promote(
     """Run the gate; on a pass, move ENV to the pinned id when its policy asks for no approval,
     else open a promotion request (signed by you) that approvers decide with `mledger approve`.
     The move happens when the last approval needed is in."""
-    from modelledger.identity import keyfile
+    from modelledger.identity import manage
     from modelledger.ledger.home import open_ledger
     from modelledger.releases.promote import GateFailed, Promotion
     from modelledger.releases.promote import promote as run
@@ -110,7 +112,7 @@ def promote(
             "`mledger approve REQUEST` with their own key (docs/identity.md)"
         )
     with open_ledger() as ledger:
-        signer = _key_if_any(keyfile, key, ledger)
+        signer = manage.signing_key(ledger, key)
         try:
             done = run(ledger, ref, to, reason, override, expect_live, signer, expires)
         except GateFailed as failed:
@@ -139,17 +141,6 @@ def promote(
     for c in done.decision.report.failures():
         typer.echo(f"  waived: {c.name}: {c.detail}")
     typer.echo(f"  previous: {done.move.previous_id or 'nothing'}; event #{done.event_seq}")
-
-
-def _key_if_any(keyfile: Any, given: Path | None, ledger: Any) -> Any:
-    """The requester's key: needed once the ledger has identities, else none is asked for."""
-    from modelledger.identity import manage
-
-    if given is None and manage.directory(ledger).empty:
-        return None
-    if given is None and not keyfile.key_path(None).exists():
-        return None  # the use case says what is missing, and only if the policy needs it
-    return keyfile.load(given)
 
 
 def rehearse(
@@ -185,17 +176,19 @@ def rollback(
     ),
     approver: list[str] = ApproverOpt,
     reason: str = typer.Option("", "--reason", help="Why (required; recorded in the event)."),
+    key: Path | None = SigningKeyOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Flip ENV back to the previously live version (or --to, or the card's rollback_target),
     after checking it can be served. Refuses, changing nothing, when the target fails rehearsal."""
+    from modelledger.identity import manage
     from modelledger.ledger.home import open_ledger
     from modelledger.releases.rehearse import RehearsalFailed
     from modelledger.releases.rollback import rollback as run
 
     with open_ledger() as ledger:
         try:
-            done = run(ledger, env, approver, reason, to)
+            done = run(ledger, env, approver, reason, to, manage.signing_key(ledger, key))
         except RehearsalFailed as failed:
             checks = [c.to_json() for c in failed.checks]
             if as_json:

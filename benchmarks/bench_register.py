@@ -1,7 +1,7 @@
 """Registration throughput and `model show` latency (issue: Registry core).
 
 Targets: registering a version with a 1 MiB artifact, 10 params and a data reference in
-≤ 2 ms per version in-process on SQLite; `mledger model show REF --json` as a whole process
+≤ 2.5 ms per version in-process on SQLite, commits durable; `mledger model show REF --json` as a whole process
 in ≤ 300 ms. MLflow's equivalent (run + params + artifact + registered version) is timed in
 the same run and the ratio printed: in this process when mlflow is importable here, else from
 its own virtualenv (``make bench-peers``: .peers/mlflow, or
@@ -27,7 +27,8 @@ from peers import mlflow_command
 from modelledger import client as ml
 from modelledger.models.code import capture_code
 
-REGISTER_TARGET_MS = 2.0
+# 2 ms was wave 1's target; the integrity issue allows 2.5 ms now that every commit is durable
+REGISTER_TARGET_MS = 2.5
 SHOW_TARGET_MS = 300.0
 # The issue set 2 ms against MLflow's ~18 ms on its machine: a 9x ratio, which is what can be
 # compared across machines (absolute times cannot).

@@ -158,8 +158,17 @@ def test_gate_names_the_command_when_a_result_is_missing(ledger, story):
         ),
         (lambda led, s: envs.at(led, "production", "last tuesday"), InvalidInput, "ISO-8601"),
         (lambda led, s: envs.at(led, "production", "2001-01-01"), InvalidInput, "did not exist"),
-        (lambda led, s: rollback(led, "production", ["bob"], "why"), NotFound, "nothing is live"),
-        (lambda led, s: rollback(led, "production", [], "why"), InvalidInput, "--approver"),
+        (
+            lambda led, s: rollback(led, "production", [], "why", key=s["key"]("bob")),
+            NotFound,
+            "nothing is live",
+        ),
+        (lambda led, s: rollback(led, "production", [], "why"), InvalidInput, "signing key"),
+        (
+            lambda led, s: rollback(led, "production", ["bob"], "why", key=s["key"]("bob")),
+            InvalidInput,
+            "typed --approver",
+        ),
     ],
 )
 def test_bad_input_changes_nothing(ledger, project, story, call, error, match):
@@ -301,13 +310,16 @@ def test_rollback_flips_back_and_skips_what_was_abandoned(ledger, project, story
     for v in (v1, v2, v3):
         approved(ledger, v.id, "production", ["bob"])
     with pytest.raises(InvalidInput, match="was never live"):
-        rollback(ledger, "production", ["bob"], "x", to=version(ledger, project, 8).id)
-    done = rollback(ledger, "production", ["bob"], "v3 breaks checkout")
+        bob = key_of(project, "bob")
+        rollback(ledger, "production", [], "x", to=version(ledger, project, 8).id, key=bob)
+    done = rollback(ledger, "production", [], "v3 breaks checkout", key=key_of(project, "bob"))
     assert (done.previous.id, done.target.id) == (v3.id, v2.id)
-    assert rollback(ledger, "production", ["bob"], "v2 too").target.id == v1.id  # not back to v3
+    assert (
+        rollback(ledger, "production", [], "v2 too", key=key_of(project, "bob")).target.id == v1.id
+    )  # not back to v3
     with pytest.raises(NotFound, match="no version to roll back to"):
-        rollback(ledger, "production", ["bob"], "again")
-    done = rollback(ledger, "production", ["bob"], "explicit", to=v3.label)
+        rollback(ledger, "production", [], "again", key=key_of(project, "bob"))
+    done = rollback(ledger, "production", [], "explicit", to=v3.label, key=key_of(project, "bob"))
     assert done.target.id == v3.id
     kinds = [e["kind"] for e in _events(ledger)]
     assert kinds.count("rollback") == 3
@@ -320,7 +332,10 @@ def test_rollback_target_from_the_model_card(ledger, project, story):
     for v in (v1, v2, v3):
         approved(ledger, v.id, "production", ["bob"])
     models.amend_card(ledger, v3.id, {"rollback_target": v1.label})
-    assert rollback(ledger, "production", ["bob"], "use the card").target.id == v1.id
+    assert (
+        rollback(ledger, "production", [], "use the card", key=key_of(project, "bob")).target.id
+        == v1.id
+    )
 
 
 def test_rollback_refuses_a_target_that_fails_rehearsal(ledger, project, story):
@@ -336,7 +351,7 @@ def test_rollback_refuses_a_target_that_fails_rehearsal(ledger, project, story):
         f.write(b"bit rot")
     before = counts(ledger)
     with pytest.raises(RehearsalFailed, match="fails rehearsal") as refused:
-        rollback(ledger, "production", ["bob"], "try")
+        rollback(ledger, "production", [], "try", key=key_of(project, "bob"))
     assert any(c.name == "artifact" and c.status == "fail" for c in refused.value.checks)
     assert counts(ledger) == before and show(ledger, "production")["id"] == v2.id
 
@@ -421,7 +436,7 @@ def test_rehearse_loads_both_versions_and_rollback_reuses_it(ledger, project):
     )
     assert by[("target", "contract")].status == "pass"
     assert show(ledger, "production")["last_rehearsal"]["passed"] is True
-    back = rollback(ledger, "production", ["bob"], "drill")
+    back = rollback(ledger, "production", [], "drill", key=key_of(project, "bob"))
     loads = next(c for c in back.checks if c.name == "loads")
     assert loads.status == "pass" and f"event #{done.event_seq}" in loads.detail
 
@@ -441,7 +456,7 @@ def test_rehearse_fails_on_an_unloadable_target_and_an_incompatible_contract(led
     assert "segment" in failed["contract"]
     assert _events(ledger)[-1]["kind"] == "rehearsal"
     with pytest.raises(RehearsalFailed):
-        rollback(ledger, "production", ["bob"], "drill")
+        rollback(ledger, "production", [], "drill", key=key_of(project, "bob"))
 
 
 def test_rehearse_with_nothing_to_roll_back_to_fails_honestly(ledger, project):

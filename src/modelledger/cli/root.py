@@ -23,6 +23,7 @@ from modelledger.models.cli import model, system
 from modelledger.predictions import cli as predictions
 from modelledger.releases.cli import env, eval_stale, release, requests
 from modelledger.search import cli as search
+from modelledger.server import cli as registry_server
 from modelledger.serving.cli import route, serve
 
 
@@ -103,10 +104,12 @@ app.command()(release.rehearse)
 app.command()(release.rollback)
 app.add_typer(audit.app, name="audit")
 app.add_typer(identity.app, name="identity")
+app.add_typer(identity.token_app, name="token")
 app.command()(fsck.fsck)
 app.add_typer(predictions.app, name="predictions")
 app.add_typer(predictions.feedback_app, name="feedback")
 app.command()(serve.serve)
+app.command()(registry_server.server)
 app.add_typer(drift.app, name="drift")
 
 

@@ -32,6 +32,7 @@ KINDS = frozenset(
         "identity.key",
         "identity.principal",
         "identity.root",
+        "identity.token",
         "ledger.bound",
         "ledger.key",
         "model.card",

@@ -183,3 +183,90 @@ def whoami(key: Path | None = SigningKeyOpt, as_json: bool = JsonOpt) -> None:
         typer.echo(
             f"{who.name} ({who.kind}): {', '.join(map(str, who.grants)) or 'no roles'}  key {fp}"
         )
+
+
+token_app = typer.Typer(
+    help="API tokens for `mledger server`: issued to a principal by an admin (the secret is "
+    "shown once; the ledger keeps its sha256), revoked by an admin.",
+    no_args_is_help=True,
+)
+
+
+@token_app.command("create")
+def token_create(
+    principal: str = typer.Argument(..., help="Who the token acts for (a principal's name)."),
+    scope: list[str] = typer.Option(
+        ["read"], "--scope", help="read, write, approve or admin (repeat); within their roles."
+    ),
+    expires: str = typer.Option("30d", "--expires", help="How long it lasts: 12h, 30d, 2w …"),
+    note: str | None = typer.Option(None, "--note", help="What it is for (recorded)."),
+    key: Path | None = SigningKeyOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Issue a token (signed by your admin key) and print its secret, once: keep it like a
+    password. The server refuses it after --expires, once revoked, or once its principal is
+    disabled; it never grants more than the principal's roles."""
+    from modelledger.identity import keyfile, tokens
+    from modelledger.ledger.home import open_ledger
+
+    admin = keyfile.load(key)
+    with open_ledger() as ledger:
+        issued = tokens.create(ledger, admin, principal, scope, expires, note)
+    if as_json:
+        emit_json(issued.to_json())
+        return
+    t = issued.token
+    typer.echo(
+        f"token {t.id} for {t.principal} ({', '.join(t.scopes)}), expires {t.expires_at} "
+        f"[event #{issued.event_seq}]"
+    )
+    typer.echo(issued.secret)
+    typer.echo("(shown once: the ledger keeps only its sha256)", err=True)
+
+
+@token_app.command("list")
+def token_list(
+    everything: bool = typer.Option(False, "--all", help="Expired and revoked ones too."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Active tokens (every one with --all): id, principal, scopes, expiry. Never secrets."""
+    from modelledger.identity import tokens
+    from modelledger.ledger.home import open_ledger
+
+    with open_ledger() as ledger:
+        found = tokens.listing(ledger, everything)
+    if as_json:
+        emit_json(found)
+        return
+    if not found:
+        typer.echo("no active tokens" + ("" if everything else " (--all for every one)"))
+        return
+    t = table("id", "principal", "scopes", "expires", "status", "note")
+    for r in found:
+        t.add_row(
+            r["id"], r["principal"], ", ".join(r["scopes"]), r["expires_at"], r["status"],
+            r["note"] or "—",
+        )  # fmt: skip
+    console().print(t)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token: str = typer.Argument(..., help="The token's id (or a unique prefix of it)."),
+    key: Path | None = SigningKeyOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Revoke a token (signed by your admin key): every server refuses it from its next
+    request on."""
+    from modelledger.identity import keyfile, tokens
+    from modelledger.ledger.home import open_ledger
+
+    admin = keyfile.load(key)
+    with open_ledger() as ledger:
+        done = tokens.revoke(ledger, admin, token)
+    if as_json:
+        emit_json(done)
+    else:
+        typer.echo(
+            f"revoked token {done['id']} of {done['principal']} [event #{done['revoked_event']}]"
+        )

@@ -4,6 +4,10 @@
 promotions, in every environment or in the one it names (``approver:prod``); ``admin`` does all
 of it and changes who may do what. A grant names a role and, for an approver, optionally an
 environment.
+
+An API token carries scopes (``read``, ``write``, ``approve``, ``admin``), each standing for the
+role of that name and implying what the role implies. A token acts with the roles its scopes
+name *and* its principal holds: it never grants more than its principal's roles.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ _IMPLIES = {
     "approver": {"reader", "approver"},
     "admin": set(ROLES),
 }
+SCOPES = ("read", "write", "approve", "admin")
+_SCOPE_ROLE = {"read": "reader", "write": "writer", "approve": "approver", "admin": "admin"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
 
 
@@ -63,3 +69,26 @@ def allows(grants: Iterable[Grant], role: str, env: str | None = None) -> bool:
             continue  # an approver for another environment
         return True
     return False
+
+
+def parse_scopes(texts: Iterable[str]) -> tuple[str, ...]:
+    """Scopes, checked and sorted; InvalidInput naming an unknown one."""
+    found = set()
+    for text in texts:
+        for scope in text.replace(",", " ").split():
+            if scope not in SCOPES:
+                raise InvalidInput(f"unknown scope {scope!r}: one of {', '.join(SCOPES)}")
+            found.add(scope)
+    if not found:
+        raise InvalidInput(f"a token needs at least one scope: {', '.join(SCOPES)}")
+    return tuple(s for s in SCOPES if s in found)
+
+
+def scope_role(scope: str) -> str:
+    """The role a scope stands for."""
+    return _SCOPE_ROLE[scope]
+
+
+def scopes_allow(scopes: Iterable[str], role: str) -> bool:
+    """Whether a token with ``scopes`` may act in ``role`` (its principal's grants permitting)."""
+    return any(role in _IMPLIES[_SCOPE_ROLE[s]] for s in scopes if s in _SCOPE_ROLE)

@@ -23,13 +23,15 @@ def ledger_name(conn: Connection) -> str | None:
     return conn.execute(select(t.c.hash).where(t.c.seq == 1)).scalar()
 
 
-def identity_events(conn: Connection, kinds: tuple[str, ...] = KINDS) -> list[IdentityEvent]:
+def identity_events(
+    conn: Connection, kinds: tuple[str, ...] = KINDS, after: int = 0
+) -> list[IdentityEvent]:
+    """The identity events in log order (those after event ``after`` only, when given)."""
     t = events_table
-    rows = conn.execute(
-        select(t.c.seq, t.c.kind, t.c.payload_json, t.c.hash)
-        .where(t.c.kind.in_(kinds))
-        .order_by(t.c.seq)
-    )
+    q = select(t.c.seq, t.c.kind, t.c.payload_json, t.c.hash).where(t.c.kind.in_(kinds))
+    if after:
+        q = q.where(t.c.seq > after)
+    rows = conn.execute(q.order_by(t.c.seq))
     return [IdentityEvent(r.seq, r.kind, json.loads(r.payload_json), r.hash) for r in rows]
 
 

@@ -10,7 +10,9 @@ against under the same policy: otherwise the request is superseded and a new one
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -29,9 +31,17 @@ from modelledger.releases import store as environments
 from modelledger.releases.environment import Move, PlannedMove
 from modelledger.releases.environments import check_unmoved
 from modelledger.releases.gate import GatePolicy, approval_rows
-from modelledger.releases.requests import Approval, Request, sign_approval, tally, why_not
+from modelledger.releases.requests import (
+    DECISIONS,
+    Approval,
+    Request,
+    sign_approval,
+    tally,
+    why_not,
+)
 
 DEFAULT_EXPIRY = "7d"
+MAX_SKEW = timedelta(minutes=5)  # between a client's clock and the ledger's (record_decision)
 _DONE_KINDS = ("promotion", "promotion.override")
 
 
@@ -100,11 +110,13 @@ def open_request(
     conn: Connection,
     request: Request,
     private_key: Any,
+    signed: dict[str, str] | None = None,
 ) -> int:
-    """Record ``request`` (its requester already checked), signed, in the caller's write
-    transaction: the event's number."""
+    """Record ``request`` (its requester already checked), signed with ``private_key`` or
+    carrying ``signed``, the requester's signature made elsewhere (checked by the caller), in
+    the caller's write transaction: the event's number."""
     payload = request.payload()
-    payload["signed"] = signing.sign(private_key, request.body())
+    payload["signed"] = dict(signed) if signed else signing.sign(private_key, request.body())
     ev = events.append(
         conn, "promotion.request", request.id, request.requester, request.requested_at, payload
     )
@@ -270,11 +282,55 @@ def decide_request(
 ) -> Decided:
     """Approve or reject a pending request with ``private_key``; a completed count moves the
     environment in the same transaction."""
+
+    def sign(req: Request, principal: str, at: str) -> Approval:
+        return sign_approval(private_key, req, Approval(req.id, decision, reason, principal, at))
+
+    return _decide(ledger, text, signing.public_key_text(private_key), decision, reason, sign)
+
+
+def record_decision(
+    ledger: Ledger, approval: Approval, principal: str, max_skew: timedelta = MAX_SKEW
+) -> Decided:
+    """Record an approval or rejection signed elsewhere (by a client of ``mledger server``) as
+    ``decide_request`` records its own: ``principal`` is who is known to be asking (the token's),
+    and the key that signed must be theirs. The approval names its request by full id and its
+    time, which must be within ``max_skew`` of the ledger's."""
+    key = str(approval.signed.get("key", ""))
+
+    def given(req: Request, who: str, at: str) -> Approval:
+        if who != principal:
+            raise NotAllowed(f"the approval is signed with {who}'s key; {principal} is asking")
+        skew = abs(parse_time(approval.at) - parse_time(at))
+        if skew > max_skew:
+            raise InvalidInput(
+                f"the approval is dated {approval.at}, {skew} away from the ledger's clock "
+                f"({at}): sign it again with the time now"
+            )
+        return approval
+
+    return _decide(ledger, approval.request, key, approval.decision, approval.reason, given, True)
+
+
+def _decide(
+    ledger: Ledger,
+    text: str,
+    key: str,
+    decision: str,
+    reason: str | None,
+    approval_for: Callable[[Request, str, str], Approval],
+    exact: bool = False,
+) -> Decided:
+    """The decision signed with ``key``: ``approval_for(request, principal, at)`` makes (or
+    checks) the signed approval once the request and the signer are known."""
+    if decision not in DECISIONS:
+        raise InvalidInput(f"unknown decision {decision!r}: approve or reject")
     if decision == "reject" and not (reason and reason.strip()):
         raise InvalidInput("a rejection needs --reason: the requester should learn why")
-    key = signing.public_key_text(private_key)
     with ledger.db.write() as conn:
         request_id = resolve(conn, text)
+        if exact and request_id != text:
+            raise NotFound(f"no promotion request {text} (name it by its full id)")
         d = identities.directory(conn)
         at = now()
         state = state_of(conn, request_id, d, at)
@@ -285,14 +341,14 @@ def decide_request(
         who = d.signer(key)
         if who is None:
             raise NotAllowed(
-                f"key {signing.fingerprint(key)} belongs to no enabled principal of this ledger"
+                f"key {_fingerprint(key)} belongs to no enabled principal of this ledger"
             )
         req = state.request
         if who.name in state.approved_by:
             raise Conflict(
                 f"{who.name} approved request {short(req.id)} already; nothing was recorded"
             )
-        approval = sign_approval(private_key, req, Approval(req.id, decision, reason, who.name, at))
+        approval = approval_for(req, who.name, at)
         why = why_not(approval, req, d, state.from_)
         if why is not None:
             raise NotAllowed(f"{who.name} cannot decide request {short(req.id)}: {why}")
@@ -305,6 +361,13 @@ def decide_request(
             executed = _execute(conn, after, at)
             after = state_of(conn, request_id, d, at)
     return Decided(after, approval, ev.seq, executed)
+
+
+def _fingerprint(key: str) -> str:
+    try:
+        return signing.fingerprint(key)
+    except ValueError:
+        return repr(key[:24])
 
 
 def short(request_id: str) -> str:

@@ -10,6 +10,8 @@ import typer
 from modelledger.console.options import JsonOpt, SigningKeyOpt
 from modelledger.console.output import console, emit_json, shorten_ids, table
 from modelledger.core.errors import InvalidInput
+from modelledger.releases.cli.gate_view import print_gate
+from modelledger.releases.cli.requests import print_request
 
 gate = typer.Typer(help="Evaluate a candidate against an environment's gate.", no_args_is_help=True)
 ApproverOpt = typer.Option(
@@ -17,28 +19,6 @@ ApproverOpt = typer.Option(
     "--approver",
     help="Who approved it, on a ledger without identities (with them, --key signs instead).",
 )
-
-
-def _value(v: Any) -> str:
-    if v is None:
-        return "—"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
-
-
-def print_gate(report: dict[str, Any], title: str) -> None:
-    out = console()
-    t = table("criterion", "value", "bar", "result", title=shorten_ids(title), wrap=("bar",))
-    for c in report["criteria"]:
-        mark = "[green]pass[/green]" if c["passed"] else "[red bold]FAIL[/red bold]"
-        t.add_row(c["name"], shorten_ids(_value(c["value"])), shorten_ids(c["bar"]), mark)
-    out.print(t)
-    for c in report["criteria"]:
-        if not c["passed"]:
-            out.print(f"[red]✗[/red] {c['name']}: {c['detail']}", highlight=False)
 
 
 def print_checks(checks: list[dict[str, Any]], title: str) -> None:
@@ -127,8 +107,6 @@ def promote(
         if as_json:
             emit_json({"promoted": False, "request": done.to_json()})
             return
-        from modelledger.releases.cli.requests import print_request
-
         print_request(done)
         typer.echo(f"approvers run: mledger approve {done.request.id[:15]}")
         return

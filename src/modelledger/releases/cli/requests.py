@@ -9,6 +9,7 @@ import typer
 
 from modelledger.console.options import JsonOpt, SigningKeyOpt
 from modelledger.console.output import console, emit_json, kv_table, table, when
+from modelledger.releases.cli.gate_view import print_gate
 
 app = typer.Typer(
     help="Promotion requests waiting for (or decided by) approvers.", no_args_is_help=True
@@ -17,8 +18,6 @@ RequestArg = typer.Argument(..., help="Request id (pr-…, or a unique prefix of
 
 
 def print_request(state: Any) -> None:
-    from modelledger.releases.cli.release import print_gate
-
     r = state.request
     need = state.need
     who = f" from {', '.join(state.from_)}" if state.from_ else ""

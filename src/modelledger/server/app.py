@@ -1,0 +1,426 @@
+"""The registry API's HTTP face (FastAPI): thin handlers over the ledger's use cases.
+
+    GET  /api/v1/whoami                     the token's principal, roles and scopes
+    GET  /api/v1/versions/{ref}             a version, as `mledger model show --json`
+    GET  /api/v1/resolve/{ref}              a reference (churn@production, churn@3) → its id
+    POST /api/v1/versions                   register: the artifact as the body, or multipart
+    GET  /api/v1/environments/{env}         what is live, as `mledger env show --json`
+    PUT  /api/v1/environments/{env}/policy  set the gate policy (admin; signed by the client)
+    GET  /api/v1/requests[/{id}]            promotion requests
+    POST /api/v1/requests/draft             the request to sign (nothing written)
+    POST /api/v1/requests                   open a request signed by its requester
+    POST /api/v1/requests/{id}/approve      an approval signed by the approver (or /reject)
+    POST /api/v1/promotions                 move an environment whose policy needs no approval
+    GET  /api/v1/events                     the audit log, filtered
+    GET  /api/v1/openapi.json               this API
+
+Every route takes a bearer token and checks its role (reader, writer, approver for the
+environment, admin); every write records the token's principal as its actor. Errors are JSON
+``{"error": "…"}``: 400 a body that is not what it says, 401 no valid token (one message for
+every reason), 403 a role or a signer that does not fit, 404, 409 state that forbids it, 413 a
+body past the limit, 422 input that does not validate, 429 too many failed authentications.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from fastapi.security import HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+
+from modelledger.core.canonical import canonical_json
+from modelledger.core.errors import (
+    AmbiguousReference,
+    CheckFailed,
+    Conflict,
+    ImmutableRecord,
+    InvalidInput,
+    MledgerError,
+    NoLedger,
+    NotAllowed,
+    NotFound,
+    StoreUnavailable,
+)
+from modelledger.ledger.home import Ledger
+from modelledger.releases.requests import Approval
+from modelledger.server import policies, promotions, uploads
+from modelledger.server.actor import acting_as
+from modelledger.server.auth import Authenticator, TooManyFailures, Unauthenticated
+from modelledger.server.caller import Caller
+from modelledger.server.multipart import BadBody
+
+__all__ = ["Limits", "create_app"]
+
+API = "/api/v1"
+MiB = 1 << 20
+_log = logging.getLogger("modelledger.server")
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_upload_bytes: int = 1024 * MiB  # POST /versions
+    max_body_bytes: int = 1 * MiB  # every other body (JSON)
+    auth_failures: int = 20  # per client address …
+    auth_window: float = 60.0  # … in this many seconds, then 429
+
+
+class TooLarge(MledgerError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the body is larger than {limit} bytes, the most this route accepts")
+
+
+def _status(exc: Exception) -> int:
+    for kind, status in (
+        (Unauthenticated, 401),
+        (TooManyFailures, 429),
+        (TooLarge, 413),
+        (BadBody, 400),
+        (NotAllowed, 403),
+        (NotFound, 404),
+        (policies.SignatureNeeded, 409),
+        (Conflict, 409),
+        (ImmutableRecord, 409),
+        (CheckFailed, 409),
+        (AmbiguousReference, 422),
+        (InvalidInput, 422),
+        (NoLedger, 503),
+        (StoreUnavailable, 503),
+    ):
+        if isinstance(exc, kind):
+            return status
+    return 400
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(canonical_json(body), status, headers, media_type="application/json")
+
+
+def _error(exc: MledgerError) -> Response:
+    status = _status(exc)
+    body: dict[str, Any] = {"error": str(exc)}
+    headers = None
+    if isinstance(exc, Unauthenticated):
+        headers = {"WWW-Authenticate": "Bearer"}
+    elif isinstance(exc, TooManyFailures):
+        headers = {"Retry-After": str(exc.retry_after)}
+    elif isinstance(exc, policies.SignatureNeeded):
+        body["statement"] = exc.statement
+    decision = getattr(exc, "decision", None)  # a gate that said no: its report
+    if decision is not None and hasattr(decision, "report"):
+        body["gate"] = decision.report.to_json()
+    return _json(body, status, headers)
+
+
+class BodyLimit:
+    """Refuses a body past its route's limit (413): at once when Content-Length says so, else
+    as soon as more has arrived, so an oversized upload costs at most the limit."""
+
+    def __init__(self, app: Any, limits: Limits) -> None:
+        self.app = app
+        self.limits = limits
+
+    async def __call__(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
+        send: Callable[[MutableMapping[str, Any]], Awaitable[None]],
+    ) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        upload = scope["path"] == f"{API}/versions" and scope["method"] == "POST"
+        limit = self.limits.max_upload_bytes if upload else self.limits.max_body_bytes
+        declared = dict(scope.get("headers") or ()).get(b"content-length")
+        problem: MledgerError | None = None
+        if declared is not None:
+            if not declared.isdigit():
+                problem = BadBody("Content-Length is not a number")
+            elif int(declared) > limit:
+                problem = TooLarge(limit)
+        if problem is not None:
+            response = _error(problem)
+            await response(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> MutableMapping[str, Any]:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise TooLarge(limit)
+            return message
+
+        await self.app(scope, limited, send)
+
+
+# -- bodies ---------------------------------------------------------------------------------------
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Signature(_Body):
+    key: str = Field(max_length=200, description="ed25519:<hex>, the signer's public key")
+    sig: str = Field(max_length=200, description="hex Ed25519 signature")
+
+
+class DraftBody(_Body):
+    ref: str = Field(min_length=1, max_length=300, description="the candidate: id, NAME@N")
+    env: str = Field(min_length=1, max_length=200)
+    reason: str | None = Field(default=None, max_length=5000)
+    override: bool = False
+    expires: str = Field(default="7d", max_length=20, description="how long the request lasts")
+
+
+class OpenBody(_Body):
+    request: dict[str, Any] = Field(
+        description="the drafted request, as POST /requests/draft gave it"
+    )
+    signed: Signature
+
+
+class DecisionBody(_Body):
+    at: str = Field(max_length=40, description="when the client signed (a ledger timestamp)")
+    reason: str | None = Field(default=None, max_length=5000)
+    signed: Signature
+
+
+class MoveBody(_Body):
+    ref: str = Field(min_length=1, max_length=300)
+    env: str = Field(min_length=1, max_length=200)
+    reason: str | None = Field(default=None, max_length=5000)
+    override: bool = False
+    expect_live: str | None = Field(default=None, max_length=300)
+
+
+class PolicyBody(_Body):
+    policy: dict[str, Any] = Field(description="the gate policy, as `mledger env policy` reads it")
+    key: str | None = Field(default=None, max_length=200, description="your public key, to sign")
+    signed: Signature | None = None
+
+
+_UPLOAD_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["artifact", "metadata"],
+                    "properties": {
+                        "metadata": {"type": "string", "description": "JSON: name, params …"},
+                        "artifact": {"type": "string", "format": "binary"},
+                        "lock": {"type": "string", "format": "binary"},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+# -- the app ----------------------------------------------------------------------------------------
+def create_app(ledger: Ledger, limits: Limits | None = None) -> FastAPI:
+    """The API over ``ledger`` (opened once per process, shared by every request)."""
+    limits = limits or Limits()
+    auth = Authenticator(ledger, limits.auth_failures, limits.auth_window)
+    bearer = HTTPBearer(auto_error=False, description="an API token: `mledger token create`")
+    app = FastAPI(
+        title="modelledger registry",
+        version="1",
+        openapi_url=f"{API}/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.authenticator = auth
+    router = APIRouter(prefix=API, dependencies=[Depends(bearer)])
+
+    def caller(request: Request, role: str, env: str | None = None) -> tuple[Caller, Ledger]:
+        client = request.client.host if request.client else "unknown"
+        who = auth.caller(request.headers.get("authorization"), client)
+        who.require(role, env)
+        return who, acting_as(ledger, who.name)
+
+    @app.exception_handler(MledgerError)
+    async def _known(_request: Request, exc: MledgerError) -> Response:
+        return _error(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> Response:
+        errors = exc.errors()
+        first = errors[0] if errors else {"loc": (), "msg": "invalid"}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return _json({"error": f"{where}: {first.get('msg')}" if where else first.get("msg")}, 422)
+
+    @app.exception_handler(HTTPException)
+    async def _http(_request: Request, exc: HTTPException) -> Response:
+        return _json({"error": str(exc.detail)}, exc.status_code, getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        # the method and path only: never a header (tokens) or a body
+        _log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return _json({"error": "internal error (the server's log says more)"}, 500)
+
+    # The two cheapest reads (a token check and an indexed lookup or two) answer on the event
+    # loop: a hop to the thread pool would cost more than the work.
+    @router.get("/whoami")
+    async def whoami(request: Request) -> Response:
+        who, _ = caller(request, "reader")
+        return _json(who.to_json())
+
+    @router.get("/versions/{ref}")
+    def version(request: Request, ref: str) -> Response:
+        from modelledger.models.status import show
+
+        _, view = caller(request, "reader")
+        return _json(show(view, ref))
+
+    @router.get("/resolve/{ref}")
+    async def resolve(request: Request, ref: str) -> Response:
+        from modelledger.models.resolve import resolve_subject
+
+        _, view = caller(request, "reader")
+        with view.db.read() as conn:
+            found = resolve_subject(conn, ref, latest=True)
+        return _json({"ref": ref, "id": found})
+
+    @router.post("/versions", status_code=201, openapi_extra=_UPLOAD_DOC)
+    async def register(
+        request: Request,
+        name: str | None = Query(None, max_length=200, description="raw uploads: the model"),
+        metadata: str | None = Query(None, max_length=1 << 16, description="raw uploads: JSON"),
+    ) -> Response:
+        _, view = await run_in_threadpool(caller, request, "writer")
+        content_type = request.headers.get("content-type", "application/octet-stream")
+        with uploads.temporary_folder(ledger) as folder:
+            spooled = await uploads.spool(request.stream(), content_type, Path(folder))
+            result = await run_in_threadpool(
+                uploads.register_spooled, view, spooled, metadata, name
+            )
+        v = result.version
+        body = {**v.to_json(), "created": result.created, "warnings": list(result.warnings)}
+        return _json(body, 201 if result.created else 200)
+
+    @router.get("/environments/{env}")
+    def environment(request: Request, env: str) -> Response:
+        from modelledger.releases.env_status import show
+
+        _, view = caller(request, "reader")
+        return _json(show(view, env))
+
+    @router.put("/environments/{env}/policy")
+    def policy(request: Request, env: str, body: PolicyBody) -> Response:
+        import tempfile
+
+        from modelledger.identity import store as identities
+
+        who, view = caller(request, "admin", env)
+        public = body.signed.key if body.signed else body.key
+        if public is None:
+            raise InvalidInput("give your public key as 'key' (to be sent what to sign)")
+        with view.db.read() as conn:
+            d = identities.directory(conn)
+        key = policies.remote_key(d, who.name, public, body.signed.sig if body.signed else None)
+        with tempfile.TemporaryDirectory(prefix="policy-") as folder:
+            return _json(policies.put_policy(view, env, body.policy, key, Path(folder)))
+
+    @router.get("/requests")
+    def requests(
+        request: Request,
+        env: str | None = Query(None, max_length=200),
+        everything: bool = Query(
+            False, alias="all", description="decided, expired and superseded ones too"
+        ),
+    ) -> Response:
+        from modelledger.releases.workflow import listing
+
+        _, view = caller(request, "reader")
+        return _json([_request_json(s) for s in listing(view, env, everything)])
+
+    @router.get("/requests/{request_id}")
+    def one_request(request: Request, request_id: str) -> Response:
+        from modelledger.releases.workflow import show
+
+        _, view = caller(request, "reader")
+        return _json(_request_json(show(view, request_id)))
+
+    @router.post("/requests/draft")
+    def draft(request: Request, body: DraftBody) -> Response:
+        _, view = caller(request, "writer")
+        made = promotions.draft(view, body.ref, body.env, body.reason, body.override, body.expires)
+        return _json(made.to_json())
+
+    @router.post("/requests", status_code=201)
+    def open_request(request: Request, body: OpenBody) -> Response:
+        _, view = caller(request, "writer")
+        state = promotions.open_signed(view, body.request, body.signed.model_dump())
+        return _json(_request_json(state), 201)
+
+    def decide(request: Request, request_id: str, body: DecisionBody, decision: str) -> Response:
+        from modelledger.releases.workflow import record_decision, show
+
+        who, view = caller(request, "reader")
+        state = show(view, request_id)
+        who.require("approver", state.request.env)
+        if request_id != state.request.id:
+            raise NotFound(f"no promotion request {request_id} (name it by its full id)")
+        approval = Approval(
+            request_id, decision, body.reason, who.name, body.at, body.signed.model_dump()
+        )
+        return _json(record_decision(view, approval, who.name).to_json())
+
+    @router.post("/requests/{request_id}/approve")
+    def approve(request: Request, request_id: str, body: DecisionBody) -> Response:
+        return decide(request, request_id, body, "approve")
+
+    @router.post("/requests/{request_id}/reject")
+    def reject(request: Request, request_id: str, body: DecisionBody) -> Response:
+        return decide(request, request_id, body, "reject")
+
+    @router.post("/promotions", status_code=201)
+    def promotions_(request: Request, body: MoveBody) -> Response:
+        _, view = caller(request, "writer")
+        done = promotions.move(
+            view, body.ref, body.env, body.reason, body.override, body.expect_live
+        )
+        return _json(done.to_json(), 201)
+
+    @router.get("/events")
+    def events(
+        request: Request,
+        subject: str | None = Query(None, max_length=300),
+        kind: str | None = Query(None, max_length=100),
+        actor: str | None = Query(None, max_length=200),
+        since: str | None = Query(None, max_length=40, description="ISO 8601, or 24h, 7d …"),
+        until: str | None = Query(None, max_length=40),
+        limit: int = Query(50, ge=1, le=1000),
+    ) -> Response:
+        from modelledger.ledger.audit import EventQuery, log
+        from modelledger.models.resolve import resolve_subject
+
+        _, view = caller(request, "reader")
+        query = EventQuery(subject, kind, actor, since, until, limit)
+        found = log(view, query, resolve=resolve_subject)
+        return _json([e.to_json() for e in found.events])
+
+    app.include_router(router)
+    app.add_middleware(BodyLimit, limits=limits)
+    return app
+
+
+def _request_json(state: Any) -> dict[str, Any]:
+    """A request as ``request show --json`` prints it, with what a client needs to check and
+    sign it: the ledger it belongs to and the requester's signature."""
+    return {**state.to_json(), "ledger": state.request.ledger}

@@ -1,0 +1,76 @@
+"""``mledger server``: the registry REST API on uvicorn, one process or several."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+
+def server(
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="Address to bind (0.0.0.0 exposes it to the network)."
+    ),
+    port: int = typer.Option(8080, "--port", min=0, max=65535, help="Port to listen on."),
+    workers: int = typer.Option(
+        1, "--workers", min=1, max=64, help="Processes answering on the port."
+    ),
+    max_upload_mib: float = typer.Option(
+        1024.0, "--max-upload-mib", min=0.001, help="Largest artifact upload (413 past it)."
+    ),
+    auth_failures: int = typer.Option(
+        20,
+        "--auth-failures",
+        min=1,
+        help="Failed authentications per address per minute (429 past it).",
+    ),
+    access_log: bool = typer.Option(False, "--access-log", help="uvicorn's access log on stderr."),
+) -> None:
+    """Serve the registry API (/api/v1, OpenAPI at /api/v1/openapi.json) over the ledger found
+    as usual: SQLite for one machine, PostgreSQL (MLEDGER_DB_URL) for a team, where several
+    servers (replicas) may serve the same ledger. Callers send API tokens (`mledger token
+    create`); requests and approvals are signed by the caller's own key, never the server's."""
+    import uvicorn
+
+    from modelledger.ledger.home import open_ledger
+
+    with open_ledger() as ledger:
+        ledger.db  # noqa: B018 - fail here, before binding, when there is no ledger
+    os.environ["MLEDGER_SERVER_MAX_UPLOAD"] = str(int(max_upload_mib * (1 << 20)))
+    os.environ["MLEDGER_SERVER_AUTH_FAILURES"] = str(auth_failures)
+    config = uvicorn.Config(
+        "modelledger.server.cli:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=access_log,
+        server_header=False,
+    )
+    sock = config.bind_socket()
+    bound = sock.getsockname()
+    url = f"http://{host}:{bound[1]}/api/v1"
+    many = f" with {workers} workers" if workers > 1 else ""
+    typer.echo(f"serving the registry API on {url}{many}")
+    sys.stdout.flush()
+    app = uvicorn.Server(config)
+    if workers == 1:
+        app.run(sockets=[sock])
+        return
+    from uvicorn.supervisors import Multiprocess
+
+    Multiprocess(config, sockets=[sock]).run()
+
+
+def app_from_environment() -> object:
+    """The app over the ledger this process finds (uvicorn's factory, in every worker)."""
+    from modelledger.ledger.home import open_ledger
+    from modelledger.server.app import Limits, create_app
+
+    limits = Limits(
+        max_upload_bytes=int(os.environ.get("MLEDGER_SERVER_MAX_UPLOAD", 1 << 30)),
+        auth_failures=int(os.environ.get("MLEDGER_SERVER_AUTH_FAILURES", 20)),
+    )
+    return create_app(open_ledger(), limits)

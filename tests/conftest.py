@@ -175,7 +175,8 @@ def jrun(cli, *args, code=0):
 
 def churn_in_production(cli, project, count, registrants=("alice",), monkeypatch=None):
     """``count`` versions of ``churn`` (registered by ``registrants`` in turn), a production
-    environment asking one approver, and churn@2 promoted there; the versions' ids."""
+    environment asking one approver, and churn@2 promoted there (requested by carol, approved by
+    dave); the versions' ids."""
     ids = []
     for n in range(1, count + 1):
         if monkeypatch is not None:
@@ -189,5 +190,7 @@ def churn_in_production(cli, project, count, registrants=("alice",), monkeypatch
     cli("env", "create", "production")
     write(project / "policy.yaml", "approvers: 1\n")
     cli("env", "policy", "production", "policy.yaml")
-    jrun(cli, "promote", "churn@2", "--to", "production", "--approver", "dave")
+    from tests.people import promote_via_cli
+
+    promote_via_cli(cli, project, "churn@2", "production", approvers=("dave",))
     return ids

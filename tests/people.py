@@ -1,7 +1,8 @@
 """People for tests: signing keys, a ledger's identities, and promotions approved by signature.
 
 Promotion needs signed approvals, so a test that wants something live sets up people first.
-Keys are written under ``<project>/.keys/NAME.pem``; the requester is the ledger's first admin.
+Keys are written under ``<project>/.keys/NAME.pem``; the first requester is the ledger's root
+admin, a later one a writer.
 
 CLI tests:    promote_via_cli(cli, project, "churn@2", "production", approvers=("bob",))
 Python tests: promote_approved(ledger, "churn@2", "production", approvers=("bob",))
@@ -41,21 +42,21 @@ def people(
     roles: Sequence[str] = ("approver",),
     groups: Sequence[str] = (),
 ) -> None:
-    """``requester`` as the root admin (set up once), each of ``approvers`` with ``roles`` and
-    ``groups``; people already there are left as they are."""
+    """``requester`` as the root admin when the ledger has no identities yet (else as a writer,
+    added by the root admin when missing), each of ``approvers`` with ``roles`` and ``groups``;
+    people already there are left as they are."""
     from modelledger.identity.signing import public_key_text
 
-    admin = key_of(project, requester)
     d = manage.directory(ledger)
     if d.empty:
-        manage.init_root(ledger, requester, admin)
+        manage.init_root(ledger, requester, key_of(project, requester))
         d = manage.directory(ledger)
-    for name in approvers:
+    admin = key_of(project, next(iter(d.principals)))  # the root admin
+    wanted = [(requester, ("writer",), ())] + [(name, roles, groups) for name in approvers]
+    for name, grant, join in wanted:
         if name not in d.principals:
             public = public_key_text(key_of(project, name))
-            manage.save(
-                ledger, admin, name, grant=roles, join=groups, add_keys=[public], create=True
-            )
+            manage.save(ledger, admin, name, grant=grant, join=join, add_keys=[public], create=True)
 
 
 def promote_approved(ledger: Ledger, ref: str, env: str, *args: Any, **kw: Any) -> dict[str, Any]:
@@ -109,15 +110,15 @@ def promote_via_cli(
     ``code`` is not 0."""
     people_via_cli(cli, project, approvers, requester)
     req_key = str(key_file(project, requester))
-    first = cli("promote", ref, "--to", env, *args, "--key", req_key, "--json", code=code)
-    out = json.loads(first.stdout) if first.stdout.strip() else {}
+    first = _stdout(cli("promote", ref, "--to", env, *args, "--key", req_key, "--json", code=code))
+    out = json.loads(first) if first.strip() else {}
     if code != 0 or out.get("promoted"):
         return out
     request = out["request"]["id"]
     for i, name in enumerate(approvers):
         last = i == len(approvers) - 1
         done = json.loads(
-            cli("approve", request, "--key", str(key_file(project, name)), "--json").stdout
+            _stdout(cli("approve", request, "--key", str(key_file(project, name)), "--json"))
         )
         if done["promoted"]:
             return dict(done["promotion"])
@@ -132,21 +133,33 @@ def people_via_cli(
     requester: str = REQUESTER,
     role: str = "approver",
 ) -> None:
-    listed = json.loads(cli("identity", "list", "--json").stdout)["principals"]
-    names = {p["name"] for p in listed}
-    admin = str(key_file(project, requester))
+    """``people`` through ``mledger identity``."""
+    listed = json.loads(_stdout(cli("identity", "list", "--json")))["principals"]
+    names = [p["name"] for p in listed if "admin" in p["grants"]] + [p["name"] for p in listed]
     if not names:
-        cli("identity", "init", requester, "--key", admin)
-        names.add(requester)
-    for name in approvers:
+        cli("identity", "init", requester, "--key", str(key_file(project, requester)))
+        names.append(requester)
+    admin = str(key_file(project, names[0]))  # an admin
+    for name, grant in [(requester, "writer"), *((name, role) for name in approvers)]:
         if name not in names:
             cli(
-                "identity", "add", name, "--role", role,
+                "identity", "add", name, "--role", grant,
                 "--public-key", str(key_file(project, name)), "--key", admin,
             )  # fmt: skip
+            names.append(name)
+
+
+def _stdout(result: Any) -> str:
+    """What a command printed: ``cli`` fixtures return a result, some runners the text."""
+    return result if isinstance(result, str) else str(result.stdout)
 
 
 def _home_project(ledger: Ledger) -> Path:
     home = ledger.config.home
     assert home is not None, "give project= for a ledger without a home folder"
     return Path(home).parent
+
+
+def key_for(ledger: Ledger, name: str) -> Any:
+    """NAME's key in the project of ``ledger``'s home folder."""
+    return key_of(_home_project(ledger), name)

@@ -9,6 +9,7 @@ from modelledger.errors import CheckFailed, DirtyWorkingTree, InvalidInput, NotF
 from modelledger.ledger.home import now
 from tests.conftest import write
 from tests.models.test_register import git
+from tests.people import key_file, people
 
 
 @pytest.fixture
@@ -111,9 +112,17 @@ def test_release_api_eval_gate_promote_live_rollback(ledger, project):
     assert ml.record_eval(ids[0], es, {"acc": 0.9})["created"]
     ml.record_eval(ids[1], es, {"acc": 0.7}, slices={"new": {"acc": 0.6}})
     assert not ml.gate_check(ids[1], "production")["passed"]
+    people(ledger, project, approvers=("bob",))  # carol asks, bob approves
+    carol, bob = key_file(project, "carol"), key_file(project, "bob")
     with pytest.raises(CheckFailed, match="acc"):
-        ml.promote(ids[1], "production", "bob")
-    ml.promote(ids[0], "production", "bob", reason="first")
+        ml.promote(ids[1], "production", key=carol)
+    asked = ml.promote(ids[0], "production", reason="first", key=carol)
+    assert not asked["promoted"] and asked["request"]["status"] == "pending"
+    assert asked["request"]["requester"] == "carol"
+    with pytest.raises(NotFound):
+        ml.live("production")  # nothing moves before the approval
+    done = ml.approve(asked["request"]["id"], key=bob)
+    assert done["promoted"] and done["promotion"]["approvers"] == ["bob"]
     assert ml.live("production") == ids[0]
     assert ml.live_at("production", now()) == ids[0]
     with pytest.raises(InvalidInput):

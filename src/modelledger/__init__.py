@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Run",
     "affected",
+    "approve",
     "checkout",
     "create_eval_set",
     "describe",

@@ -268,7 +268,7 @@ def test_non_utf8_file_names_are_refused_and_shown_escaped(sqlite_cli, project):
     [
         ["model", "show", "churn@{}"],
         ["model", "register", "m", "--artifact", "m.bin", "--parent", "churn@{}"],
-        ["promote", "churn@{}", "--to", "production", "--approver", "dave"],
+        ["promote", "churn@{}", "--to", "production"],
         ["model", "lineage", "churn@{}"],
     ],
     ids=["show", "parent", "promote", "lineage"],
@@ -280,6 +280,14 @@ def test_a_version_number_beyond_the_column_is_refused_on_every_backend(
     ledger_cli("env", "create", "production")
     err = refused(ledger_cli, *[a.replace("{}", number) for a in args])
     assert "version number out of range" in err
+
+
+def test_promote_refuses_the_removed_approver_option_and_names_mledger_approve(sqlite_cli):
+    # approvals are signatures now: a typed name would be no evidence of who approved
+    err = refused(
+        sqlite_cli, "promote", "churn@1", "--to", "production", "--approver", "x", says="--approver"
+    )
+    assert "mledger approve" in err
 
 
 def test_the_largest_version_number_is_simply_not_found(ledger_cli):

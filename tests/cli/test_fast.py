@@ -10,8 +10,8 @@ from modelledger.cli.fast import answer
 from modelledger.client import log_predictions
 from modelledger.models.register import RegisterRequest, register
 from modelledger.releases import environments as envs
-from modelledger.releases.promote import promote
 from tests.conftest import write
+from tests.people import promote_approved
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def logged(ledger, project):
     art = write(project / "m.bin", "w")
     vid = register(ledger, RegisterRequest(name="fraud", artifact=art, code_ref="x")).version.id
     envs.create(ledger, "production")
-    promote(ledger, vid, "production", ["bob"])
+    promote_approved(ledger, vid, "production")
     log_predictions(
         [{"request_id": "r-1", "version_id": vid, "output": 1, "features": {"x": 2}}],
         "production",

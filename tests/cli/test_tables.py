@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from modelledger.cli.app import app
 from modelledger.console.output import WRAP_MIN
 from tests.conftest import jrun, write
+from tests.people import key_file, promote_via_cli
 
 REASON = "rolled back because new-route deliveries were late: drift alert on new_routes"
 REPO = "git+https://git.example.com/logistics-platform/delay-prediction-training-pipeline"
@@ -40,8 +41,11 @@ def story(ledger_cli, project):
     write(project / "policy.yaml", "approvers: 1\n")
     cli("env", "policy", "production-eu-west", "policy.yaml")
     for ref in ("delay-prediction-gbm@1", "delay-prediction-gbm@2"):
-        cli("promote", ref, "--to", "production-eu-west", "--approver", "a-long-approver-name")
-    cli("rollback", "production-eu-west", "--approver", "a-long-approver-name", "--reason", REASON)
+        promote_via_cli(
+            cli, project, ref, "production-eu-west", approvers=("a-long-approver-name",)
+        )
+    approver_key = str(key_file(project, "a-long-approver-name"))
+    cli("rollback", "production-eu-west", "--key", approver_key, "--reason", REASON)
     cli("model", "tag", "delay-prediction-gbm@2", "stage=production-candidate", "team=logistics")
     ids["sys"] = jrun(cli, "system", "create", "rag", "--component", f"generator={ids['mv1']}",
                       "--component", f"index={ids['ds1']}")["id"]  # fmt: skip

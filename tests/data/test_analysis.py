@@ -152,10 +152,10 @@ def test_affected_traces_a_source_and_a_record_to_models(ledger, tmp_path):
     )
 
     from modelledger.releases import environments
-    from modelledger.releases.promote import promote
+    from tests.people import promote_approved
 
     environments.create(ledger, "production")
-    promote(ledger, finetune.id, "production", ["bob"])
+    promote_approved(ledger, finetune.id, "production")
     by_source = affected(ledger, source="scraped-forum")
     assert by_source["serving"] == [
         {"env": "production", "id": finetune.id, "label": "recsys-ft@1"}

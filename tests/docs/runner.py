@@ -154,10 +154,12 @@ class Outcome:
 
 
 def environment(workdir: Path, home: Path) -> dict[str, str]:
-    """A clean environment: the venv first on PATH, a throw-away HOME, no MLEDGER_* setting, no
-    COLUMNS (output is laid out as for a pipe, 120 columns). One OpenMP thread: the docs run two
-    at a time on a 2-core machine, and OpenMP teams spinning against each other made one
-    scikit-learn fit take ten times as long; the output is the same either way."""
+    """A clean environment: the venv first on PATH and this checkout's ``src`` on PYTHONPATH (a
+    venv shared by several checkouts installs one of them; the docs run this one's code), a
+    throw-away HOME, no MLEDGER_* setting, no COLUMNS (output is laid out as for a pipe, 120
+    columns). One OpenMP thread: the docs run two at a time on a 2-core machine, and OpenMP
+    teams spinning against each other made one scikit-learn fit take ten times as long; the
+    output is the same either way."""
     env = {
         "PATH": f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin",
         "HOME": str(home),
@@ -169,6 +171,7 @@ def environment(workdir: Path, home: Path) -> dict[str, str]:
         "GIT_CONFIG_NOSYSTEM": "1",
         "OMP_NUM_THREADS": "1",
         "VIRTUAL_ENV": str(VENV_BIN.parent),
+        "PYTHONPATH": str(ROOT / "src"),  # this checkout's code, whichever one the venv installs
     }
     return env
 

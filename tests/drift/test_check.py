@@ -24,8 +24,8 @@ from modelledger.drift.hook import ProfileHook
 from modelledger.drift.policy import parse_drift_policy
 from modelledger.models.register import RegisterRequest, register
 from modelledger.releases import environments as envs
-from modelledger.releases.promote import promote
 from tests.conftest import write
+from tests.people import promote_approved
 
 REGIONS = ["north", "south", "east", "west"]
 POLICY = {"slices": {"new_routes": {"route": "new"}}, "slice_min": 0.8, "quality": {"min": 0.7}}
@@ -60,7 +60,7 @@ def served(ledger, project):
     )
     result = register(ledger, req, hooks=[ProfileHook()])
     envs.create(ledger, "production")
-    promote(ledger, result.version.id, "production", ["bob"])
+    promote_approved(ledger, result.version.id, "production")
     return result
 
 
@@ -216,7 +216,7 @@ def test_version_without_profile_says_how_to_make_one(ledger, project):
     art = write(project / "m.bin", "w")
     vid = register(ledger, RegisterRequest(name="plain", artifact=art, code_ref="x")).version.id
     envs.create(ledger, "staging")
-    promote(ledger, vid, "staging", ["bob"])
+    promote_approved(ledger, vid, "staging")
     now = datetime.now(UTC)
     rng = random.Random(4)
     records, _ = traffic(vid, 300, shifted=False, start=now - timedelta(hours=3), rng=rng)

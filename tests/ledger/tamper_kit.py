@@ -17,6 +17,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from modelledger.cli.app import app
+from tests.people import promote_via_cli
 
 PG_BASE = os.environ.get("MLEDGER_TEST_PG_URL", "postgresql+psycopg://postgres@localhost:5432/test")
 
@@ -72,7 +73,8 @@ def _write(path: Path, text: str) -> Path:
 def build(folder: Path, backend: str) -> Built:
     """Every kind of record: snapshots with a card and a transform, an eval set, two versions
     with params, data, a card, tags and a description, eval results, an environment with a
-    policy and two promotions, a system, a route, logged predictions with features, feedback."""
+    policy, identities and two promotions (each a signed request and a signed approval), a
+    system, a route, logged predictions with features, feedback."""
     project = folder / "project"
     project.mkdir(parents=True)
     database = None
@@ -109,8 +111,8 @@ def build(folder: Path, backend: str) -> Built:
     run("env", "create", "production")
     _write(project / "policy.yaml", "approvers: 1\n")
     run("env", "policy", "production", "policy.yaml")
-    run("promote", "churn@1", "--to", "production", "--approver", "bob")
-    v2 = run.json("promote", "churn@2", "--to", "production", "--approver", "bob")["id"]
+    promote_via_cli(run, project, "churn@1", "production", approvers=("bob",))  # carol asks
+    v2 = promote_via_cli(run, project, "churn@2", "production", approvers=("bob",))["id"]
     run("system", "create", "rag", "-c", "model=churn@1", "-c", f"data={train}")
     run("route", "set", "production", "--arm", "churn@2=90", "--arm", "churn@1=10",
         "--approver", "bob")  # fmt: skip

@@ -57,6 +57,7 @@ from modelledger.ledger.head import SCHEMA_HEAD
 from modelledger.ledger.home import open_ledger
 from modelledger.settings import Settings
 from tests.conftest import PG_URL, jrun, write
+from tests.people import promote_via_cli
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SQLITE_FIXTURE = FIXTURES / "previous_release.db"
@@ -315,8 +316,9 @@ def test_old_ledger_reads_back_verifies_and_takes_new_writes(
     recorded = jrun(cli, "eval", "record", "tiny@3", "-e", EVAL_SET, "-m", "auc=0.92")
     assert recorded["subject"] == new["id"] and recorded["id"] != EV1
     monkeypatch.setenv("MLEDGER_USER", "carol")
-    done = jrun(cli, "promote", "tiny@3", "--to", "production", "--approver", "bob")
-    assert done["promoted"] and done["previous"] == MV1
+    done = promote_via_cli(cli, project, "tiny@3", "production", approvers=("bob",))
+    assert done["id"] == new["id"] and done["previous"] == MV1
+    assert (done["requester"], done["approvers"]) == ("carol", ["bob"])
     assert done["policy_sha256"] == POLICY and done["gate"]["eval_set"] == EVAL_SET
     assert jrun(cli, "env", "show", "production")["id"] == new["id"]
 

@@ -6,6 +6,7 @@ import pytest
 from modelledger.core.errors import InvalidInput
 from modelledger.releases.environment import validate_env_name
 from tests.conftest import churn_in_production, jrun
+from tests.people import key_file
 
 
 @pytest.fixture
@@ -30,7 +31,8 @@ def test_latest_reads_the_newest_version(churn):
 
 def test_latest_is_refused_where_something_is_pinned(churn, project):
     cli, _ = churn
-    err = cli("promote", "churn@latest", "--to", "production", "--approver", "dave", code=2).stderr
+    key = str(key_file(project, "carol"))
+    err = cli("promote", "churn@latest", "--to", "production", "--key", key, code=2).stderr
     assert "churn@latest floats" in err
     err = cli("route", "set", "production", "--arm", "churn@latest=100", "--approver", "d", code=2)
     assert "floats" in err.stderr

@@ -425,13 +425,13 @@ def test_model_show_fast_path_agrees_with_the_full_path(ledger, project):
     from modelledger.ledger.home import open_config
     from modelledger.models.status import show as quick_show
     from modelledger.releases import environments
-    from modelledger.releases.promote import promote
+    from tests.people import promote_approved
 
     a = register(ledger, req(project, code_ref="r@1", params={"n": 1})).version
     b = register(ledger, req(project, code_ref="r@2", params={"n": 2})).version
     models.amend_card(ledger, a.id, {"intended_use": "tests"})
     environments.create(ledger, "production")
-    promote(ledger, b.id, "production", ["bob"])
+    promote_approved(ledger, b.id, "production")
     fresh = open_config(ledger.config)  # not yet connected: the fast path is taken
     try:
         for ref in (a.id, a.id[:10], a.id[3:12], "delay@1", "delay@2", "delay@production"):

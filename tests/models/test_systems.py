@@ -9,10 +9,11 @@ from modelledger.models import systems
 from modelledger.models.register import RegisterRequest, register
 from modelledger.releases import environments as envs
 from modelledger.releases.env_status import show
-from modelledger.releases.promote import GateFailed, promote
+from modelledger.releases.promote import GateFailed
 from modelledger.releases.rehearse import rehearse
 from modelledger.releases.rollback import rollback
 from tests.conftest import write
+from tests.people import key_of, promote_approved
 
 
 def model(ledger, project, name, n=1):
@@ -96,7 +97,7 @@ def test_a_system_is_gated_promoted_rehearsed_and_rolled_back(ledger, project, r
     )
     envs.set_policy(ledger, "production", project / "p.yaml")
     evaluate.record(ledger, s1.id, es, {"answer_f1": 0.71}, {})
-    promote(ledger, "support-rag@1", "production", ["bob"])
+    promote_approved(ledger, "support-rag@1", "production")
     state = show(ledger, "production")
     assert (state["id"], state["label"]) == (s1.id, "support-rag@1")
 
@@ -105,17 +106,19 @@ def test_a_system_is_gated_promoted_rehearsed_and_rolled_back(ledger, project, r
     s2, _ = systems.create(ledger, "support-rag", parts)
     evaluate.record(ledger, s2.id, es, {"answer_f1": 0.64}, {})
     with pytest.raises(GateFailed, match="answer_f1"):
-        promote(ledger, s2.id, "production", ["bob"])
+        promote_approved(ledger, s2.id, "production")
     evaluate.record(ledger, "support-rag@1", es, {"answer_f1": 0.71}, {})  # same result: idempotent
     write(project / "lenient.yaml", f"eval_set: {es}\nmetrics: [{{name: answer_f1, min: 0.6}}]\n")
     envs.set_policy(ledger, "production", project / "lenient.yaml")
-    promote(ledger, s2.id, "production", ["bob"])
+    promote_approved(ledger, s2.id, "production")
 
     done = rehearse(ledger, "production")
     assert done.passed, [c.to_json() for c in done.checks]
     checked = {(c.role, c.name) for c in done.checks}
     assert ("target", "snapshot") in checked and ("current", "artifact") in checked
-    back = rollback(ledger, "production", ["bob"], "answers got worse after the reindex")
+    back = rollback(
+        ledger, "production", [], "answers got worse after the reindex", key=key_of(project, "bob")
+    )
     assert (back.previous.id, back.target.id) == (s2.id, s1.id)
     assert envs.history(ledger, "production")[-1]["label"] == "support-rag@1"
 

@@ -8,8 +8,8 @@ from sqlalchemy import text
 from modelledger.data.snapshot import SnapshotRequest, snapshot
 from modelledger.models.register import RegisterRequest, register
 from modelledger.releases import environments as envs
-from tests.people import promote_approved
 from tests.conftest import write
+from tests.people import promote_approved
 
 CARD = {
     "sources": [

@@ -4,6 +4,7 @@ user types them, on both backends."""
 import json
 
 from tests.conftest import jrun, write
+from tests.people import promote_via_cli
 
 
 def _live(cli, project, monkeypatch):
@@ -32,7 +33,7 @@ def _live(cli, project, monkeypatch):
         )
         ids.append(out["id"])
     cli("env", "create", "production")
-    cli("promote", ids[0], "--to", "production", "--approver", "bob", "--reason", "weekly")
+    promote_via_cli(cli, project, ids[0], "production", "--reason", "weekly", requester="alice")
     return ids, snap["id"]
 
 

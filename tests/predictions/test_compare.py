@@ -22,8 +22,8 @@ from modelledger.predictions.store.arms import (
 )
 from modelledger.predictions.store.window import log_window
 from modelledger.releases import environments as envs
-from modelledger.releases.promote import promote
 from tests.conftest import write
+from tests.people import promote_approved
 
 NOW = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -41,7 +41,7 @@ def fraud(ledger, project):
         req = RegisterRequest(name="fraud", artifact=art, code_ref="x", params={"n": n})
         ids.append(register(ledger, req).version.id)
     envs.create(ledger, "production")
-    promote(ledger, ids[0], "production", ["bob"])
+    promote_approved(ledger, ids[0], "production")
     return ids
 
 

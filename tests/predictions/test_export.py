@@ -62,7 +62,7 @@ def test_parquet_export_is_hive_partitioned_and_reads_as_one_table(ledger, live,
 
 def test_jsonl_export_imports_back_into_another_environment(ledger, live, tmp_path):
     from modelledger.releases import environments as envs
-    from modelledger.releases.promote import promote
+    from tests.people import promote_approved
 
     sent = _log(ledger, live)
     out = tmp_path / "log.jsonl"
@@ -73,7 +73,7 @@ def test_jsonl_export_imports_back_into_another_environment(ledger, live, tmp_pa
     assert by_id["e-3"]["output"] == {"label": 1, "score": 0.93}
     assert by_id["no-features"]["features"] is None
     envs.create(ledger, "replay")
-    promote(ledger, live["v1"].id, "replay", ["bob"])
+    promote_approved(ledger, live["v1"].id, "replay")
     renamed = tmp_path / "renamed.jsonl"
     renamed.write_text(
         "".join(

@@ -23,9 +23,9 @@ from modelledger.predictions.json_text import canonical_text
 from modelledger.predictions.records import new_request_id
 from modelledger.predictions.store import reads
 from modelledger.releases import environments as envs
-from modelledger.releases.promote import promote
 from modelledger.settings import Settings
 from tests.conftest import write
+from tests.people import promote_approved
 from tests.predictions.conftest import count, events_of, rec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,8 +67,8 @@ def test_served_and_shadow_answers_audit_to_version_data_and_promotion(ledger, l
     promo = found["promotion"]
     assert promo["approvers"] == ["bob"] and promo["requester"] == "alice"
     assert promo["reason"] == "weekly retrain"
-    assert promo["event"] == live["promotion"].event_seq
-    assert promo["policy_sha256"] == live["promotion"].decision.policy_sha256
+    assert promo["event"] == live["promotion"]["event"]
+    assert promo["policy_sha256"] == live["promotion"]["policy_sha256"]
     assert promo["gate"]["passed"] is True
     assert found["live"]["event"] == promo["event"]
     shadow = [a for a in found["answers"] if a["mode"] == "shadow"]
@@ -246,7 +246,7 @@ def test_prediction_before_any_promotion_is_unpinned(ledger, live):
 def test_system_answers_are_attributed_to_the_system(ledger, live):
     system, _ = systems.create(ledger, "rag", [f"generator={live['v1'].id}"])
     envs.create(ledger, "assistant")
-    promote(ledger, system.id, "assistant", ["bob"])
+    promote_approved(ledger, system.id, "assistant")
     log_predictions(
         ledger,
         [rec(live["v1"], request_id="s1", system_id=system.id)],

@@ -34,7 +34,7 @@ from sqlalchemy.engine import make_url
 
 from modelledger.ledger.home import Ledger
 from modelledger.releases import environments as envs
-from modelledger.releases.promote import promote
+from tests.people import promote_approved
 from tests.serving.test_server import ENV, ROOT, features, version
 
 EXE = Path(sys.executable).with_name("mledger")
@@ -52,7 +52,7 @@ def served_version(ledger: Ledger, project: Path) -> Any:
     """fraud@1 (x1, the fake scaler of tests.models.fake_models) live in production."""
     v1 = version(ledger, project, 1)
     envs.create(ledger, ENV)
-    promote(ledger, v1.id, ENV, ["bob"])
+    promote_approved(ledger, v1.id, ENV)
     return v1
 
 

@@ -7,10 +7,10 @@ from modelledger.evals import evaluate
 from modelledger.ledger.audit import EventQuery, log
 from modelledger.models.register import RegisterRequest, register
 from modelledger.releases import environments as envs
-from modelledger.releases.promote import promote
 from modelledger.releases.rollback import rollback
 from modelledger.serving import routing
 from tests.conftest import write
+from tests.people import key_for, promote_approved
 
 
 def version(ledger, project, n):
@@ -32,7 +32,7 @@ def live(ledger, project):
     vs = [version(ledger, project, n) for n in (1, 2, 3)]
     for v, auc in zip(vs, (0.9, 0.91, 0.7), strict=True):
         evaluate.record(ledger, v.id, es, {"auc": auc}, {})
-    promote(ledger, vs[0].id, "production", ["bob"])
+    promote_approved(ledger, vs[0].id, "production")
     return vs
 
 
@@ -86,12 +86,12 @@ def test_shadow_and_refusals_change_nothing(ledger, live):
 def test_promotion_or_rollback_ends_the_experiment(ledger, live):
     _v1, v2, _ = live
     routing.set_route(ledger, "production", ["fraud@1=90", "fraud@2=10"], ["bob"])
-    promote(ledger, v2.id, "production", ["bob"], reason="canary won")
+    promote_approved(ledger, v2.id, "production", reason="canary won")
     route = routing.show(ledger, "production")
     assert route["revision"] is None and [a["label"] for a in route["arms"]] == ["fraud@2"]
     routing.set_route(ledger, "production", ["fraud@2=50", "fraud@1=50"], ["bob"])
     assert routing.show(ledger, "production")["arms"][0]["label"] == "fraud@2"  # the live one leads
-    rollback(ledger, "production", ["bob"], "back")
+    rollback(ledger, "production", [], "back", key=key_for(ledger, "bob"))
     assert [a["label"] for a in routing.show(ledger, "production")["arms"]] == ["fraud@1"]
 
 
@@ -104,7 +104,7 @@ def test_the_sticky_key_outlives_the_experiment_and_same_route_is_no_new_event(l
         ledger, "production", ["fraud@1=90", "fraud@2=10"], ["bob"], sticky_key="user_id"
     )
     assert again["event"] is None and again["revision"] == 1
-    promote(ledger, v2.id, "production", ["bob"])
+    promote_approved(ledger, v2.id, "production")
     assert routing.show(ledger, "production")["sticky_key"] == "user_id"
 
 
@@ -117,7 +117,7 @@ def test_promotion_refuses_bytes_that_no_longer_match(ledger, live):
     with open(path, "wb") as f:
         f.write(b"rot")
     with pytest.raises(CheckFailed, match="failed verification"):
-        promote(ledger, v2.id, "production", ["bob"])
+        promote_approved(ledger, v2.id, "production")
     assert routing.show(ledger, "production")["arms"][0]["label"] == "fraud@1"
 
 

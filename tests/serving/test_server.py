@@ -30,7 +30,6 @@ from modelledger.models.register import RegisterRequest, register
 from modelledger.predictions.audit import audit_prediction
 from modelledger.predictions.store.reads import known_requests
 from modelledger.releases import environments as envs
-from modelledger.releases.promote import promote
 from modelledger.releases.rollback import rollback
 from modelledger.serving import routing
 from modelledger.serving.app import create_app
@@ -39,6 +38,7 @@ from modelledger.serving.hotswap import Server
 from modelledger.serving.runtime import LoadedModel, make_scorer
 from modelledger.serving.state import NotServable
 from tests.models import fake_models
+from tests.people import key_for, promote_approved
 
 with warnings.catch_warnings():  # starlette asks for httpx2; httpx is what we have
     warnings.simplefilter("ignore")
@@ -111,7 +111,7 @@ def live(ledger: Ledger, project: Path) -> list[Any]:
     """fraud@1 (×1) live in production; fraud@2 (×2) and fraud@3 (×3) registered."""
     vs = [version(ledger, project, f) for f in (1, 2, 3)]
     envs.create(ledger, ENV)
-    promote(ledger, vs[0].id, ENV, ["bob"])
+    promote_approved(ledger, vs[0].id, ENV)
     return vs
 
 
@@ -228,7 +228,7 @@ def test_nothing_live_is_503_until_a_promotion_is_picked_up(ledger, project, ser
     assert r.status_code == 503 and "nothing is live in production" in r.json()["detail"]
     assert client.get("/health").status_code == 503
     assert client.get("/health").json()["status"] == "unavailable"
-    promote(ledger, v1.id, ENV, ["bob"])
+    promote_approved(ledger, v1.id, ENV)
     wait_for(lambda: client.post("/predict", json={"features": features()}).status_code == 200)
     assert client.get("/health").json()["status"] == "ok"
 
@@ -238,7 +238,7 @@ def test_unknown_environment_or_unservable_version_refuses_to_start(ledger, proj
         Server(ledger, "prodution")
     bare = version(ledger, project, 7, loader=None)
     envs.create(ledger, ENV)
-    promote(ledger, bare.id, ENV, ["bob"])
+    promote_approved(ledger, bare.id, ENV)
     with pytest.raises(NotServable, match="declares no loader"):
         Server(ledger, ENV)
 
@@ -254,10 +254,10 @@ def test_promotion_and_rollback_are_picked_up_within_two_seconds(ledger, live, s
         return dict(client.post("/predict", json={"features": features(3.0)}).json())
 
     assert answer()["prediction"] == 3.0
-    promote(ledger, v2.id, ENV, ["bob"])
+    promote_approved(ledger, v2.id, ENV)
     assert wait_for(lambda: answer()["version_id"] == v2.id) < 2.0
     assert answer()["prediction"] == 6.0
-    rollback(ledger, ENV, ["bob"], "bad canary")
+    rollback(ledger, ENV, [], "bad canary", key=key_for(ledger, "bob"))
     assert wait_for(lambda: answer()["version_id"] == v1.id) < 2.0
     health = client.get("/health").json()
     assert health["swaps"] == 2 and health["last_swap"]["to"] == v1.id
@@ -269,7 +269,7 @@ def test_a_request_in_flight_finishes_on_the_runtime_it_started_with(ledger, liv
     _, server = serve(retry_after=0)
     server._stop.set()  # drive the swaps by hand
     before = server.runtime
-    promote(ledger, v2.id, ENV, ["bob"])
+    promote_approved(ledger, v2.id, ENV)
     assert server.poll_once() and server.runtime is not before
     assert server.handler.predict(before, {"features": features()}).answer["version_id"] == v1.id
     assert server.predict({"features": features()}).answer["version_id"] == v2.id
@@ -286,7 +286,7 @@ def test_corrupt_artifact_is_never_loaded_and_the_previous_version_keeps_serving
     blob = ledger.blobs.path(v2.tuple.artifact.sha256)
     os.chmod(blob, 0o644)
     Path(blob).write_text(json.dumps({"factor": 666}))
-    promote(ledger, v2.id, ENV, ["bob"])
+    promote_approved(ledger, v2.id, ENV)
     wait_for(lambda: client.get("/health").json()["failed_swap"] is not None)
     health = client.get("/health").json()
     assert health["status"] == "degraded" and health["live"] == v1.id
@@ -294,7 +294,7 @@ def test_corrupt_artifact_is_never_loaded_and_the_previous_version_keeps_serving
     assert "corrupt" in health["failed_swap"]["error"]
     r = client.post("/predict", json={"features": features(3.0)}).json()
     assert (r["version_id"], r["prediction"]) == (v1.id, 3.0)
-    rollback(ledger, ENV, ["bob"], "v2's bytes are corrupt")
+    rollback(ledger, ENV, [], "v2's bytes are corrupt", key=key_for(ledger, "bob"))
     wait_for(lambda: client.get("/health").json()["failed_swap"] is None)
     assert client.get("/health").json()["status"] == "ok"
 
@@ -338,11 +338,11 @@ def test_a_system_is_served_by_its_model_component(ledger, live, serve):
     _, v2, _ = live
     sys_ok, _ = systems.create(ledger, "fraud-sys", ["model=fraud@2", "helper=fraud@3"])
     sys_bad, _ = systems.create(ledger, "fraud-amb", ["a=fraud@2", "b=fraud@3"])
-    promote(ledger, sys_ok.id, ENV, ["bob"])
+    promote_approved(ledger, sys_ok.id, ENV)
     client, _ = serve()
     r = client.post("/predict", json={"features": features(1.0)}).json()
     assert (r["version_id"], r["system_id"], r["prediction"]) == (v2.id, sys_ok.id, 2.0)
-    promote(ledger, sys_bad.id, ENV, ["bob"])
+    promote_approved(ledger, sys_bad.id, ENV)
     wait_for(lambda: client.get("/health").json()["failed_swap"] is not None)
     error = client.get("/health").json()["failed_swap"]["error"]
     assert "pins 2 models" in error and "--component model=REF" in error
@@ -359,7 +359,7 @@ def test_a_folder_artifact_is_written_out_and_a_failing_model_is_a_500(ledger, p
     v = register(ledger, req).version
     assert v.tuple.artifact.kind == "tree"
     envs.create(ledger, ENV)
-    promote(ledger, v.id, ENV, ["bob"])
+    promote_approved(ledger, v.id, ENV)
     client, server = serve()
     assert client.post("/predict", json={"features": {"x": 2}}).json()["prediction"] == 10
     r = client.post("/predict", json={"features": {"y": 2}})  # no declared inputs: the model fails

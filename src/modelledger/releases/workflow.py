@@ -141,7 +141,7 @@ def resolve(conn: Connection, text: str) -> str:
     want = text if text.startswith("pr-") else f"pr-{text}"
     found = [r.subject for r in _rows(conn, ("promotion.request",)) if r.subject.startswith(want)]
     if not found:
-        raise NotFound(f"no promotion request {text!r} (`mledger requests --all` lists them)")
+        raise NotFound(f"no promotion request {text!r} (`mledger request list --all` lists them)")
     if len(found) > 1:
         raise AmbiguousReference(text, found)
     return str(found[0])

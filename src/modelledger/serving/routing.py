@@ -103,7 +103,7 @@ def set_route(
 
     names = [a.strip() for a in approvers if a and a.strip()]
     if not names:
-        raise InvalidInput("route set needs --approver NAME, as a promotion does")
+        raise InvalidInput("route set needs --approver NAME: who approved this traffic split")
     wanted = parse_arms(arms)
     with ledger.db.read() as conn:
         state = require_env(conn, env)

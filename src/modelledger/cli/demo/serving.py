@@ -44,13 +44,14 @@ def _wait_healthy(proc: subprocess.Popen[bytes], port: int, errors: Path) -> Non
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise DemoFailed(f"demo: mledger serve exited {proc.returncode}: {errors.read_text()}")
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             if _call(conn, "GET", "/health")["status"] == "ok":
-                conn.close()
                 return
         except (OSError, DemoFailed):
             pass
+        finally:
+            conn.close()  # every probe's socket, whatever the answer (a busy server: degraded)
         time.sleep(0.1)
     raise DemoFailed("demo: mledger serve did not become healthy within 60 s")
 

@@ -15,6 +15,7 @@ app = typer.Typer(
     help="Promotion requests waiting for (or decided by) approvers.", no_args_is_help=True
 )
 RequestArg = typer.Argument(..., help="Request id (pr-…, or a unique prefix of it).")
+DONE = {"approve": "approved", "reject": "rejected"}
 
 
 def print_request(state: Any) -> None:
@@ -84,7 +85,7 @@ def show(request: str = RequestArg, as_json: bool = JsonOpt) -> None:
         print_request(state)
         for a in state.approvals:
             typer.echo(
-                f"  {a.decision}d by {a.principal} at {when(a.at)}"
+                f"  {DONE[a.decision]} by {a.principal} at {when(a.at)}"
                 + (f": {a.reason}" if a.reason else "")
             )
 
@@ -104,7 +105,7 @@ def _decide(
         return
     s = done.state
     typer.echo(
-        f"{decision}d {s.request.id[:15]} as {done.approval.principal} (event #{done.event_seq})"
+        f"{DONE[decision]} {s.request.id[:15]} as {done.approval.principal} (event #{done.event_seq})"
     )
     if done.move is not None:
         typer.echo(f"promoted {s.request.label} to {s.request.env}  {s.request.version}")

@@ -121,7 +121,7 @@ def promote(
         action = "override"  # an override waives evidence, never the people
     needs_approval = decision.policy.approvals_needed > 0
     requester = ledger.user
-    if needs_approval or key is not None:
+    if needs_approval or (key is not None and not directory.empty):
         requester = workflow.requester_of(directory, key)
     _require_intact(ledger, decision)
     with ledger.db.write() as conn:

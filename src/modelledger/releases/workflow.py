@@ -89,7 +89,7 @@ def requester_of(d: Directory, private_key: Any) -> str:
         raise InvalidInput(
             "this promotion needs approval, and approvals are signatures by known people: set up "
             "identities first (`mledger identity keygen`, then `mledger identity init NAME`; "
-            "see docs/identity.md)"
+            "see docs/tutorials/s09-signed-approvals.md)"
         )
     if private_key is None:
         raise InvalidInput(

@@ -89,7 +89,7 @@ def promote(
     if approver:
         raise InvalidInput(
             "--approver is gone: an approval is a signature by the approver, who runs "
-            "`mledger approve REQUEST` with their own key (docs/identity.md)"
+            "`mledger approve REQUEST` with their own key (docs/tutorials/s09-signed-approvals.md)"
         )
     with open_ledger() as ledger:
         signer = manage.signing_key(ledger, key)

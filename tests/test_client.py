@@ -130,4 +130,4 @@ def test_release_api_eval_gate_promote_live_rollback(ledger, project):
     report = ml.rehearse("production")
     assert not report["passed"]  # nothing to roll back to yet
     with pytest.raises(NotFound):
-        ml.rollback("production", "bob", "drill")
+        ml.rollback("production", [], "drill", key=bob)

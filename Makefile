@@ -28,8 +28,9 @@ $(VENV)/.stamp-demo: $(VENV)/.stamp-run requirements-demo.lock
 demo: $(VENV)/.stamp-demo
 	$(BIN)/mledger demo --keep
 
+# One worker per core; a test file stays on one worker, as its module fixtures expect.
 test: $(VENV)/.stamp-dev
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow" -n auto --dist loadfile $(PYTEST_ARGS)
 
 # Slow tests (none yet; pytest exits 5 when it collects none) and then every benchmark script.
 bench: $(VENV)/.stamp-dev

@@ -25,6 +25,7 @@ def test_demo_plays_the_whole_story(tmp_path, monkeypatch):
     for var in ("MLEDGER_HOME", "MLEDGER_DB_URL", "MLEDGER_BLOB_URL"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("MLEDGER_USER", "demo")
+    monkeypatch.setenv("COLUMNS", "120")  # the gate's table, not its narrow-terminal layout
     home = tmp_path / "demo"
     result = CliRunner().invoke(app, ["demo", "--dir", str(home)], catch_exceptions=False)
     assert result.exit_code == 0, result.output

@@ -74,12 +74,12 @@ def test_bad_loader_strings(text):
 
 
 def test_registration_refuses_what_the_loader_cannot_parse():
-    from modelledger.models.register import RegisterRequest, _check_request
+    from modelledger.models.register import RegisterRequest, check_request
 
     assert not LOADER_PATTERN.fullmatch("pickle\n")
     for bad in ("pickle\n", "python:pkg..mod:f", "torch"):
         with pytest.raises(InvalidInput, match="loader"):
-            _check_request(RegisterRequest(name="m", artifact=Path(__file__), loader=bad))
+            check_request(RegisterRequest(name="m", artifact=Path(__file__), loader=bad))
 
 
 def test_load_model_rejects_a_bad_loader_before_touching_the_path(tmp_path):

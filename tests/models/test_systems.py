@@ -109,9 +109,7 @@ def test_a_system_is_gated_promoted_rehearsed_and_rolled_back(ledger, project, r
         promote_approved(ledger, s2.id, "production")
     evaluate.record(ledger, "support-rag@1", es, {"answer_f1": 0.71}, {})  # same result: idempotent
     write(project / "lenient.yaml", f"eval_set: {es}\nmetrics: [{{name: answer_f1, min: 0.6}}]\n")
-    envs.set_policy(
-        ledger, "production", project / "lenient.yaml", key=key_of(project, "carol")
-    )
+    envs.set_policy(ledger, "production", project / "lenient.yaml", key=key_of(project, "carol"))
     promote_approved(ledger, s2.id, "production")
 
     done = rehearse(ledger, "production")

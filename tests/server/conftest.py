@@ -19,8 +19,8 @@ from modelledger.identity import manage, tokens
 from modelledger.identity.signing import public_key_text
 from modelledger.ledger.home import Ledger, now
 from modelledger.releases import environments as envs
+from modelledger.releases.signatures import sign_decision, sign_request
 from modelledger.server.app import Limits, create_app
-from modelledger.server.signatures import sign_decision, sign_request
 from tests.conftest import write
 from tests.people import key_of, people
 

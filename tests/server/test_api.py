@@ -7,7 +7,7 @@ import json
 from modelledger.identity import manage, tokens
 from modelledger.ledger.audit import verify as verify_chain
 from modelledger.ledger.home import now
-from modelledger.server.signatures import sign_decision, sign_request
+from modelledger.releases.signatures import sign_decision, sign_request
 from tests.server.conftest import LOCK
 
 

@@ -18,7 +18,7 @@ import pytest
 from modelledger.identity import tokens
 from modelledger.ledger.audit import verify as verify_chain
 from modelledger.ledger.home import init_ledger, now, open_ledger
-from modelledger.server.signatures import sign_decision, sign_request
+from modelledger.releases.signatures import sign_decision, sign_request
 from modelledger.settings import Settings
 from tests.people import key_of
 from tests.server.conftest import LOCK, make_team

@@ -169,10 +169,21 @@ def list_(as_json: bool = JsonOpt) -> None:
 
 @app.command()
 def whoami(key: Path | None = SigningKeyOpt, as_json: bool = JsonOpt) -> None:
-    """Who your signing key makes you in this ledger."""
+    """Who your signing key makes you in this ledger (against a registry server: who your
+    token makes you there)."""
     from modelledger.identity import keyfile, manage, signing
     from modelledger.ledger.home import open_ledger
+    from modelledger.remote.session import Remote
 
+    remote = Remote.from_environment()
+    if remote is not None:
+        found = remote.get("/whoami")
+        if as_json:
+            emit_json(found)
+        else:
+            roles = ", ".join(map(str, found.get("grants", []))) or "no roles"
+            typer.echo(f"{found['name']} ({found['kind']}): {roles}  token {found['token']}")
+        return
     private = keyfile.load(key)
     with open_ledger() as ledger:
         who = manage.whoami(ledger, private)

@@ -28,6 +28,14 @@ def key_path(given: str | os.PathLike[str] | None = None) -> Path:
     return default_path()
 
 
+def load_if_any(given: str | os.PathLike[str] | None = None) -> Any:
+    """The key given, loaded; else the default one (``MLEDGER_KEY``, then the usual file) if it
+    exists; else None."""
+    if given is None and not key_path(None).exists():
+        return None
+    return load(given)
+
+
 def load(given: str | os.PathLike[str] | None = None) -> Any:
     """The Ed25519 private key; InvalidInput saying how to make one when there is none."""
     from cryptography.hazmat.primitives import serialization

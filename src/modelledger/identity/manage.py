@@ -38,11 +38,9 @@ def signing_key(ledger: Ledger, given: Any = None) -> Any:
     means the use case says what is missing, and only if the act needs a signature."""
     from modelledger.identity import keyfile
 
-    if given is not None:
-        return keyfile.load(given)
-    if directory(ledger).empty or not keyfile.key_path(None).exists():
+    if given is None and directory(ledger).empty:
         return None
-    return keyfile.load(None)
+    return keyfile.load_if_any(given)
 
 
 def whoami(ledger: Ledger, private_key: Any) -> Principal:

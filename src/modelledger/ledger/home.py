@@ -8,10 +8,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from modelledger import config as cfg
 from modelledger.core.clock import format_time
+from modelledger.remote.session import Remote, refuse_local
 
 if TYPE_CHECKING:
     import sqlite3
@@ -87,8 +88,25 @@ def now() -> str:
     return format_time(datetime.now(UTC))
 
 
-def open_ledger(settings: cfg.SettingsLike | None = None, cwd: Path | None = None) -> Ledger:
+def open_ledger(
+    settings: cfg.SettingsLike | None = None, cwd: Path | None = None, *, serving: bool = False
+) -> Ledger:
+    """The ledger found as usual. Refused while ``MLEDGER_URL`` names a registry server (the
+    command asked for does not go through it), except for a server opening its own
+    (``serving``) or a caller naming ``settings`` itself."""
+    if settings is None and not serving:
+        refuse_local()
     return open_config(cfg.resolve(settings, cwd))
+
+
+def read(path: str, local: Callable[[Ledger], Any], params: dict[str, Any] | None = None) -> Any:
+    """A read answered by the registry server at ``path`` when ``MLEDGER_URL`` names one, else
+    by ``local`` on the ledger found here: for a command whose JSON is the same both ways."""
+    remote = Remote.from_environment()
+    if remote is not None:
+        return remote.get(path, params)
+    with open_ledger() as ledger:
+        return local(ledger)
 
 
 def open_config(config: cfg.LedgerConfig) -> Ledger:

@@ -121,7 +121,7 @@ class RegisterResult:
     extras: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _check_request(req: RegisterRequest) -> tuple[list[DataRef], dict[str, Any]]:
+def check_request(req: RegisterRequest) -> tuple[list[DataRef], dict[str, Any]]:
     validate_name(req.name)
     data = [d if isinstance(d, DataRef) else DataRef.parse(d) for d in req.data]
     params = merge_params({}, req.params)
@@ -238,7 +238,7 @@ def register(
     """Register ``req`` (or find the version with the same tuple). ``hooks``: what else runs
     with a new version; by default the ones installed in this process."""
     hooks = registration_hooks.installed() if hooks is None else tuple(hooks)
-    data, params = _check_request(req)
+    data, params = check_request(req)
     card = validate_card(req.card) if req.card is not None else None
     code, code_notes = _code_for(ledger, req)
     lock_bytes = read_lock_file(req.lock) if req.lock else None

@@ -74,6 +74,7 @@ class RequestState:
             "requested_at": r.requested_at,
             "expires_at": r.expires_at,
             "policy_sha256": r.policy_sha256,
+            "ledger": r.ledger,
             "needs": {"count": self.need, "from": list(self.from_)},
             "approved_by": list(self.approved_by),
             "decisions": [a.to_json() for a in self.approvals],
@@ -81,6 +82,24 @@ class RequestState:
             "promotion_event": self.promotion_seq,
             "gate": r.gate,
         }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> RequestState:
+        """A request as ``to_json`` wrote it (``GET /api/v1/requests/ID``)."""
+        try:
+            return cls(
+                request=Request.from_payload(d),
+                approvals=tuple(Approval.from_json(a) for a in d["decisions"]),
+                status=d["status"],
+                approved_by=tuple(d["approved_by"]),
+                need=d["needs"]["count"],
+                from_=tuple(d["needs"]["from"]),
+                event_seq=d["event"],
+                promotion_seq=d["promotion_event"],
+                detail=d["detail"],
+            )
+        except (KeyError, TypeError) as exc:
+            raise InvalidInput(f"not a promotion request: {exc}") from None
 
 
 def requester_of(d: Directory, private_key: Any) -> str:

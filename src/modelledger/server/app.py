@@ -24,6 +24,7 @@ body past the limit, 422 input that does not validate, 429 too many failed authe
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,13 +101,22 @@ def _status(exc: Exception) -> int:
     return 400
 
 
+def error_kind(exc: Exception) -> str:
+    """The error's kind as a client raises it again (``remote.session``): the name of the
+    nearest of the project's own error classes, in snake case (``check_failed``)."""
+    for cls in type(exc).__mro__:
+        if cls.__module__ == MledgerError.__module__:
+            return re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
+    return "error"
+
+
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(canonical_json(body), status, headers, media_type="application/json")
 
 
 def _error(exc: MledgerError) -> Response:
     status = _status(exc)
-    body: dict[str, Any] = {"error": str(exc)}
+    body: dict[str, Any] = {"error": str(exc), "kind": error_kind(exc)}
     headers = None
     if isinstance(exc, Unauthenticated):
         headers = {"WWW-Authenticate": "Bearer"}
@@ -347,14 +357,14 @@ def create_app(ledger: Ledger, limits: Limits | None = None) -> FastAPI:
         from modelledger.releases.workflow import listing
 
         _, view = caller(request, "reader")
-        return _json([_request_json(s) for s in listing(view, env, everything)])
+        return _json([s.to_json() for s in listing(view, env, everything)])
 
     @router.get("/requests/{request_id}")
     def one_request(request: Request, request_id: str) -> Response:
         from modelledger.releases.workflow import show
 
         _, view = caller(request, "reader")
-        return _json(_request_json(show(view, request_id)))
+        return _json(show(view, request_id).to_json())
 
     @router.post("/requests/draft")
     def draft(request: Request, body: DraftBody) -> Response:
@@ -366,7 +376,7 @@ def create_app(ledger: Ledger, limits: Limits | None = None) -> FastAPI:
     def open_request(request: Request, body: OpenBody) -> Response:
         _, view = caller(request, "writer")
         state = promotions.open_signed(view, body.request, body.signed.model_dump())
-        return _json(_request_json(state), 201)
+        return _json(state.to_json(), 201)
 
     def decide(request: Request, request_id: str, body: DecisionBody, decision: str) -> Response:
         from modelledger.releases.workflow import record_decision, show
@@ -418,9 +428,3 @@ def create_app(ledger: Ledger, limits: Limits | None = None) -> FastAPI:
     app.include_router(router)
     app.add_middleware(BodyLimit, limits=limits)
     return app
-
-
-def _request_json(state: Any) -> dict[str, Any]:
-    """A request as ``request show --json`` prints it, with what a client needs to check and
-    sign it: the ledger it belongs to and the requester's signature."""
-    return {**state.to_json(), "ledger": state.request.ledger}

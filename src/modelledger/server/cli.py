@@ -35,7 +35,7 @@ def server(
 
     from modelledger.ledger.home import open_ledger
 
-    with open_ledger() as ledger:
+    with open_ledger(serving=True) as ledger:
         ledger.db  # noqa: B018 - fail here, before binding, when there is no ledger
     os.environ["MLEDGER_SERVER_MAX_UPLOAD"] = str(int(max_upload_mib * (1 << 20)))
     os.environ["MLEDGER_SERVER_AUTH_FAILURES"] = str(auth_failures)
@@ -73,4 +73,4 @@ def app_from_environment() -> object:
         max_upload_bytes=int(os.environ.get("MLEDGER_SERVER_MAX_UPLOAD", 1 << 30)),
         auth_failures=int(os.environ.get("MLEDGER_SERVER_AUTH_FAILURES", 20)),
     )
-    return create_app(open_ledger(), limits)
+    return create_app(open_ledger(serving=True), limits)

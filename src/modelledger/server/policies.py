@@ -27,7 +27,7 @@ class SignatureNeeded(MledgerError):
     def __init__(self, statement: dict[str, Any]) -> None:
         self.statement = statement
         super().__init__(
-            "sign 'statement' with your key (as server.signatures does) and send the same "
+            "sign 'statement' with your key (as releases.signatures does) and send the same "
             "request again with it as 'signed'"
         )
 

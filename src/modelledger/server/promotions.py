@@ -3,7 +3,7 @@ key, approvals and rejections signed by the approver's, and moves that need no a
 
 A request's signature covers what it decides, including when it was made, so the server drafts
 it (``draft``: the gate run now, nothing written), the client checks and signs it
-(``server.signatures``), and ``open_signed`` records it after running the gate again and finding
+(``releases.signatures``), and ``open_signed`` records it after running the gate again and finding
 the same evidence against the same live version and policy: a draft is good while nothing it
 names has changed, and for ``MAX_SKEW`` after it was made.
 """

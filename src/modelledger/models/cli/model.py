@@ -78,6 +78,8 @@ def register(
     from modelledger.ledger.home import open_ledger
     from modelledger.models.hooks import installed
     from modelledger.models.register import RegisterRequest, register
+    from modelledger.models.remote import register_remote
+    from modelledger.remote.session import Remote
 
     if reason is not None and not irreproducible:
         raise InvalidInput("--reason goes with --irreproducible")
@@ -103,29 +105,44 @@ def register(
         manifest={"command": "mledger model register"},
         read_from=[f for f in (card, params_file) if f is not None],
     )
+    remote = Remote.from_environment()
+    if remote is not None:
+        done = register_remote(remote, request)
+        _print_registered(done, as_json)
+        return
     with open_ledger() as ledger:
         result = register(ledger, request)
-    v = result.version
-    for warning in result.warnings:
-        typer.echo(f"warning: {warning}", err=True)
     hooks = installed()
+    extras = {h.key: h.to_json(result.extras.get(h.key)) for h in hooks}
+    done = {
+        **result.version.to_json(),
+        "created": result.created,
+        "warnings": list(result.warnings),
+        **extras,
+    }
+    _print_registered(done, as_json)
+    if not as_json:
+        for hook in hooks:
+            if result.extras.get(hook.key) is not None:
+                console().print(f"  {hook.summary(result.extras[hook.key])}")
+
+
+def _print_registered(done: dict[str, Any], as_json: bool) -> None:
+    """What ``register`` prints of a registration's JSON (local or the server's)."""
+    for warning in done["warnings"]:
+        typer.echo(f"warning: {warning}", err=True)
     if as_json:
-        extras = {h.key: h.to_json(result.extras.get(h.key)) for h in hooks}
-        emit_json(
-            {**v.to_json(), "created": result.created, "warnings": list(result.warnings), **extras}
-        )
+        emit_json(done)
         return
     out = console()
-    if result.created:
-        out.print(f"registered [bold]{v.label}[/bold]  {v.id}")
+    label, id_ = done["label"], done["id"]
+    if done["created"]:
+        out.print(f"registered [bold]{label}[/bold]  {id_}")
     else:
-        out.print(f"already registered as [bold]{v.label}[/bold] (same tuple)  {v.id}")
-    repro = v.reproducibility
-    note = f" — {'; '.join(repro.reasons)}" if repro.reasons else ""
-    out.print(f"  reproducibility: {repro.status}{note}")
-    for hook in hooks:
-        if result.extras.get(hook.key) is not None:
-            out.print(f"  {hook.summary(result.extras[hook.key])}")
+        out.print(f"already registered as [bold]{label}[/bold] (same tuple)  {id_}")
+    repro = done["reproducibility"]
+    note = f" — {'; '.join(repro['reasons'])}" if repro["reasons"] else ""
+    out.print(f"  reproducibility: {repro['status']}{note}")
 
 
 def _version_rows(v: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -173,11 +190,11 @@ def show(
     as_json: bool = JsonOpt,
 ) -> None:
     """Show one version: its tuple, run manifest and status."""
-    from modelledger.ledger.home import open_ledger
+    from modelledger.ledger.home import read
     from modelledger.models.status import show as show_version
+    from modelledger.remote.session import route
 
-    with open_ledger() as ledger:
-        data = show_version(ledger, ref)
+    data = read(route("versions", ref), lambda ledger: show_version(ledger, ref))
     if as_json:
         emit_json(data)
         return

@@ -74,11 +74,11 @@ def show(
     as_json: bool = JsonOpt,
 ) -> None:
     """What is live now: the pinned id, NAME@N, since when, promoted and approved by whom."""
-    from modelledger.ledger.home import open_ledger
+    from modelledger.ledger.home import read
     from modelledger.releases.env_status import show as load
+    from modelledger.remote.session import route
 
-    with open_ledger() as ledger:
-        found = load(ledger, env)
+    found = read(route("environments", env), lambda ledger: load(ledger, env))
     if as_json:
         emit_json(found)
         return

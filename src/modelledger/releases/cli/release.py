@@ -81,44 +81,65 @@ def promote(
     """Run the gate; on a pass, move ENV to the pinned id when its policy asks for no approval,
     else open a promotion request (signed by you) that approvers decide with `mledger approve`.
     The move happens when the last approval needed is in."""
-    from modelledger.identity import manage
+    from modelledger.identity import keyfile, manage
     from modelledger.ledger.home import open_ledger
     from modelledger.releases.promote import GateFailed, Promotion
     from modelledger.releases.promote import promote as run
+    from modelledger.releases.remote import RemoteGateFailed
+    from modelledger.releases.remote import promote as remote_promote
+    from modelledger.releases.workflow import RequestState
+    from modelledger.remote.session import Remote
 
     if approver:
         raise InvalidInput(
             "--approver is gone: an approval is a signature by the approver, who runs "
             "`mledger approve REQUEST` with their own key (docs/tutorials/s09-signed-approvals.md)"
         )
-    with open_ledger() as ledger:
-        signer = manage.signing_key(ledger, key)
-        try:
-            done = run(ledger, ref, to, reason, override, expect_live, signer, expires)
-        except GateFailed as failed:
-            report = failed.decision.report.to_json()
-            if as_json:
-                emit_json({"promoted": False, **report})
-            else:
-                print_gate(report, f"gate {to}: {failed.decision.candidate.label}")
-            typer.echo(f"error: {failed}; nothing was changed", err=True)
-            raise typer.Exit(1) from None
-    if not isinstance(done, Promotion):
+    remote = Remote.from_environment()
+    try:
+        if remote is not None:
+            answer = remote_promote(
+                remote, ref, to, reason, override, expect_live, keyfile.load_if_any(key), expires
+            )
+        else:
+            with open_ledger() as ledger:
+                signer = manage.signing_key(ledger, key)
+                done = run(ledger, ref, to, reason, override, expect_live, signer, expires)
+            answer = (
+                {"promoted": True, **done.to_json()}
+                if isinstance(done, Promotion)
+                else {"promoted": False, "request": done.to_json()}
+            )
+    except (GateFailed, RemoteGateFailed) as failed:
+        if isinstance(failed, GateFailed):
+            report, label = failed.decision.report.to_json(), failed.decision.candidate.label
+        else:
+            report, label = failed.gate, ref
         if as_json:
-            emit_json({"promoted": False, "request": done.to_json()})
-            return
-        print_request(done)
-        typer.echo(f"approvers run: mledger approve {done.request.id[:15]}")
-        return
+            emit_json({"promoted": False, **report})
+        else:
+            print_gate(report, f"gate {to}: {label}")
+        typer.echo(f"error: {failed}; nothing was changed", err=True)
+        raise typer.Exit(1) from None
     if as_json:
-        emit_json({"promoted": True, **done.to_json()})
+        emit_json(answer)
         return
-    label = done.decision.candidate.label
-    verb = "OVERRIDE: promoted" if done.move.action == "override" else "promoted"
-    typer.echo(f"{verb} {label} to {to}  {done.move.subject_id}")
-    for c in done.decision.report.failures():
-        typer.echo(f"  waived: {c.name}: {c.detail}")
-    typer.echo(f"  previous: {done.move.previous_id or 'nothing'}; event #{done.event_seq}")
+    if not answer["promoted"]:
+        state = RequestState.from_json(answer["request"])
+        print_request(state)
+        typer.echo(f"approvers run: mledger approve {state.request.id[:15]}")
+        return
+    print_promoted(answer)
+
+
+def print_promoted(done: dict[str, Any]) -> None:
+    """A promotion's JSON (``promote --json``, or an approval that completed one), in lines."""
+    verb = "OVERRIDE: promoted" if done["action"] == "override" else "promoted"
+    typer.echo(f"{verb} {done['label']} to {done['env']}  {done['id']}")
+    for c in done["gate"]["criteria"]:
+        if not c["passed"]:
+            typer.echo(f"  waived: {c['name']}: {c['detail']}")
+    typer.echo(f"  previous: {done['previous'] or 'nothing'}; event #{done['event']}")
 
 
 def rehearse(

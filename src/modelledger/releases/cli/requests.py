@@ -49,11 +49,15 @@ def list_(
     as_json: bool = JsonOpt,
 ) -> None:
     """Pending promotion requests (all of them with --all), oldest first."""
-    from modelledger.ledger.home import open_ledger
-    from modelledger.releases.workflow import listing
+    from modelledger.ledger.home import read
+    from modelledger.releases.workflow import RequestState, listing
 
-    with open_ledger() as ledger:
-        found = listing(ledger, env, everything)
+    shown = read(
+        "/requests",
+        lambda ledger: [s.to_json() for s in listing(ledger, env, everything)],
+        {"env": env, "all": everything},
+    )
+    found = [RequestState.from_json(d) for d in shown]
     if as_json:
         emit_json([s.to_json() for s in found])
         return
@@ -74,11 +78,13 @@ def list_(
 @app.command()
 def show(request: str = RequestArg, as_json: bool = JsonOpt) -> None:
     """One request: what it would move, its gate report, who approved or rejected it."""
-    from modelledger.ledger.home import open_ledger
+    from modelledger.ledger.home import read
+    from modelledger.releases.workflow import RequestState
     from modelledger.releases.workflow import show as load
+    from modelledger.remote.session import route
 
-    with open_ledger() as ledger:
-        state = load(ledger, request)
+    shown = read(route("requests", request), lambda ledger: load(ledger, request).to_json())
+    state = RequestState.from_json(shown)
     if as_json:
         emit_json(state.to_json())
     else:
@@ -95,27 +101,34 @@ def _decide(
 ) -> None:
     from modelledger.identity import keyfile
     from modelledger.ledger.home import open_ledger
+    from modelledger.releases.remote import decide as remote_decide
     from modelledger.releases.workflow import decide_request
+    from modelledger.remote.session import Remote
 
     private = keyfile.load(key)
-    with open_ledger() as ledger:
-        done = decide_request(ledger, request, private, decision, reason)
-    if as_json:
-        emit_json(done.to_json())
-        return
-    s = done.state
-    typer.echo(
-        f"{DONE[decision]} {s.request.id[:15]} as {done.approval.principal} (event #{done.event_seq})"
-    )
-    if done.move is not None:
-        typer.echo(f"promoted {s.request.label} to {s.request.env}  {s.request.version}")
-        typer.echo(
-            f"  approved by {', '.join(s.approved_by)}; previous: {s.request.previous or 'nothing'}"
-        )
-    elif s.status == "pending":
-        typer.echo(f"  {len(s.approved_by)} of {s.need} approvals; waiting for more")
+    remote = Remote.from_environment()
+    if remote is not None:
+        done = remote_decide(remote, request, private, decision, reason)
     else:
-        typer.echo(f"  request {s.status}: {s.detail}")
+        with open_ledger() as ledger:
+            done = decide_request(ledger, request, private, decision, reason).to_json()
+    if as_json:
+        emit_json(done)
+        return
+    s = done["request"]
+    principal = done["decision"]["principal"]
+    typer.echo(f"{DONE[decision]} {s['id'][:15]} as {principal} (event #{done['event']})")
+    if done["promoted"]:
+        typer.echo(f"promoted {s['label']} to {s['env']}  {s['version']}")
+        typer.echo(
+            f"  approved by {', '.join(s['approved_by'])}; previous: {s['previous'] or 'nothing'}"
+        )
+    elif s["status"] == "pending":
+        typer.echo(
+            f"  {len(s['approved_by'])} of {s['needs']['count']} approvals; waiting for more"
+        )
+    else:
+        typer.echo(f"  request {s['status']}: {s['detail']}")
 
 
 def approve(

@@ -1,0 +1,86 @@
+"""Promotion through the registry server (``MLEDGER_URL``): the same acts as ``promote`` and
+``decide_request``, signed here with the caller's own key and recorded by the server, which
+checks the signatures, the roles and the gate again (docs/server.md). Each answer is the JSON
+the local command prints with ``--json``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelledger.core.errors import CheckFailed, Conflict, InvalidInput
+from modelledger.ledger.home import now
+from modelledger.releases.signatures import sign_decision, sign_request
+from modelledger.remote.session import Remote, route
+
+
+class RemoteGateFailed(CheckFailed):
+    """The server's gate said no; ``gate`` is its report (as ``GateReport.to_json``)."""
+
+    def __init__(self, message: str, gate: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.gate = gate
+
+
+def promote(
+    remote: Remote,
+    ref: str,
+    env: str,
+    reason: str | None,
+    override: bool,
+    expect_live: str | None,
+    private_key: Any,
+    expires: str,
+) -> dict[str, Any]:
+    """``{"promoted": True, **promotion}`` when ``env`` needs no approval, else the signed
+    request opened: ``{"promoted": False, "request": …}``."""
+    if expect_live is not None:
+        _check_live(remote, env, expect_live)
+    body = {"ref": ref, "env": env, "reason": reason, "override": override, "expires": expires}
+    try:
+        drafted = remote.post("/requests/draft", body)
+    except CheckFailed as exc:
+        raise _gate_failed(exc) from None
+    except Conflict as exc:
+        if "needs no approval" not in str(exc):  # the server's answer when nothing is asked
+            raise
+        move = {"ref": ref, "env": env, "reason": reason, "override": override}
+        try:
+            done = remote.post("/promotions", {**move, "expect_live": expect_live})
+        except CheckFailed as failed:
+            raise _gate_failed(failed) from None
+        return {"promoted": True, **done}
+    if private_key is None:
+        raise InvalidInput(
+            "this promotion needs approval: sign the request with your key (--key or MLEDGER_KEY)"
+        )
+    opened = remote.post("/requests", sign_request(drafted["request"], private_key))
+    return {"promoted": False, "request": opened}
+
+
+def _check_live(remote: Remote, env: str, expected: str) -> None:
+    shown = remote.get(route("environments", env))
+    live = shown.get("id") if isinstance(shown, dict) else None
+    want = None if expected.strip().lower() == "none" else expected
+    if want is not None and live is not None and live.startswith(want):
+        return
+    if want is None and live is None:
+        return
+    raise Conflict(f"{env} runs {live or 'nothing'}, not {expected}: nothing was changed")
+
+
+def _gate_failed(exc: CheckFailed) -> CheckFailed:
+    gate = getattr(exc, "answer", {}).get("gate")
+    return RemoteGateFailed(str(exc), gate) if isinstance(gate, dict) else exc
+
+
+def decide(
+    remote: Remote, text: str, private_key: Any, decision: str, reason: str | None
+) -> dict[str, Any]:
+    """Approve or reject the request ``text`` names (an id or a unique prefix), as the token's
+    principal, signed with ``private_key``: the answer ``decide_request(…).to_json()`` gives."""
+    shown = remote.get(route("requests", text))
+    principal = remote.get("/whoami")["name"]
+    body = sign_decision(shown, private_key, principal, decision, reason, at=now())
+    answer: dict[str, Any] = remote.post(route("requests", shown["id"], decision), body)
+    return answer

@@ -1,0 +1,150 @@
+"""The CLI against a real `mledger server` (MLEDGER_URL, MLEDGER_TOKEN), on SQLite and PostgreSQL:
+register from a clean checkout, show, promote (a request signed by the requester), approve (signed
+by the approver), what is live, and the refusals; the server's ledger verifies afterwards."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from modelledger.ledger.audit import verify as verify_chain
+from modelledger.models.status import show as local_show
+from tests.conftest import write
+from tests.people import key_file
+from tests.server.conftest import make_team
+from tests.server.test_replicas import start
+
+GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+
+
+@pytest.fixture
+def remote(ledger, project, tmp_path, monkeypatch, cli):
+    """The team's server over ``ledger`` and a client checkout (a git repo) to run the CLI in:
+    ``as_(name)`` makes the CLI that person (their token and key)."""
+    secrets = make_team(ledger, project)
+    proc, url = start(project, tmp_path / "server.log")
+    client = tmp_path / "checkout"
+    client.mkdir()
+    write(client / "train.py", "print('train')\n")
+    write(client / ".gitignore", "*.bin\n")
+    subprocess.run([*GIT, "init", "-q"], cwd=client, check=True)
+    subprocess.run([*GIT, "add", "."], cwd=client, check=True)
+    subprocess.run([*GIT, "commit", "-qm", "c"], cwd=client, check=True)
+    monkeypatch.chdir(client)
+    monkeypatch.setenv("MLEDGER_URL", url.removesuffix("/api/v1"))
+
+    def as_(name: str) -> None:
+        monkeypatch.setenv("MLEDGER_TOKEN", secrets[name])
+        monkeypatch.setenv("MLEDGER_KEY", str(key_file(project, name)))
+        monkeypatch.setenv("MLEDGER_USER", "someone-else")  # the token says who, not this
+
+    try:
+        yield as_, client, secrets
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def jrun(cli, *args, code=0):
+    return json.loads(cli(*args, "--json", code=code).stdout)
+
+
+def test_register_promote_approve_through_the_server(remote, cli, ledger):
+    as_, client, _ = remote
+    as_("alice")
+    assert "alice (person): approver, writer" in cli("identity", "whoami").stdout
+    as_("wes")
+    made = jrun(cli, "model", "register", "churn", "--artifact", str(write(client / "m.bin", "w1")))
+    assert made["created"] and made["label"] == "churn@1" and made["registered_by"] == "wes"
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=client, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert made["tuple"]["code"]["commit"] == head and not made["tuple"]["code"]["dirty"]
+    assert made["tuple"]["lock_sha256"]  # this interpreter's packages, captured here
+    again = jrun(cli, "model", "register", "churn", "--artifact", str(client / "m.bin"))
+    assert not again["created"] and again["id"] == made["id"]  # same tuple, same id
+    shown = jrun(cli, "model", "show", "churn@1")
+    assert shown == json.loads(json.dumps(local_show(ledger, "churn@1")))
+
+    asked = jrun(cli, "promote", "churn@1", "--to", "production", "--reason", "first")
+    assert not asked["promoted"] and asked["request"]["status"] == "pending"
+    rid = asked["request"]["id"]
+    listed = cli("request", "list").stdout
+    assert rid[:15] in listed and "churn@1" in listed
+    as_("alice")
+    done = cli("approve", rid[:12]).stdout
+    assert f"approved {rid[:15]} as alice" in done and "promoted churn@1 to production" in done
+    live = jrun(cli, "env", "show", "production")
+    assert live["label"] == "churn@1" and live["promoted_by"] == "wes"
+    assert live["approved_by"] == ["alice"]
+    assert jrun(cli, "request", "show", rid)["status"] == "promoted"
+    assert verify_chain(ledger).ok
+
+
+def test_refusals_through_the_server(remote, cli, ledger):
+    as_, client, secrets = remote
+    as_("wes")
+    jrun(cli, "model", "register", "churn", "--artifact", str(write(client / "m.bin", "w1")))
+    write(client / "train.py", "print('changed')\n")
+    dirty = cli("model", "register", "churn", "--artifact", str(client / "m.bin"), code=2)
+    assert "uncommitted changes (train.py)" in dirty.stderr and "commit them first" in dirty.stderr
+    as_("rita")  # a reader
+    refused = cli("promote", "churn@1", "--to", "production", code=3)
+    assert "error:" in refused.stderr
+    as_("wes")
+    asked = jrun(cli, "promote", "churn@1", "--to", "production")
+    rid = asked["request"]["id"]
+    self_approval = cli("approve", rid, code=3)  # wes asked: he may not approve
+    assert "wes" in self_approval.stderr
+    as_("bob")
+    rejected = cli("reject", rid, "--reason", "not yet")
+    assert f"rejected {rid[:15]} as bob" in rejected.stdout
+    missing = cli("model", "show", "churn@9", code=2)
+    assert "churn@9" in missing.stderr
+    local_only = cli("model", "list", code=2)
+    assert "works on a local ledger only" in local_only.stderr
+    with pytest.MonkeyPatch.context() as m:
+        m.setenv("MLEDGER_TOKEN", secrets["wes"][:-4] + "xxxx")
+        forged = cli("model", "show", "churn@1", code=3)
+        assert "MLEDGER_TOKEN" in forged.stderr
+        m.delenv("MLEDGER_TOKEN")
+        assert "MLEDGER_TOKEN is not" in cli("model", "show", "churn@1", code=2).stderr
+    with pytest.MonkeyPatch.context() as m:
+        m.setenv("MLEDGER_URL", "http://127.0.0.1:9")  # nothing listens on the discard port
+        gone = cli("model", "show", "churn@1", code=2)
+        assert "does not answer" in gone.stderr
+    assert verify_chain(ledger).ok
+
+
+def test_a_dirty_key_path_or_folder_artifact_is_refused_before_any_upload(remote, cli):
+    as_, client, _ = remote
+    as_("wes")
+    (client / "folder.bin").mkdir()
+    folder = cli("model", "register", "churn", "--artifact", str(client / "folder.bin"), code=2)
+    assert "folder" in folder.stderr
+    nothing = cli("model", "register", "churn", "--artifact", str(Path("nope.bin")), code=2)
+    assert "nope.bin" in nothing.stderr
+
+
+def test_an_environment_without_approvals_moves_at_once_and_expect_live_guards_it(
+    remote, cli, ledger, project
+):
+    from modelledger.releases import environments as envs
+    from tests.people import key_of
+
+    as_, client, _ = remote
+    policy = write(project / "staging.yaml", "approvers: 0\nfour_eyes: false\n")
+    envs.set_policy(ledger, "staging", policy, key_of(project, "carol"))
+    as_("wes")
+    for n in (1, 2):
+        cli("model", "register", "churn", "--artifact", str(write(client / f"{n}.bin", f"w{n}")))
+    moved = cli("promote", "churn@1", "--to", "staging").stdout
+    assert "promoted churn@1 to staging" in moved and "previous: nothing" in moved
+    stale = cli("promote", "churn@2", "--to", "staging", "--expect-live", "none", code=2)
+    assert "staging runs" in stale.stderr and "nothing was changed" in stale.stderr
+    live = jrun(cli, "env", "show", "staging")["id"]
+    done = jrun(cli, "promote", "churn@2", "--to", "staging", "--expect-live", live[:12])
+    assert done["promoted"] and done["label"] == "churn@2" and done["previous"] == live

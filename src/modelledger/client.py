@@ -25,6 +25,7 @@ from modelledger.models.register import (
     register,
 )
 from modelledger.models.version import CodeRef, DataRef, ModelVersion
+from modelledger.remote.session import Remote, refuse_local, route
 from modelledger.settings import Settings
 
 model_hooks.install("modelledger.drift.hook:ProfileHook")  # drift reference profiles
@@ -38,6 +39,8 @@ def open_ledger(home: str | Path | None = None) -> Ledger:
     Ledgers stay open for the life of the process, one per configuration, so repeated calls are
     free (registration in a loop must not reconnect each time).
     """
+    if home is None:
+        refuse_local("this call")
     config = resolve(Settings(home=Path(home)) if home is not None else None)
     if config not in _open_ledgers:
         _open_ledgers[config] = _open_config(config)
@@ -60,12 +63,25 @@ def register_model(
     data, params, seed, parent, base_model, lock, loader, card, allow_dirty, irreproducible,
     code_ref, code, code_dir, preprocessing, manifest (see ``mledger model register``)."""
     request = RegisterRequest.of(name, artifact, **options)
+    if (remote := _remote(ledger)) is not None:
+        from modelledger.models.remote import register_remote
+
+        return ModelVersion.from_json(register_remote(remote, request))
     return register(ledger or open_ledger(), request).version
 
 
 def get_version(ref: str, ledger: Ledger | None = None) -> ModelVersion:
     """A version by full id, unique prefix or ``NAME@N``."""
+    if (remote := _remote(ledger)) is not None:
+        return ModelVersion.from_json(remote.get(route("versions", ref)))
     return models.get_version(ledger or open_ledger(), ref)
+
+
+def _remote(ledger: Ledger | None) -> Remote | None:
+    """The registry server ``MLEDGER_URL`` names, for a call given no ledger of its own. The
+    calls that go through it: register_model, get_version, promote, approve, live; the others
+    refuse while it is set (``open_ledger``)."""
+    return None if ledger is not None else Remote.from_environment()
 
 
 def list_versions(name: str | None = None, ledger: Ledger | None = None) -> list[ModelVersion]:
@@ -263,10 +279,17 @@ def promote(
     (``{"promoted": True, …}``), else open a promotion request signed with ``key`` (your
     signing key; default ``$MLEDGER_KEY``) and return ``{"promoted": False, "request": {…}}``.
     Raises ``GateFailed`` (a ``CheckFailed``) with the report when the evidence fails."""
-    from modelledger.identity import manage
+    from modelledger.identity import keyfile, manage
     from modelledger.releases.promote import Promotion
     from modelledger.releases.promote import promote as run
 
+    if (remote := _remote(ledger)) is not None:
+        from modelledger.releases import remote as remote_releases
+
+        signing_key = keyfile.load_if_any(key)
+        return remote_releases.promote(
+            remote, ref, to, reason, False, expect_live, signing_key, expires
+        )
     ledger = ledger or open_ledger()
     signer = manage.signing_key(ledger, key)
     done = run(ledger, ref, to, reason, expect_live=expect_live, key=signer, expires=expires)
@@ -289,6 +312,10 @@ def approve(
     from modelledger.releases.workflow import decide_request
 
     decision = "reject" if reject else "approve"
+    if (remote := _remote(ledger)) is not None:
+        from modelledger.releases.remote import decide
+
+        return decide(remote, request, keyfile.load(key), decision, reason)
     done = decide_request(ledger or open_ledger(), request, keyfile.load(key), decision, reason)
     return done.to_json()
 
@@ -298,7 +325,10 @@ def live(env: str, ledger: Ledger | None = None) -> str:
     from modelledger.core.errors import NotFound
     from modelledger.releases.env_status import show
 
-    found = show(ledger or open_ledger(), env)
+    if (remote := _remote(ledger)) is not None:
+        found = remote.get(route("environments", env))
+    else:
+        found = show(ledger or open_ledger(), env)
     if found["id"] is None:
         raise NotFound(f"nothing is live in {env} yet")
     return str(found["id"])

@@ -148,3 +148,24 @@ def test_an_environment_without_approvals_moves_at_once_and_expect_live_guards_i
     live = jrun(cli, "env", "show", "staging")["id"]
     done = jrun(cli, "promote", "churn@2", "--to", "staging", "--expect-live", live[:12])
     assert done["promoted"] and done["label"] == "churn@2" and done["previous"] == live
+
+
+def test_the_python_api_goes_through_the_server_too(remote, ledger, project):
+    import modelledger as ml
+    from modelledger.core.errors import InvalidInput, NotAllowed
+
+    as_, client, _ = remote
+    as_("wes")
+    v = ml.register_model("churn", write(client / "m.bin", "w1"), params={"lr": 0.1})
+    assert (v.label, v.registered_by, v.tuple.params) == ("churn@1", "wes", {"lr": 0.1})
+    assert ml.get_version("churn@1") == v
+    asked = ml.promote("churn@1", "production", reason="first")
+    assert not asked["promoted"] and asked["request"]["requester"] == "wes"
+    with pytest.raises(NotAllowed, match="wes"):
+        ml.approve(asked["request"]["id"])  # the requester's own
+    as_("bob")
+    done = ml.approve(asked["request"]["id"][:12])
+    assert done["promoted"] and done["promotion"]["approvers"] == ["bob"]
+    assert ml.live("production") == v.id
+    with pytest.raises(InvalidInput, match="local ledger only"):
+        ml.list_versions()  # not through the server yet: refused, not answered from elsewhere

@@ -187,6 +187,22 @@ class ModelVersion:
             irreproducible_reason=row["irreproducible_reason"],
         )
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ModelVersion:
+        """From ``to_json``'s form (a registry server's answer)."""
+        from modelledger.core.clock import parse_time
+
+        return cls(
+            id=data["id"],
+            number=data["number"],
+            tuple=VersionTuple.from_json(data["tuple"]),
+            created_at=parse_time(data["created_at"]),
+            registered_by=data["registered_by"],
+            manifest=dict(data["manifest"]),
+            loader=data["loader"],
+            irreproducible_reason=data["irreproducible_reason"],
+        )
+
     @property
     def name(self) -> str:
         return self.tuple.name

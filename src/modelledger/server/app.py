@@ -58,6 +58,7 @@ from modelledger.server.actor import acting_as
 from modelledger.server.auth import Authenticator, TooManyFailures, Unauthenticated
 from modelledger.server.caller import Caller
 from modelledger.server.multipart import BadBody
+from modelledger.server.oidc import OidcConfig, OidcVerifier
 
 __all__ = ["Limits", "create_app"]
 
@@ -241,10 +242,14 @@ _UPLOAD_DOC: dict[str, Any] = {
 
 
 # -- the app ----------------------------------------------------------------------------------------
-def create_app(ledger: Ledger, limits: Limits | None = None) -> FastAPI:
-    """The API over ``ledger`` (opened once per process, shared by every request)."""
+def create_app(
+    ledger: Ledger, limits: Limits | None = None, oidc: OidcConfig | None = None
+) -> FastAPI:
+    """The API over ``ledger`` (opened once per process, shared by every request); ``oidc``:
+    an identity provider whose JWTs are accepted beside the ledger's API tokens."""
     limits = limits or Limits()
-    auth = Authenticator(ledger, limits.auth_failures, limits.auth_window)
+    verifier = OidcVerifier(oidc) if oidc is not None else None
+    auth = Authenticator(ledger, limits.auth_failures, limits.auth_window, oidc=verifier)
     bearer = HTTPBearer(auto_error=False, description="an API token: `mledger token create`")
     app = FastAPI(
         title="modelledger registry",

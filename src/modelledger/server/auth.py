@@ -1,6 +1,8 @@
 """Checking a bearer token: hashed and looked up in the directory, refused (one generic answer,
 whatever the reason) when it is unknown, forged, expired or revoked or its principal disabled;
-the failures of each client address are counted and, past a limit, answered 429."""
+the failures of each client address are counted and, past a limit, answered 429. With OIDC
+configured (server/oidc.py), an identity provider's JWT is accepted too, for a principal the
+ledger knows and has not disabled."""
 
 from __future__ import annotations
 
@@ -8,13 +10,15 @@ import time
 from collections.abc import Callable
 
 from modelledger.core.errors import MledgerError
+from modelledger.identity.directory import Principal, Token
 from modelledger.ledger.home import Ledger, now
 from modelledger.server.caller import Caller
+from modelledger.server.oidc import OidcVerifier, looks_like_jwt
 from modelledger.server.ratelimit import FailureLimiter
 from modelledger.server.store import DirectoryCache
 
 REFUSED = "authentication failed: send a valid API token as 'Authorization: Bearer mlt_…'"
-MAX_TOKEN = 256  # characters: a real token is about 90
+MAX_TOKEN = 16384  # characters: an API token is about 90, an identity provider's JWT a few KB
 
 
 class Unauthenticated(MledgerError):
@@ -41,7 +45,9 @@ class Authenticator:
         failures: int = 20,
         window: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        oidc: OidcVerifier | None = None,
     ) -> None:
+        self.oidc = oidc
         self.directory = DirectoryCache(ledger)
         self.limiter = FailureLimiter(failures, window, clock)
 
@@ -52,12 +58,24 @@ class Authenticator:
         if wait is not None:
             raise TooManyFailures(wait)
         secret = _bearer(authorization)
-        found = self.directory.current().bearer(secret, now()) if secret else None
+        found = None
+        if secret and self.oidc is not None and looks_like_jwt(secret):
+            found = self._from_oidc(self.oidc, secret)
+        elif secret:
+            found = self.directory.current().bearer(secret, now())
         if found is None:
             self.limiter.failed(client)
             raise Unauthenticated()
         token, principal = found
         return Caller(principal, token)
+
+    def _from_oidc(self, oidc: OidcVerifier, secret: str) -> tuple[Token, Principal] | None:
+        checked = oidc.token_for(secret)
+        if checked is None:
+            return None
+        name, token = checked
+        who = self.directory.current().principals.get(name)
+        return (token, who) if who is not None and not who.disabled else None
 
 
 def _bearer(header: str | None) -> str | None:

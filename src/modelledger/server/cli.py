@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
+from typing import Any
 
 import typer
+
+from modelledger.core.errors import InvalidInput
 
 
 def server(
@@ -26,6 +30,18 @@ def server(
         help="Failed authentications per address per minute (429 past it).",
     ),
     access_log: bool = typer.Option(False, "--access-log", help="uvicorn's access log on stderr."),
+    oidc_issuer: str | None = typer.Option(
+        None, "--oidc-issuer", help="Accept this identity provider's JWTs too (its issuer URL)."
+    ),
+    oidc_audience: str | None = typer.Option(
+        None, "--oidc-audience", help="The audience its tokens must name (this server's id)."
+    ),
+    oidc_jwks: str | None = typer.Option(
+        None, "--oidc-jwks", help="Its keys (JWKS URL or file); default: from its discovery."
+    ),
+    oidc_claim: str = typer.Option(
+        "email", "--oidc-claim", help="The claim holding the principal's name in this ledger."
+    ),
 ) -> None:
     """Serve the registry API (/api/v1, OpenAPI at /api/v1/openapi.json) over the ledger found
     as usual: SQLite for one machine, PostgreSQL (MLEDGER_DB_URL) for a team, where several
@@ -37,6 +53,17 @@ def server(
 
     with open_ledger(serving=True) as ledger:
         ledger.db  # noqa: B018 - fail here, before binding, when there is no ledger
+    if (oidc_issuer is None) != (oidc_audience is None):
+        raise InvalidInput("--oidc-issuer and --oidc-audience go together")
+    if oidc_issuer is not None:
+        oidc = {
+            "MLEDGER_SERVER_OIDC_ISSUER": oidc_issuer,
+            "MLEDGER_SERVER_OIDC_AUDIENCE": str(oidc_audience),
+            "MLEDGER_SERVER_OIDC_JWKS": oidc_jwks or "",
+            "MLEDGER_SERVER_OIDC_CLAIM": oidc_claim,
+        }
+        _oidc_config(oidc)  # its keys are read now: a wrong issuer fails here, not later
+        os.environ.update(oidc)  # for the workers' app factory
     os.environ["MLEDGER_SERVER_MAX_UPLOAD"] = str(int(max_upload_mib * (1 << 20)))
     os.environ["MLEDGER_SERVER_AUTH_FAILURES"] = str(auth_failures)
     config = uvicorn.Config(
@@ -73,4 +100,26 @@ def app_from_environment() -> object:
         max_upload_bytes=int(os.environ.get("MLEDGER_SERVER_MAX_UPLOAD", 1 << 30)),
         auth_failures=int(os.environ.get("MLEDGER_SERVER_AUTH_FAILURES", 20)),
     )
-    return create_app(open_ledger(serving=True), limits)
+    return create_app(open_ledger(serving=True), limits, _oidc_config(os.environ))
+
+
+def _oidc_config(env: Mapping[str, str]) -> Any:
+    """The OIDC set-up ``env`` holds (None: none), its keys read once to check them."""
+    import jwt
+
+    from modelledger.server.oidc import OidcConfig, OidcVerifier
+
+    issuer = env.get("MLEDGER_SERVER_OIDC_ISSUER")
+    if not issuer:
+        return None
+    config = OidcConfig(
+        issuer=issuer,
+        audience=env["MLEDGER_SERVER_OIDC_AUDIENCE"],
+        jwks=env.get("MLEDGER_SERVER_OIDC_JWKS") or None,
+        claim=env.get("MLEDGER_SERVER_OIDC_CLAIM", "email"),
+    )
+    try:
+        OidcVerifier(config)
+    except (OSError, ValueError, KeyError, jwt.PyJWTError) as exc:
+        raise InvalidInput(f"--oidc: the issuer's keys could not be read: {exc}") from None
+    return config

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam, insert, update
+from unapproved import create_unapproved
 
 from modelledger.capture.hardware import capture_hardware
 from modelledger.core import ids
@@ -44,7 +45,6 @@ from modelledger.models.register import RegisterRequest, register
 from modelledger.models.store import labels, versions
 from modelledger.models.version import ArtifactRef, CodeRef, DataRef, ModelVersion, VersionTuple
 from modelledger.predictions.ingest import log_predictions
-from modelledger.releases import environments as env_service
 from modelledger.releases.promote import promote
 from modelledger.settings import Settings
 
@@ -381,7 +381,7 @@ def _build(
         for k in range(max(1, plan.evals_per_version))
     ]
     for env in ENVS:
-        env_service.create(ledger, env)
+        create_unapproved(ledger, env)
     writer = _Writer(plan, snaps, eval_sets)
 
     # what the use-case calls below append besides the bulk events
@@ -414,14 +414,14 @@ def _build(
         for _ in range(plan.promotion_count * (chunk + 1) // chunks - promoted):
             env = ENVS[promoted % 2]
             target = writer.candidate(ledger, home / "artifacts", promoted)
-            promote(ledger, target, env, [writer.approver(target)], reason="weekly release")
+            promote(ledger, target, env, reason="weekly release")
             lives[env] = target
             promoted += 1
         for _ in range(batches * (chunk + 1) // chunks - batches_done):
             live = lives.get("production")
             if live is None:
                 live = lives["production"] = writer.candidate(ledger, home / "artifacts", promoted)
-                promote(ledger, live, "production", [writer.approver(live)], reason="first")
+                promote(ledger, live, "production", reason="first")
                 promoted += 1
             records = _records(live, plan.batch_rows, rng)
             records[0]["request_id"] = request_id = f"req-{batches_done:08d}"

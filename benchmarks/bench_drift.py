@@ -45,6 +45,7 @@ import duckdb
 import numpy as np
 import yaml
 from peers import find_peer
+from unapproved import create_unapproved
 
 from modelledger.client import log_predictions
 from modelledger.data.snapshot import SnapshotRequest, snapshot
@@ -53,7 +54,6 @@ from modelledger.drift.policy import parse_drift_policy
 from modelledger.ledger.home import Ledger, init_ledger, open_ledger
 from modelledger.models.register import RegisterRequest, register
 from modelledger.predictions.feedback import import_feedback
-from modelledger.releases import environments as envs
 from modelledger.releases.promote import promote
 from modelledger.settings import Settings
 
@@ -233,8 +233,8 @@ def setup(tmp: Path, n: int) -> tuple[World, dict[str, float]]:
             raise SystemExit("registration took no reference profile from the training data")
         print(f"    reference profile: {taken.rows:,} rows, {taken.features} features")
         vid = found.version.id
-        envs.create(ledger, ENV)
-        promote(ledger, vid, ENV, ["bob"], reason="benchmark")
+        create_unapproved(ledger, ENV)
+        promote(ledger, vid, ENV, reason="benchmark")
         times = ledger_times(n, time.time() - 60)
 
         def log_all() -> None:

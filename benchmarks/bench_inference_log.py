@@ -30,12 +30,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from unapproved import create_unapproved
+
 from modelledger.ledger.home import Ledger, init_ledger, open_ledger
 from modelledger.models.register import RegisterRequest, register
 from modelledger.predictions.audit import audit_prediction
 from modelledger.predictions.importer import import_file
 from modelledger.predictions.ingest import log_predictions
-from modelledger.releases import environments as env_service
 from modelledger.releases.promote import promote
 from modelledger.settings import Settings
 
@@ -66,11 +67,7 @@ def setup(home: Path, db_url: str | None) -> str:
             name="fraud", artifact=artifact, code_ref="git+https://example.com/fraud@abc123"
         )
         version = register(ledger, req).version
-        env_service.create(ledger, ENV)
-        # no approval asked: the promotion moves at once (approvals need signing keys)
-        policy = home / "policy.yaml"
-        policy.write_text("approvers: 0\nfour_eyes: false\n")
-        env_service.set_policy(ledger, ENV, policy)
+        create_unapproved(ledger, ENV)
         promote(ledger, version.id, ENV, reason="benchmark")
         return version.id
 

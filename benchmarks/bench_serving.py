@@ -30,9 +30,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.models.fake_models: the trivial python: model
 
+from unapproved import create_unapproved  # noqa: E402
+
 from modelledger.ledger.home import Ledger, init_ledger, open_ledger  # noqa: E402
 from modelledger.models.register import RegisterRequest, register  # noqa: E402
-from modelledger.releases import environments as envs  # noqa: E402
 from modelledger.releases.promote import promote  # noqa: E402
 from modelledger.serving import routing  # noqa: E402
 from modelledger.settings import Settings  # noqa: E402
@@ -68,10 +69,9 @@ def build_ledger(home: Path) -> Ledger:
             card={"inputs": INPUTS},
         )
         ids.append(register(ledger, req).version.id)
-    envs.create(ledger, ENV)
-    promote(ledger, ids[0], ENV, ["bob"])
-    envs.create(ledger, PLAIN)
-    promote(ledger, ids[0], PLAIN, ["bob"])
+    for env in (ENV, PLAIN):
+        create_unapproved(ledger, env)
+        promote(ledger, ids[0], env)
     routing.set_route(
         ledger, ENV, [f"{ids[0]}=90", f"{ids[1]}=10"], ["bob"], [ids[2]], sticky_key="user"
     )

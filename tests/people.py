@@ -82,7 +82,7 @@ def approved(
     from modelledger.releases.promote import Promotion, promote
     from modelledger.releases.workflow import decide_request
 
-    project = project or _home_project(ledger)
+    project = project or home_project(ledger)
     people(ledger, project, approvers, requester)
     done = promote(ledger, ref, env, reason, override, expect_live, key_of(project, requester))
     if isinstance(done, Promotion):
@@ -154,7 +154,7 @@ def _stdout(result: Any) -> str:
     return result if isinstance(result, str) else str(result.stdout)
 
 
-def _home_project(ledger: Ledger) -> Path:
+def home_project(ledger: Ledger) -> Path:
     home = ledger.config.home
     assert home is not None, "give project= for a ledger without a home folder"
     return Path(home).parent
@@ -162,4 +162,4 @@ def _home_project(ledger: Ledger) -> Path:
 
 def key_for(ledger: Ledger, name: str) -> Any:
     """NAME's key in the project of ``ledger``'s home folder."""
-    return key_of(_home_project(ledger), name)
+    return key_of(home_project(ledger), name)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from modelledger.cli.app import app
-from tests.people import promote_via_cli
+from tests.people import key_file, promote_via_cli
 
 PG_BASE = os.environ.get("MLEDGER_TEST_PG_URL", "postgresql+psycopg://postgres@localhost:5432/test")
 
@@ -115,7 +115,7 @@ def build(folder: Path, backend: str) -> Built:
     v2 = promote_via_cli(run, project, "churn@2", "production", approvers=("bob",))["id"]
     run("system", "create", "rag", "-c", "model=churn@1", "-c", f"data={train}")
     run("route", "set", "production", "--arm", "churn@2=90", "--arm", "churn@1=10",
-        "--approver", "bob")  # fmt: skip
+        "--key", str(key_file(project, "bob")))  # fmt: skip
     lines = [
         {
             "request_id": f"r{i}",

@@ -34,7 +34,7 @@ def test_latest_is_refused_where_something_is_pinned(churn, project):
     key = str(key_file(project, "carol"))
     err = cli("promote", "churn@latest", "--to", "production", "--key", key, code=2).stderr
     assert "churn@latest floats" in err
-    err = cli("route", "set", "production", "--arm", "churn@latest=100", "--approver", "d", code=2)
+    err = cli("route", "set", "production", "--arm", "churn@latest=100", "--key", key, code=2)
     assert "floats" in err.stderr
 
 

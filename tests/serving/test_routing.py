@@ -2,7 +2,7 @@
 
 import pytest
 
-from modelledger.core.errors import CheckFailed, InvalidInput, NotFound
+from modelledger.core.errors import CheckFailed, InvalidInput, NotAllowed, NotFound
 from modelledger.evals import evaluate
 from modelledger.ledger.audit import EventQuery, log
 from modelledger.models.register import RegisterRequest, register
@@ -10,7 +10,15 @@ from modelledger.releases import environments as envs
 from modelledger.releases.rollback import rollback
 from modelledger.serving import routing
 from tests.conftest import write
-from tests.people import key_for, promote_approved
+from tests.people import home_project, key_for, key_of, people, promote_approved
+
+
+def set_route(ledger, env, arms, approvers, *args, **kw):
+    """``routing.set_route`` signed by the one person ``approvers`` names (made an approver if
+    the ledger does not know them): the ledger has identities once something is promoted."""
+    [name] = approvers
+    people(ledger, home_project(ledger), approvers=(name,))
+    return routing.set_route(ledger, env, arms, [], *args, key=key_for(ledger, name), **kw)
 
 
 def version(ledger, project, n):
@@ -40,7 +48,7 @@ def test_canary_shares_are_sticky_and_raising_only_adds_users(ledger, live):
     _v1, _v2, _v3 = live
     before = routing.show(ledger, "production")
     assert before["revision"] is None and [a["percent"] for a in before["arms"]] == [100]
-    route = routing.set_route(
+    route = set_route(
         ledger, "production", ["fraud@1=90", "fraud@2=10"], ["bob"], sticky_key="user_id"
     )
     assert [(a["arm"], a["label"], a["percent"]) for a in route["arms"]] == [
@@ -51,9 +59,7 @@ def test_canary_shares_are_sticky_and_raising_only_adds_users(ledger, live):
     first = {u: routing.assign(ledger, "production", u)["arm"] for u in users}
     assert 0.07 < sum(a == "canary-1" for a in first.values()) / len(users) < 0.13
     assert first == {u: routing.assign(ledger, "production", u)["arm"] for u in users}  # sticky
-    routing.set_route(
-        ledger, "production", ["fraud@1=75", "fraud@2=25"], ["bob"], sticky_key="user_id"
-    )
+    set_route(ledger, "production", ["fraud@1=75", "fraud@2=25"], ["bob"], sticky_key="user_id")
     after = {u: routing.assign(ledger, "production", u)["arm"] for u in users}
     assert all(after[u] == "canary-1" for u in users if first[u] == "canary-1")
     assert 0.21 < sum(a == "canary-1" for a in after.values()) / len(users) < 0.29
@@ -65,31 +71,31 @@ def test_canary_shares_are_sticky_and_raising_only_adds_users(ledger, live):
 
 def test_shadow_and_refusals_change_nothing(ledger, live):
     _v1, _v2, _v3 = live
-    route = routing.set_route(ledger, "production", ["fraud@1=100"], ["bob"], shadows=["fraud@3"])
+    route = set_route(ledger, "production", ["fraud@1=100"], ["bob"], shadows=["fraud@3"])
     assert route["shadows"][0]["label"] == "fraud@3"  # not gated: a shadow is never returned
     before = routing.show(ledger, "production")
     with pytest.raises(InvalidInput, match="sum to 95"):
-        routing.set_route(ledger, "production", ["fraud@1=90", "fraud@2=5"], ["bob"])
+        set_route(ledger, "production", ["fraud@1=90", "fraud@2=5"], ["bob"])
     with pytest.raises(NotFound, match="fraud@9"):
-        routing.set_route(ledger, "production", ["fraud@1=90", "fraud@9=10"], ["bob"])
+        set_route(ledger, "production", ["fraud@1=90", "fraud@9=10"], ["bob"])
     with pytest.raises(InvalidInput, match="must be one of the arms"):
-        routing.set_route(ledger, "production", ["fraud@2=100"], ["bob"])
+        set_route(ledger, "production", ["fraud@2=100"], ["bob"])
     with pytest.raises(CheckFailed, match="auc"):  # fraud@3 scored 0.7 < the 0.8 floor
-        routing.set_route(ledger, "production", ["fraud@1=90", "fraud@3=10"], ["bob"])
+        set_route(ledger, "production", ["fraud@1=90", "fraud@3=10"], ["bob"])
     with pytest.raises(CheckFailed, match="four eyes"):
-        routing.set_route(ledger, "production", ["fraud@1=90", "fraud@2=10"], ["alice"])
-    with pytest.raises(InvalidInput, match="--approver"):
+        set_route(ledger, "production", ["fraud@1=90", "fraud@2=10"], ["alice"])
+    with pytest.raises(InvalidInput, match="takes your signing key"):
         routing.set_route(ledger, "production", ["fraud@1=90", "fraud@2=10"], [])
     assert routing.show(ledger, "production") == before
 
 
 def test_promotion_or_rollback_ends_the_experiment(ledger, live):
     _v1, v2, _ = live
-    routing.set_route(ledger, "production", ["fraud@1=90", "fraud@2=10"], ["bob"])
+    set_route(ledger, "production", ["fraud@1=90", "fraud@2=10"], ["bob"])
     promote_approved(ledger, v2.id, "production", reason="canary won")
     route = routing.show(ledger, "production")
     assert route["revision"] is None and [a["label"] for a in route["arms"]] == ["fraud@2"]
-    routing.set_route(ledger, "production", ["fraud@2=50", "fraud@1=50"], ["bob"])
+    set_route(ledger, "production", ["fraud@2=50", "fraud@1=50"], ["bob"])
     assert routing.show(ledger, "production")["arms"][0]["label"] == "fraud@2"  # the live one leads
     rollback(ledger, "production", [], "back", key=key_for(ledger, "bob"))
     assert [a["label"] for a in routing.show(ledger, "production")["arms"]] == ["fraud@1"]
@@ -97,10 +103,8 @@ def test_promotion_or_rollback_ends_the_experiment(ledger, live):
 
 def test_the_sticky_key_outlives_the_experiment_and_same_route_is_no_new_event(ledger, live):
     _, v2, _ = live
-    routing.set_route(
-        ledger, "production", ["fraud@1=90", "fraud@2=10"], ["bob"], sticky_key="user_id"
-    )
-    again = routing.set_route(
+    set_route(ledger, "production", ["fraud@1=90", "fraud@2=10"], ["bob"], sticky_key="user_id")
+    again = set_route(
         ledger, "production", ["fraud@1=90", "fraud@2=10"], ["bob"], sticky_key="user_id"
     )
     assert again["event"] is None and again["revision"] == 1
@@ -126,7 +130,7 @@ def test_the_audit_of_a_canary_answer_names_the_route_that_approved_it(ledger, l
     from modelledger.predictions.audit import audit_prediction
 
     _, v2, _ = live
-    route = routing.set_route(
+    route = set_route(
         ledger, "production", ["fraud@1=90", "fraud@2=10"], ["carol"], reason="try GBM"
     )
     record = {
@@ -141,3 +145,27 @@ def test_the_audit_of_a_canary_answer_names_the_route_that_approved_it(ledger, l
     assert found["role"] == "canary"
     assert found["route"]["event"] == route["event"] and found["route"]["approvers"] == ["carol"]
     assert found["route"]["gate"]["passed"] and found["route"]["reason"] == "try GBM"
+
+
+def test_a_route_is_signed_by_an_approver_once_the_ledger_has_identities(ledger, project, live):
+    from modelledger.identity import manage
+    from modelledger.identity.signing import public_key_text
+    from modelledger.ledger.audit import verify
+
+    arms = ["fraud@1=90", "fraud@2=10"]
+    with pytest.raises(InvalidInput, match="not approved by typed --approver names"):
+        routing.set_route(ledger, "production", arms, ["bob"], key=key_for(ledger, "bob"))
+    with pytest.raises(InvalidInput, match="takes your signing key"):
+        routing.set_route(ledger, "production", arms, ["bob"])  # typed names alone: refused
+    admin = key_of(project, "carol")
+    manage.save(
+        ledger, admin, "wes", grant=["writer"], add_keys=[public_key_text(key_of(project, "wes"))],
+        create=True,
+    )  # fmt: skip
+    with pytest.raises(NotAllowed, match="needs the approver role"):
+        routing.set_route(ledger, "production", arms, [], key=key_of(project, "wes"))
+    route = routing.set_route(ledger, "production", arms, [], key=key_for(ledger, "bob"))
+    [event] = log(ledger, EventQuery(kind="route.set")).events
+    assert event.actor == "bob" and event.payload["by"] == "bob"
+    assert event.payload["approvers"] == ["bob"] and route["set_by"] == "bob"
+    assert verify(ledger).ok

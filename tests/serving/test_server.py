@@ -305,7 +305,7 @@ def test_corrupt_artifact_is_never_loaded_and_the_previous_version_keeps_serving
 def test_canary_is_sticky_and_shadows_are_logged_but_never_returned(ledger, live, serve):
     v1, v2, v3 = live
     routing.set_route(
-        ledger, ENV, [f"{v1.id}=50", f"{v2.id}=50"], ["bob"], [v3.id], sticky_key="user"
+        ledger, ENV, [f"{v1.id}=50", f"{v2.id}=50"], [], [v3.id], "user", key=key_for(ledger, "bob")
     )
     client, server = serve()
     users = [f"user-{i}" for i in range(30)]

@@ -1,5 +1,6 @@
 """Acts that, once a ledger has identities, are signed by the person doing them: setting a gate
-policy (an admin) and rolling back (an approver for the environment, or an admin). Pure.
+policy (an admin), rolling back and routing traffic (an approver for the environment, or an
+admin). Pure.
 
 The signature covers the event's payload bar itself, which names the ledger, the environment,
 the before and after, and the signer (``by``); so it cannot be moved to another act.
@@ -13,8 +14,8 @@ from modelledger.identity import signing
 from modelledger.identity.directory import Directory
 
 FORMAT = "mledger-act/1"
-ROLES = {"env.policy": "admin", "rollback": "approver"}
-WHAT = {"env.policy": "setting a gate policy", "rollback": "a rollback"}
+ROLES = {"env.policy": "admin", "rollback": "approver", "route.set": "approver"}
+WHAT = {"env.policy": "setting a gate policy", "rollback": "a rollback", "route.set": "a route"}
 
 
 # what the ledger adds to a payload when it appends the event (the digests of the rows written

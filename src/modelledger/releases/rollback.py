@@ -15,7 +15,7 @@ from modelledger.releases import store as environments
 from modelledger.releases.environment import Move, PlannedMove
 from modelledger.releases.environments import check_unmoved
 from modelledger.releases.rehearse import Check, RehearsalFailed, failures, plan, target_checks
-from modelledger.releases.signer import signer_for
+from modelledger.releases.signer import signer_for, signer_or_names
 
 
 @dataclass(frozen=True)
@@ -55,13 +55,8 @@ def rollback(
     are refused. Before, typed names are what there is."""
     names = [a.strip() for a in approvers if a and a.strip()]
     with ledger.db.read() as conn:
-        signer = signer_for(conn, "rollback", env, key)
-    if signer is not None and names:
-        raise InvalidInput(
-            "this ledger has identities: a rollback is signed with your key (--key or "
-            "MLEDGER_KEY), not approved by typed --approver names"
-        )
-    if signer is None and not names:
+        signer, names = signer_or_names(conn, "rollback", env, key, names)
+    if not names:
         raise InvalidInput("rollback needs --approver NAME: the person who approved it")
     if not (reason and reason.strip()):
         raise InvalidInput('rollback needs --reason "…": why production is being rolled back')

@@ -44,6 +44,23 @@ def signer_for(conn: Connection, kind: str, env: str, private_key: Any) -> Signe
     return Signer(who.name, d.ledger, private_key)
 
 
+def signer_or_names(
+    conn: Connection, kind: str, env: str, private_key: Any, typed: list[str]
+) -> tuple[Signer | None, list[str]]:
+    """For an act approved by typed names before identities and signed after: (the signer, and
+    they as the one approver) once the ledger has identities, where typed names are refused;
+    else (None, the typed names)."""
+    signer = signer_for(conn, kind, env, private_key)
+    if signer is None:
+        return None, typed
+    if typed:
+        raise InvalidInput(
+            f"this ledger has identities: {acts.WHAT[kind]} is signed with your key (--key or "
+            "MLEDGER_KEY), not approved by typed --approver names"
+        )
+    return signer, [signer.name]
+
+
 def sign_act(
     conn: Connection, kind: str, env: str, payload: dict[str, Any], private_key: Any
 ) -> tuple[str | None, dict[str, Any]]:

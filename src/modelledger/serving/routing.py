@@ -95,13 +95,20 @@ def set_route(
     shadows: Sequence[str] = (),
     sticky_key: str | None = None,
     reason: str | None = None,
+    key: Any = None,
 ) -> dict[str, Any]:
     """Split ``env``'s traffic. The live version must be an arm (the primary, which gives and takes
     shares); every other live arm must pass the environment's gate on its absolute floors and
-    approvals, as a promotion would; shadows only score, so they are not gated."""
+    approvals, as a promotion would; shadows only score, so they are not gated. Once the
+    ledger has identities, the route is signed by ``key``, an approver's for ``env``, who is
+    then its one approver; typed ``approvers`` are refused. Before, typed names are what
+    there is."""
     from modelledger.releases.gatekeeper import env_policy, scores_on, subject_of
+    from modelledger.releases.signer import signer_for, signer_or_names
 
     names = [a.strip() for a in approvers if a and a.strip()]
+    with ledger.db.read() as conn:
+        signer, names = signer_or_names(conn, "route.set", env, key, names)
     if not names:
         raise InvalidInput("route set needs --approver NAME: who approved this traffic split")
     wanted = parse_arms(arms)
@@ -168,6 +175,12 @@ def set_route(
             "policy_sha256": gate_sha,
             "gates": {ref: r.to_json() for ref, r in reports.items()},
         }
+        user = ledger.user
+        if signer is not None:
+            signer = signer_for(conn, "route.set", env, key)  # again, under the write lock
+            assert signer is not None
+            user = signer.name
+            payload = signer.seal("route.set", {**payload, "requester": user})
         revision = routes.add(
             conn,
             env,
@@ -175,10 +188,10 @@ def set_route(
             policy=policy.to_json(),
             digest=policy.digest(),
             at=at,
-            user=ledger.user,
+            user=user,
             event_seq=events.next_seq(conn),
         )
-        event = events.append(conn, "route.set", env, ledger.user, at, payload)
+        event = events.append(conn, "route.set", env, user, at, payload)
     out = show(ledger, env)
     out["event"] = event.seq
     assert out["revision"] == revision

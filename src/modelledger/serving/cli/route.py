@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import typer
 
-from modelledger.console.options import JsonOpt
+from modelledger.console.options import JsonOpt, SigningKeyOpt
 from modelledger.console.output import console, emit_json, id_shown, table, when
 
 app = typer.Typer(
@@ -47,16 +48,22 @@ def set_(
     sticky_key: str | None = typer.Option(
         None, "--sticky-key", help="Feature that keeps a user on one arm (default: request id)."
     ),
-    approver: list[str] = typer.Option([], "--approver", help="Who approved it (required)."),
+    approver: list[str] = typer.Option(
+        [], "--approver", help="Who approved it (a ledger without identities only)."
+    ),
     reason: str | None = typer.Option(None, "--reason", help="Why (recorded in the event)."),
+    key: Path | None = SigningKeyOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """Route ENV's traffic: shares must sum to 100; canary arms must pass the gate's floors."""
+    """Route ENV's traffic: shares must sum to 100; canary arms must pass the gate's floors.
+    Signed with your key (an approver's for ENV) once the ledger has identities."""
+    from modelledger.identity import manage
     from modelledger.ledger.home import open_ledger
     from modelledger.serving.routing import set_route
 
     with open_ledger() as ledger:
-        route = set_route(ledger, env, arm, approver, shadow, sticky_key, reason)
+        signer = manage.signing_key(ledger, key)
+        route = set_route(ledger, env, arm, approver, shadow, sticky_key, reason, signer)
     if as_json:
         emit_json(route)
     else:

@@ -51,6 +51,7 @@ class Promotion:
             "policy_sha256": self.move.policy_sha256,
             "event": self.event_seq,
             "gate": self.decision.report.to_json(),
+            "request": None,  # moved at once: no request was needed (as an approved one's JSON)
         }
 
 

@@ -18,7 +18,7 @@ import typer
 
 from modelledger.cli.demo import world
 from modelledger.cli.demo.common import DemoFailed, Story, expect, note, run, say
-from modelledger.cli.demo.release import APPROVER, NEW_SHARE
+from modelledger.cli.demo.release import APPROVER, NEW_SHARE, key_of
 
 _LAUNCH = "from modelledger.cli.app import main; main()"
 
@@ -125,7 +125,7 @@ def serving(story: Story) -> None:
         "customer, and night 1 answers every request in shadow (logged, never returned)."
     )
     run("route", "set", "production", "--arm", "delay@3=90", "--arm", "delay-gbm@1=10",
-        "--shadow", "delay@1", "--sticky-key", "customer_id", "--approver", APPROVER,
+        "--shadow", "delay@1", "--sticky-key", "customer_id", "--key", key_of(APPROVER),
         "--reason", "canary: gradient boosting; night 1 in shadow")  # fmt: skip
 
     say("A real prediction server takes day 3's traffic: one request per shipment.")

@@ -119,7 +119,8 @@ def _decide(
     principal = done["decision"]["principal"]
     typer.echo(f"{DONE[decision]} {s['id'][:15]} as {principal} (event #{done['event']})")
     if done["promoted"]:
-        typer.echo(f"promoted {s['label']} to {s['env']}  {s['version']}")
+        verb = "OVERRIDE: promoted" if done["promotion"]["action"] == "override" else "promoted"
+        typer.echo(f"{verb} {s['label']} to {s['env']}  {s['version']}")
         typer.echo(
             f"  approved by {', '.join(s['approved_by'])}; previous: {s['previous'] or 'nothing'}"
         )

@@ -12,7 +12,6 @@ import json
 import os
 import urllib.parse
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from modelledger.core.errors import (
@@ -101,21 +100,6 @@ class Remote:
 
     def put(self, path: str, body: Any) -> Any:
         return self.send("PUT", path, body)
-
-    def upload(self, path: str, file: Path, params: dict[str, Any]) -> Any:
-        """POST the file as the raw body (streamed from disk)."""
-        try:
-            stream = file.open("rb")
-        except FileNotFoundError:
-            raise InvalidInput(f"{file}: no such file") from None
-        except IsADirectoryError:
-            raise InvalidInput(
-                f"{file}: a folder artifact cannot be uploaded to the server yet"
-            ) from None
-        with stream:
-            size = os.fstat(stream.fileno()).st_size
-            headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
-            return self.send("POST", path, stream, params=params, headers=headers)
 
     def send(
         self,

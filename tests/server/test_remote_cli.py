@@ -146,7 +146,7 @@ def test_an_environment_without_approvals_moves_at_once_and_expect_live_guards_i
     stale = cli("promote", "churn@2", "--to", "staging", "--expect-live", "none", code=2)
     assert "staging runs" in stale.stderr and "nothing was changed" in stale.stderr
     live = jrun(cli, "env", "show", "staging")["id"]
-    done = jrun(cli, "promote", "churn@2", "--to", "staging", "--expect-live", live[:12])
+    done = jrun(cli, "promote", "churn@2", "--to", "staging", "--expect-live", "churn@1")
     assert done["promoted"] and done["label"] == "churn@2" and done["previous"] == live
 
 

@@ -62,8 +62,8 @@ def _check_live(remote: Remote, env: str, expected: str) -> None:
     shown = remote.get(route("environments", env))
     live = shown.get("id") if isinstance(shown, dict) else None
     want = None if expected.strip().lower() == "none" else expected
-    if want is not None and live is not None and live.startswith(want):
-        return
+    if want is not None and live is not None and (live.startswith(want) or shown["label"] == want):
+        return  # named by its id, a prefix of it, or NAME@N
     if want is None and live is None:
         return
     raise Conflict(f"{env} runs {live or 'nothing'}, not {expected}: nothing was changed")

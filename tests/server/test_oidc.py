@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from modelledger.identity import manage
 from modelledger.server.app import Limits, create_app
-from modelledger.server.oidc import OidcConfig
+from modelledger.server.oidc import OidcConfig, OidcVerifier
 from tests.people import key_of
 from tests.server.conftest import make_team
 
@@ -52,7 +52,7 @@ def idp(ledger, project, tmp_path) -> Iterator[dict[str, Any]]:
     jwks = tmp_path / "jwks.json"
     jwks.write_text(json.dumps(jwks_of(("r1", rsa_key), ("e1", ec_key))))
     config = OidcConfig(ISSUER, AUDIENCE, str(jwks), claim="preferred_username")
-    app = create_app(ledger, Limits(auth_failures=1000), config)
+    app = create_app(ledger, Limits(auth_failures=1000), OidcVerifier(config))
     with TestClient(app, raise_server_exceptions=False) as client:
         yield {"client": client, "rsa": rsa_key, "ec": ec_key, "jwks": jwks}
 
@@ -169,7 +169,8 @@ def test_keys_found_through_the_issuers_discovery_document(ledger, project, tmp_
     served["/.well-known/openid-configuration"] = {"issuer": issuer, "jwks_uri": issuer + "/jwks"}
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
-        app = create_app(ledger, Limits(), OidcConfig(issuer, AUDIENCE, None, "preferred_username"))
+        config = OidcConfig(issuer, AUDIENCE, None, "preferred_username")
+        app = create_app(ledger, Limits(), OidcVerifier(config))
         with TestClient(app, raise_server_exceptions=False) as client:
             now = int(time.time())
             bearer = jwt.encode(

@@ -51,6 +51,12 @@ class GitState:
     def dirty_files(self) -> tuple[str, ...]:
         return self.changed + tuple(f"{f.path} (untracked)" for f in self.untracked)
 
+    @property
+    def dirty_listing(self) -> str:
+        """The first few dirty files, for a message."""
+        files = self.dirty_files
+        return ", ".join(files[:5]) + (" …" if len(files) > 5 else "")
+
 
 def _git(
     cwd: Path, *args: str, env: dict[str, str] | None = None, stdin: bytes | None = None

@@ -28,11 +28,11 @@ def capture_code(
     if state is None:
         return None, {"code": "none: not inside a git work tree"}
     if state.dirty and not allow_dirty:
-        listed = ", ".join(state.dirty_files[:5]) + (" …" if len(state.dirty_files) > 5 else "")
         hint = " (add files that are not code to .gitignore)" if state.untracked else ""
         raise DirtyWorkingTree(
-            f"the working tree of {state.root} has uncommitted changes ({listed}): commit them, "
-            f"or pass --allow-dirty to record the diff and mark the version dirty{hint}"
+            f"the working tree of {state.root} has uncommitted changes ({state.dirty_listing}): "
+            "commit them, or pass --allow-dirty to record the diff and mark the version dirty"
+            + hint
         )
     diff_sha = ledger.blobs.put_bytes(state.diff).sha256 if state.dirty else None
     code = CodeRef(

@@ -143,6 +143,20 @@ def check_request(req: RegisterRequest) -> tuple[list[DataRef], dict[str, Any]]:
     return data, params
 
 
+def lock_of(req: RegisterRequest) -> bytes | None:
+    """The dependency lock's bytes: the file given, else this interpreter's packages (none for
+    an irreproducible version: today's packages say nothing of how it was made)."""
+    lock = read_lock_file(req.lock) if req.lock else None
+    if lock is None and req.irreproducible is None:
+        lock = frozen_environment()
+    return lock
+
+
+def not_code(req: RegisterRequest) -> list[Path]:
+    """Files of the registration that are not code: untracked, they leave the tree clean."""
+    return [req.artifact, *([req.lock] if req.lock else []), *req.read_from]
+
+
 def _code_for(ledger: Ledger, req: RegisterRequest) -> tuple[CodeRef | None, dict[str, Any]]:
     if req.code is not None:
         return req.code, {}
@@ -150,8 +164,7 @@ def _code_for(ledger: Ledger, req: RegisterRequest) -> tuple[CodeRef | None, dic
         return CodeRef(kind="ref", ref=req.code_ref), {}
     if req.irreproducible is not None:
         return None, {}  # today's checkout says nothing about how an old artifact was made
-    not_code = [req.artifact, *([req.lock] if req.lock else []), *req.read_from]
-    return capture_code(ledger, req.code_dir or Path.cwd(), req.allow_dirty, not_code)
+    return capture_code(ledger, req.code_dir or Path.cwd(), req.allow_dirty, not_code(req))
 
 
 def _resolve_refs(
@@ -241,9 +254,7 @@ def register(
     data, params = check_request(req)
     card = validate_card(req.card) if req.card is not None else None
     code, code_notes = _code_for(ledger, req)
-    lock_bytes = read_lock_file(req.lock) if req.lock else None
-    if lock_bytes is None and req.irreproducible is None:
-        lock_bytes = frozen_environment()
+    lock_bytes = lock_of(req)
 
     # Blobs are staged (copied and hashed, not yet visible) before the transaction takes the
     # ledger's write lock, and committed inside it, so a reference that fails to resolve leaves

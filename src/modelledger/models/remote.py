@@ -17,9 +17,8 @@ from typing import Any
 
 from modelledger.capture.git import capture_git
 from modelledger.capture.hardware import capture_hardware
-from modelledger.capture.lock import frozen_environment, read_lock_file
 from modelledger.core.errors import DirtyWorkingTree, InvalidInput
-from modelledger.models.register import RegisterRequest, check_request
+from modelledger.models.register import RegisterRequest, check_request, lock_of, not_code
 from modelledger.models.version import DataRef
 from modelledger.remote.session import Remote
 
@@ -48,9 +47,7 @@ def register_remote(remote: Remote, req: RegisterRequest) -> dict[str, Any]:
         "filename": req.artifact.name,
         **_code(req),
     }
-    lock = read_lock_file(req.lock) if req.lock else None
-    if lock is None and req.irreproducible is None:
-        lock = frozen_environment()
+    lock = lock_of(req)
     parts = [("metadata", json.dumps({k: v for k, v in meta.items() if v is not None}).encode())]
     if lock is not None:
         parts.append(("lock", lock))
@@ -72,17 +69,15 @@ def _code(req: RegisterRequest) -> dict[str, Any]:
         return {"code_ref": req.code_ref}
     if req.irreproducible is not None:
         return {}
-    not_code = [req.artifact, *([req.lock] if req.lock else []), *req.read_from]
-    state = capture_git(req.code_dir or Path.cwd(), not_code, full=False)
+    state = capture_git(req.code_dir or Path.cwd(), not_code(req), full=False)
     if state is None:
         raise InvalidInput(
             "not inside a git work tree: give --code-ref (the server cannot see your checkout)"
         )
     if state.dirty:
-        listed = ", ".join(state.dirty_files[:5]) + (" …" if len(state.dirty_files) > 5 else "")
         raise DirtyWorkingTree(
-            f"the working tree of {state.root} has uncommitted changes ({listed}): commit them "
-            "first (a dirty tree's diff cannot be uploaded to the registry server yet)"
+            f"the working tree of {state.root} has uncommitted changes ({state.dirty_listing}): "
+            "commit them first (a dirty tree's diff cannot be uploaded to the registry server yet)"
         )
     return {"code": {"kind": "git", "repo": state.repo, "commit": state.commit}}
 

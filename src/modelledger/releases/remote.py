@@ -42,7 +42,7 @@ def promote(
     except CheckFailed as exc:
         raise _gate_failed(exc) from None
     except Conflict as exc:
-        if "needs no approval" not in str(exc):  # the server's answer when nothing is asked
+        if getattr(exc, "answer", {}).get("next") != "/promotions":  # no approval is asked
             raise
         move = {"ref": ref, "env": env, "reason": reason, "override": override}
         try:

@@ -3,14 +3,14 @@ when ``MLEDGER_URL`` names it and ``MLEDGER_TOKEN`` holds an API token (``mledge
 create``). JSON in and out over the standard library's HTTP client (no extra dependency for a
 client), artifacts streamed from disk. An error the server answers becomes the error the same
 command raises locally, with the server's message, so exit codes and ``error:`` lines match.
+Every command imports this module (``refuse_local``): the HTTP client is imported only when a
+server is in use.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
-import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,6 +78,8 @@ class Remote:
         url = os.environ.get(URL_VAR, "").strip()
         if not url:
             return None
+        import urllib.parse
+
         token = os.environ.get(TOKEN_VAR, "").strip()
         if not token:
             raise InvalidInput(
@@ -110,6 +112,9 @@ class Remote:
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> Any:
+        import http.client
+        import urllib.parse
+
         parts = urllib.parse.urlsplit(self.url)
         target = parts.path + path
         query = {k: _param(v) for k, v in (params or {}).items() if v is not None}
@@ -147,6 +152,8 @@ class Remote:
 
 def route(*segments: str) -> str:
     """``/a/b``, each segment quoted: a ref such as ``churn@production`` stays one segment."""
+    import urllib.parse
+
     return "".join("/" + urllib.parse.quote(s, safe="@") for s in segments)
 
 

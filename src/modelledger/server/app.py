@@ -58,7 +58,7 @@ from modelledger.server.actor import acting_as
 from modelledger.server.auth import Authenticator, TooManyFailures, Unauthenticated
 from modelledger.server.caller import Caller
 from modelledger.server.multipart import BadBody
-from modelledger.server.oidc import OidcConfig, OidcVerifier
+from modelledger.server.oidc import OidcVerifier
 
 __all__ = ["Limits", "create_app"]
 
@@ -125,6 +125,8 @@ def _error(exc: MledgerError) -> Response:
         headers = {"Retry-After": str(exc.retry_after)}
     elif isinstance(exc, policies.SignatureNeeded):
         body["statement"] = exc.statement
+    if isinstance(exc, promotions.NoApprovalNeeded):
+        body["next"] = exc.next
     decision = getattr(exc, "decision", None)  # a gate that said no: its report
     if decision is not None and hasattr(decision, "report"):
         body["gate"] = decision.report.to_json()
@@ -243,13 +245,12 @@ _UPLOAD_DOC: dict[str, Any] = {
 
 # -- the app ----------------------------------------------------------------------------------------
 def create_app(
-    ledger: Ledger, limits: Limits | None = None, oidc: OidcConfig | None = None
+    ledger: Ledger, limits: Limits | None = None, oidc: OidcVerifier | None = None
 ) -> FastAPI:
     """The API over ``ledger`` (opened once per process, shared by every request); ``oidc``:
     an identity provider whose JWTs are accepted beside the ledger's API tokens."""
     limits = limits or Limits()
-    verifier = OidcVerifier(oidc) if oidc is not None else None
-    auth = Authenticator(ledger, limits.auth_failures, limits.auth_window, oidc=verifier)
+    auth = Authenticator(ledger, limits.auth_failures, limits.auth_window, oidc=oidc)
     bearer = HTTPBearer(auto_error=False, description="an API token: `mledger token create`")
     app = FastAPI(
         title="modelledger registry",

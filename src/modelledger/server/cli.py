@@ -62,7 +62,7 @@ def server(
             "MLEDGER_SERVER_OIDC_JWKS": oidc_jwks or "",
             "MLEDGER_SERVER_OIDC_CLAIM": oidc_claim,
         }
-        _oidc_config(oidc)  # its keys are read now: a wrong issuer fails here, not later
+        _oidc_verifier(oidc)  # its keys are read now: a wrong issuer fails here, not later
         os.environ.update(oidc)  # for the workers' app factory
     os.environ["MLEDGER_SERVER_MAX_UPLOAD"] = str(int(max_upload_mib * (1 << 20)))
     os.environ["MLEDGER_SERVER_AUTH_FAILURES"] = str(auth_failures)
@@ -100,11 +100,11 @@ def app_from_environment() -> object:
         max_upload_bytes=int(os.environ.get("MLEDGER_SERVER_MAX_UPLOAD", 1 << 30)),
         auth_failures=int(os.environ.get("MLEDGER_SERVER_AUTH_FAILURES", 20)),
     )
-    return create_app(open_ledger(serving=True), limits, _oidc_config(os.environ))
+    return create_app(open_ledger(serving=True), limits, _oidc_verifier(os.environ))
 
 
-def _oidc_config(env: Mapping[str, str]) -> Any:
-    """The OIDC set-up ``env`` holds (None: none), its keys read once to check them."""
+def _oidc_verifier(env: Mapping[str, str]) -> Any:
+    """The checker of the OIDC set-up ``env`` holds (None: none), the issuer's keys read."""
     import jwt
 
     from modelledger.server.oidc import OidcConfig, OidcVerifier
@@ -119,7 +119,6 @@ def _oidc_config(env: Mapping[str, str]) -> Any:
         claim=env.get("MLEDGER_SERVER_OIDC_CLAIM", "email"),
     )
     try:
-        OidcVerifier(config)
+        return OidcVerifier(config)
     except (OSError, ValueError, KeyError, jwt.PyJWTError) as exc:
         raise InvalidInput(f"--oidc: the issuer's keys could not be read: {exc}") from None
-    return config

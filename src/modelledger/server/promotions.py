@@ -32,6 +32,13 @@ from modelledger.releases.workflow import MAX_SKEW, RequestState
 LONGEST = "30d"  # a request's longest life
 
 
+class NoApprovalNeeded(Conflict):
+    """A draft for an environment whose policy asks for no approval; its answer names the
+    route that moves it (``next``), so a client goes there without reading the message."""
+
+    next = "/promotions"
+
+
 @dataclass(frozen=True)
 class Draft:
     request: Request
@@ -61,7 +68,9 @@ def draft(
     if decision.live_id == decision.candidate.id:
         raise InvalidInput(f"{decision.candidate.label} is already live in {env}")
     if decision.policy.approvals_needed == 0:
-        raise Conflict(f"{env}'s policy needs no approval: POST /api/v1/promotions moves it")
+        raise NoApprovalNeeded(
+            f"{env}'s policy needs no approval: POST /api/v1/promotions moves it"
+        )
     action = "promote"
     if not decision.report.passed:
         if not override:

@@ -169,3 +169,14 @@ def test_a_route_is_signed_by_an_approver_once_the_ledger_has_identities(ledger,
     assert event.actor == "bob" and event.payload["by"] == "bob"
     assert event.payload["approvers"] == ["bob"] and route["set_by"] == "bob"
     assert verify(ledger).ok
+    # what audit verify checks of it: the signature covers who signed and the route
+    from modelledger.releases import acts
+
+    d = manage.directory(ledger)
+    assert acts.problem(d, "route.set", "production", event.payload) is None
+    for forged in (
+        {**event.payload, "by": "carol"},
+        {**event.payload, "route": {**event.payload["route"], "sticky_key": "x"}},
+        {k: v for k, v in event.payload.items() if k != "signed"},
+    ):
+        assert acts.problem(d, "route.set", "production", forged) is not None

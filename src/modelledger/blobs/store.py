@@ -204,8 +204,8 @@ class BlobStore:
             try:
                 syncing.result()
                 self._place(link, info.sha256)
-                if buffered is None:
-                    local_io.forget_pages(fd)  # (a direct write left none in the cache)
+                # also after a direct write: some file systems accept O_DIRECT and cache anyway
+                local_io.forget_pages(fd)
             finally:
                 drop()
 

@@ -7,6 +7,7 @@ Each has a key under project/.keys and a token with every scope their roles allo
 from __future__ import annotations
 
 import json
+import subprocess
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from modelledger.releases import environments as envs
 from modelledger.releases.signatures import sign_decision, sign_request
 from modelledger.server.app import Limits, create_app
 from tests.conftest import write
-from tests.people import key_of, people
+from tests.people import key_file, key_of, people
 
 with warnings.catch_warnings():  # starlette asks for httpx2; httpx is what we have
     warnings.simplefilter("ignore")
@@ -105,3 +106,36 @@ def team(ledger: Ledger, project: Path) -> Iterator[Team]:
     app = create_app(ledger, Limits(max_upload_bytes=4 << 20, auth_failures=5))
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Team(ledger, project, client, secrets)
+
+
+GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+
+
+@pytest.fixture
+def remote(ledger, project, tmp_path, monkeypatch, cli):
+    """The team's server over ``ledger`` and a client checkout (a git repo) to run the CLI in:
+    ``as_(name)`` makes the CLI that person (their token and key)."""
+    secrets = make_team(ledger, project)
+    from tests.server.test_replicas import start
+
+    proc, url = start(project, tmp_path / "server.log")
+    client = tmp_path / "checkout"
+    client.mkdir()
+    write(client / "train.py", "print('train')\n")
+    write(client / ".gitignore", "*.bin\n")
+    subprocess.run([*GIT, "init", "-q"], cwd=client, check=True)
+    subprocess.run([*GIT, "add", "."], cwd=client, check=True)
+    subprocess.run([*GIT, "commit", "-qm", "c"], cwd=client, check=True)
+    monkeypatch.chdir(client)
+    monkeypatch.setenv("MLEDGER_URL", url.removesuffix("/api/v1"))
+
+    def as_(name: str) -> None:
+        monkeypatch.setenv("MLEDGER_TOKEN", secrets[name])
+        monkeypatch.setenv("MLEDGER_KEY", str(key_file(project, name)))
+        monkeypatch.setenv("MLEDGER_USER", "someone-else")  # the token says who, not this
+
+    try:
+        yield as_, client, secrets
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

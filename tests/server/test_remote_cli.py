@@ -12,44 +12,7 @@ import pytest
 
 from modelledger.ledger.audit import verify as verify_chain
 from modelledger.models.status import show as local_show
-from tests.conftest import write
-from tests.people import key_file
-from tests.server.conftest import make_team
-from tests.server.test_replicas import start
-
-GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
-
-
-@pytest.fixture
-def remote(ledger, project, tmp_path, monkeypatch, cli):
-    """The team's server over ``ledger`` and a client checkout (a git repo) to run the CLI in:
-    ``as_(name)`` makes the CLI that person (their token and key)."""
-    secrets = make_team(ledger, project)
-    proc, url = start(project, tmp_path / "server.log")
-    client = tmp_path / "checkout"
-    client.mkdir()
-    write(client / "train.py", "print('train')\n")
-    write(client / ".gitignore", "*.bin\n")
-    subprocess.run([*GIT, "init", "-q"], cwd=client, check=True)
-    subprocess.run([*GIT, "add", "."], cwd=client, check=True)
-    subprocess.run([*GIT, "commit", "-qm", "c"], cwd=client, check=True)
-    monkeypatch.chdir(client)
-    monkeypatch.setenv("MLEDGER_URL", url.removesuffix("/api/v1"))
-
-    def as_(name: str) -> None:
-        monkeypatch.setenv("MLEDGER_TOKEN", secrets[name])
-        monkeypatch.setenv("MLEDGER_KEY", str(key_file(project, name)))
-        monkeypatch.setenv("MLEDGER_USER", "someone-else")  # the token says who, not this
-
-    try:
-        yield as_, client, secrets
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
-def jrun(cli, *args, code=0):
-    return json.loads(cli(*args, "--json", code=code).stdout)
+from tests.conftest import jrun, write
 
 
 def test_register_promote_approve_through_the_server(remote, cli, ledger):

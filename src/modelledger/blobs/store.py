@@ -29,9 +29,9 @@ from modelledger.blobs.local_io import CHUNK
 from modelledger.blobs.loose import LooseBatch
 from modelledger.blobs.packs import PackIndex, PackWriter
 from modelledger.blobs.staged import BlobInfo, Staged
-from modelledger.blobs.tree import Tree
+from modelledger.blobs.tree import Tree, parse_tree
 from modelledger.blobs.writers import Writer
-from modelledger.core.errors import CheckFailed, InvalidInput, NotFound
+from modelledger.core.errors import InvalidInput, NotFound
 from modelledger.core.workers import ProcessPool
 
 __all__ = ["CHUNK", "BlobInfo", "BlobStore", "Staged"]
@@ -325,20 +325,8 @@ class BlobStore:
             return f.read()
 
     def get_tree(self, sha256: str) -> Tree:
-        """The tree listing named ``sha256``, its bytes checked against that hash first: a
-        listing rewritten in the store would otherwise name other files than the ones recorded."""
-        import json
-
-        data = self.get(sha256)
-        if hashlib.sha256(data).hexdigest() != sha256:
-            raise CheckFailed(
-                f"tree sha256:{sha256} is corrupt in the store (its bytes no longer match its "
-                "hash); its listing was not used. Run `mledger fsck` to see what else is damaged"
-            )
-        try:
-            return Tree.from_json(json.loads(data))
-        except (ValueError, KeyError, TypeError, InvalidInput) as exc:
-            raise CheckFailed(f"blob sha256:{sha256} is not a tree listing ({exc})") from None
+        """The tree listing named ``sha256``, checked against that hash (``parse_tree``)."""
+        return parse_tree(sha256, self.get(sha256))
 
     def missing(self, shas: Iterable[str]) -> set[str]:
         """Those of ``shas`` that are not in the store. Packs are searched first (in memory),

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from modelledger.core.canonical import sha256_hex
-from modelledger.core.errors import InvalidInput
+from modelledger.core.errors import CheckFailed, InvalidInput
 
 
 @dataclass(frozen=True, order=True)
@@ -62,3 +63,17 @@ class Tree:
     @property
     def size(self) -> int:
         return sum(e.size for e in self.entries)
+
+
+def parse_tree(sha256: str, data: bytes, where: str = "the store") -> Tree:
+    """The tree listing named ``sha256`` from its bytes, checked against that hash first: a
+    listing rewritten where it is kept would otherwise name other files than the ones recorded."""
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise CheckFailed(
+            f"tree sha256:{sha256} is corrupt in {where} (its bytes no longer match its "
+            "hash); its listing was not used. Run `mledger fsck` to see what else is damaged"
+        )
+    try:
+        return Tree.from_json(json.loads(data))
+    except (ValueError, KeyError, TypeError, InvalidInput) as exc:
+        raise CheckFailed(f"blob sha256:{sha256} is not a tree listing ({exc})") from None

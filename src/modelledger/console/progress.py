@@ -23,7 +23,11 @@ class LazyProgress:
         self._task: Any = None
 
     def total(self, n: int) -> None:
-        self._total = n
+        """How much there is to do; may grow as the work learns more (an upload after hashing)."""
+        with self._lock:
+            self._total = n
+            if self._bar is not None:
+                self._bar.update(self._task, total=n)
 
     def advance(self, n: int) -> None:
         with self._lock:

@@ -10,10 +10,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Protocol
 
-from modelledger.blobs.store import CHUNK, BlobStore
+from modelledger.blobs.store import CHUNK
 from modelledger.blobs.tree import Tree, TreeEntry
 from modelledger.core.errors import CheckFailed, InvalidInput
+from modelledger.data.manifest import Snapshot
 from modelledger.data.snapshot import get_snapshot
 from modelledger.ledger.home import Ledger
 
@@ -26,6 +28,12 @@ class CheckoutResult:
     bytes: int
 
 
+class BlobSource(Protocol):
+    """Where blobs are read from: a ``BlobStore``, or the registry server (``RemoteBlobs``)."""
+
+    def open(self, sha256: str) -> IO[bytes]: ...
+
+
 def checkout(
     ledger: Ledger,
     ref: str,
@@ -33,6 +41,13 @@ def checkout(
     force: bool = False,
     on_bytes: Callable[[int], None] | None = None,
 ) -> CheckoutResult:
+    prepare_folder(directory, force)
+    snap = get_snapshot(ledger, ref)
+    tree = ledger.blobs.get_tree(snap.tree_sha256)  # checked against its hash
+    return write_checked(ledger.blobs, snap, tree, directory, on_bytes)
+
+
+def prepare_folder(directory: Path, force: bool) -> None:
     if directory.exists() and not directory.is_dir():
         raise InvalidInput(f"{directory}: is a file, not a folder to check out into")
     if directory.is_dir() and any(directory.iterdir()) and not force:
@@ -40,19 +55,28 @@ def checkout(
             f"{directory}: folder is not empty; choose an empty one or pass --force to overwrite "
             "the snapshot's files in it"
         )
-    snap = get_snapshot(ledger, ref)
-    tree = ledger.blobs.get_tree(snap.tree_sha256)  # checked against its hash
+
+
+def write_checked(
+    blobs: BlobSource,
+    snap: Snapshot,
+    tree: Tree,
+    directory: Path,
+    on_bytes: Callable[[int], None] | None = None,
+) -> CheckoutResult:
+    """The snapshot's files (``tree``, already checked against its hash) under ``directory``,
+    once the listing is seen to agree with the record."""
     if (len(tree.entries), tree.size) != (snap.file_count, snap.size):
         raise CheckFailed(
             f"{snap.id}: the record says {snap.file_count} files, {snap.size:,} bytes; its tree "
             f"lists {len(tree.entries)} files, {tree.size:,} bytes. Nothing was written"
         )
-    write_tree(ledger.blobs, tree, directory, on_bytes)
+    write_tree(blobs, tree, directory, on_bytes)
     return CheckoutResult(snap.id, directory, len(tree.entries), tree.size)
 
 
 def copy_verified(
-    blobs: BlobStore, sha256: str, target: Path, what: str, size: int | None = None
+    blobs: BlobSource, sha256: str, target: Path, what: str, size: int | None = None
 ) -> None:
     """Write the blob to ``target`` (atomically), hashing on the way; a corrupt blob, or one of
     another ``size`` than the listing says, writes nothing."""
@@ -81,7 +105,7 @@ def copy_verified(
 
 
 def write_tree(
-    blobs: BlobStore, tree: Tree, directory: Path, on_bytes: Callable[[int], None] | None = None
+    blobs: BlobSource, tree: Tree, directory: Path, on_bytes: Callable[[int], None] | None = None
 ) -> None:
     """Every file of the tree under ``directory``, each verified against its hash."""
     directory.mkdir(parents=True, exist_ok=True)

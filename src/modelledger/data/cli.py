@@ -59,8 +59,17 @@ def snapshot(
         code=code,
         params=parse_pairs(param, "--param"),
     )
-    with open_ledger() as ledger, LazyProgress("hashing", enabled=not as_json) as bar:
-        result = take(ledger, req, Progress(bar.total, bar.advance))
+    from modelledger.remote.session import Remote
+
+    remote = Remote.from_environment()
+    with LazyProgress("hashing", enabled=not as_json) as bar:
+        if remote is not None:
+            from modelledger.data.remote import snapshot_remote
+
+            result = snapshot_remote(remote, req, Progress(bar.total, bar.advance))
+        else:
+            with open_ledger() as ledger:
+                result = take(ledger, req, Progress(bar.total, bar.advance))
     if as_json:
         emit_json(result.to_json())
         return
@@ -83,10 +92,10 @@ def show(
 ) -> None:
     """Show one snapshot: its files, card and the transformation that produced it."""
     from modelledger.data.snapshot import show as load
-    from modelledger.ledger.home import open_ledger
+    from modelledger.ledger.home import read
+    from modelledger.remote.session import route
 
-    with open_ledger() as ledger:
-        snap = load(ledger, ref)
+    snap = read(route("snapshots", ref), lambda ledger: load(ledger, ref))
     if as_json:
         emit_json(snap)
         return
@@ -116,19 +125,28 @@ def list_(
 ) -> None:
     """List snapshots, newest first."""
     from modelledger.data.snapshot import list_snapshots
-    from modelledger.ledger.home import open_ledger
+    from modelledger.ledger.home import read
 
-    with open_ledger() as ledger:
-        found = list_snapshots(ledger, name)
+    found = read(
+        "/snapshots",
+        lambda ledger: [s.to_json() for s in list_snapshots(ledger, name)],
+        {"name": name},
+    )
     if as_json:
-        emit_json([s.to_json() for s in found])
+        emit_json(found)
         return
     if not found:
         typer.echo("no snapshots yet: `mledger data snapshot PATH --name NAME`")
         return
     t = table("name", "id", "files", "bytes", "created")
     for s in found:
-        t.add_row(s.name, id_shown(s.id), str(s.file_count), f"{s.size:,}", when(s.created_at))
+        t.add_row(
+            s["name"],
+            id_shown(s["id"]),
+            str(s["file_count"]),
+            f"{s['size']:,}",
+            when(s["created_at"]),
+        )
     console().print(t)
 
 
@@ -143,9 +161,17 @@ def checkout(
     from modelledger.console.progress import LazyProgress
     from modelledger.data.checkout import checkout as materialise
     from modelledger.ledger.home import open_ledger
+    from modelledger.remote.session import Remote
 
-    with open_ledger() as ledger, LazyProgress("checking out", enabled=not as_json) as bar:
-        result = materialise(ledger, ref, directory, force, bar.advance)
+    remote = Remote.from_environment()
+    with LazyProgress("checking out", enabled=not as_json) as bar:
+        if remote is not None:
+            from modelledger.data.remote import checkout_remote
+
+            result = checkout_remote(remote, ref, directory, force, bar.advance)
+        else:
+            with open_ledger() as ledger:
+                result = materialise(ledger, ref, directory, force, bar.advance)
     info = {
         "id": result.snapshot_id,
         "directory": str(result.directory),

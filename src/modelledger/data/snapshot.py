@@ -68,37 +68,18 @@ class Progress:
 def snapshot(
     ledger: Ledger, req: SnapshotRequest, progress: Progress | None = None
 ) -> SnapshotResult:
-    validate_name(req.name, "dataset name")
-    if req.inputs and not (req.step and req.step.strip()):
-        raise InvalidInput("--from needs --step saying what was done, e.g. --step 'dedupe'")
-    if (req.step or req.code or req.params) and not req.inputs:
-        raise InvalidInput("--step, --code and --param describe a transformation: add --from ds-…")
-    params = merge_params({}, req.params)
+    inputs, params = checked(ledger, req)
+    code = None
+    if req.code:
+        code = code_record(req.code, lambda p: ledger.blobs.put_file(p).sha256, ledger.config.home)
     progress = progress or Progress()
-    if req.inputs:
-        from modelledger.data.resolve import resolve_snapshot
-
-        with ledger.db.read() as conn:  # fail on a bad --from before reading any bytes
-            inputs = sorted({resolve_snapshot(conn, ref) for ref in req.inputs})
-    else:
-        inputs = []
-    code = _code_record(ledger, req.code) if req.code else None
-
     files = scan(req.paths)
     progress.total(sum(f.key.size for f in files))
     cache = ledger.hash_cache()
     ingest = Ingest(ledger.blobs, cache, on_bytes=progress.advance)
     try:
         tree = Tree.of(ingest.run(files))
-        snap_id = snapshot_id(tree.sha256)
-        card = None
-        if req.card is not None:
-            from modelledger.data.dataset_card import (
-                validate_dataset_card,
-            )  # pydantic: only with a card
-
-            card = validate_dataset_card(req.card, snap_id, tree.sha256)
-        tf = Transform.of(snap_id, inputs, req.step or "", code, params) if inputs else None
+        card, tf = _described(req, tree, inputs, code, params)
         with ledger.blobs.one_sync():  # the files and their listing: durable together
             ingest.commit()
             if not ledger.blobs.has(tree.sha256):
@@ -107,6 +88,73 @@ def snapshot(
         ingest.discard()
         if cache is not None:
             cache.close()
+    return _recorded(ledger, req.name, tree, tf, card)
+
+
+def snapshot_stored(
+    ledger: Ledger, req: SnapshotRequest, tree_sha256: str, code: dict[str, Any] | None
+) -> SnapshotResult:
+    """A snapshot of files already in the store, listed by the stored tree ``tree_sha256``
+    (what the registry server records once a client has uploaded the files and their listing);
+    ``code``: the record ``code_record`` made on the client."""
+    inputs, params = checked(ledger, req)
+    tree = ledger.blobs.get_tree(tree_sha256)  # checked against its hash
+    lacking = ledger.blobs.missing(
+        [e.sha256 for e in tree.entries] + ([code["sha256"]] if code and "sha256" in code else [])
+    )
+    if lacking:
+        raise InvalidInput(
+            f"{len(lacking):,} of the blobs tree sha256:{tree_sha256} names are not stored "
+            f"(e.g. sha256:{min(lacking)}): upload them first; nothing was recorded"
+        )
+    card, tf = _described(req, tree, inputs, code, params)
+    return _recorded(ledger, req.name, tree, tf, card)
+
+
+def check_request(req: SnapshotRequest) -> dict[str, Any]:
+    """The request's parameters, or the error saying what is wrong with the request as given."""
+    validate_name(req.name, "dataset name")
+    if req.inputs and not (req.step and req.step.strip()):
+        raise InvalidInput("--from needs --step saying what was done, e.g. --step 'dedupe'")
+    if (req.step or req.code or req.params) and not req.inputs:
+        raise InvalidInput("--step, --code and --param describe a transformation: add --from ds-…")
+    return merge_params({}, req.params)
+
+
+def checked(ledger: Ledger, req: SnapshotRequest) -> tuple[list[str], dict[str, Any]]:
+    """The request's input snapshots (resolved) and parameters, or the error saying what is
+    wrong with it, before any byte is read."""
+    params = check_request(req)
+    if not req.inputs:
+        return [], params
+    from modelledger.data.resolve import resolve_snapshot
+
+    with ledger.db.read() as conn:
+        return sorted({resolve_snapshot(conn, ref) for ref in req.inputs}), params
+
+
+def _described(
+    req: SnapshotRequest,
+    tree: Tree,
+    inputs: list[str],
+    code: dict[str, Any] | None,
+    params: dict[str, Any],
+) -> tuple[dict[str, Any] | None, Transform | None]:
+    snap_id = snapshot_id(tree.sha256)
+    card = None
+    if req.card is not None:
+        from modelledger.data.dataset_card import (
+            validate_dataset_card,
+        )  # pydantic: only with a card
+
+        card = validate_dataset_card(req.card, snap_id, tree.sha256)
+    tf = Transform.of(snap_id, inputs, req.step or "", code, params) if inputs else None
+    return card, tf
+
+
+def _recorded(
+    ledger: Ledger, name: str, tree: Tree, tf: Transform | None, card: dict[str, Any] | None
+) -> SnapshotResult:
     if tf is None and card is None:
         from modelledger.ledger.quick import snapshot_row
 
@@ -115,7 +163,7 @@ def snapshot(
         if known is not None:
             return SnapshotResult(Snapshot(**known), created=False)
     with ledger.db.write() as conn:
-        return _record(ledger, conn, req.name, tree, tf, card)
+        return _record(ledger, conn, name, tree, tf, card)
 
 
 def _record(
@@ -169,9 +217,12 @@ def add_card(
     return revision
 
 
-def _code_record(ledger: Ledger, code: str) -> dict[str, Any]:
-    """A code file is hashed (and stored) with the git state of its repository; anything else is
-    kept as the reference the user gave (a commit, a URL, an image digest)."""
+def code_record(
+    code: str, store: Callable[[Path], str], home: Path | None = None
+) -> dict[str, Any]:
+    """A code file is hashed and stored (``store`` returns its sha256) with
+    the git state of its repository (``home``, the ledger's folder, is not code); anything else
+    is kept as the reference the user gave (a commit, a URL, an image digest)."""
     path = Path(code)
     if not path.exists():
         return {"ref": code}
@@ -179,11 +230,7 @@ def _code_record(ledger: Ledger, code: str) -> dict[str, Any]:
         raise InvalidInput(f"--code {code}: give a file (the script that ran) or a reference")
     from modelledger.capture.git import capture_git
 
-    record: dict[str, Any] = {
-        "file": path.name,
-        "sha256": ledger.blobs.put_file(path).sha256,
-    }
-    home = ledger.config.home
+    record: dict[str, Any] = {"file": path.name, "sha256": store(path)}
     state = capture_git(path.resolve().parent, exclude=[home] if home else [], full=False)
     if state is not None:
         record["git"] = {"repo": state.repo, "commit": state.commit, "dirty": state.dirty}

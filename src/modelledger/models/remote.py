@@ -17,10 +17,10 @@ from typing import Any
 
 from modelledger.capture.git import capture_git
 from modelledger.capture.hardware import capture_hardware
-from modelledger.core.errors import DirtyWorkingTree, InvalidInput
+from modelledger.core.errors import CheckFailed, DirtyWorkingTree, InvalidInput
 from modelledger.models.register import RegisterRequest, check_request, lock_of, not_code
-from modelledger.models.version import DataRef
-from modelledger.remote.session import Remote
+from modelledger.models.version import DataRef, ModelVersion, id_from_record
+from modelledger.remote.session import Remote, route
 
 CHUNK = 1 << 20
 
@@ -53,6 +53,15 @@ def register_remote(remote: Remote, req: RegisterRequest) -> dict[str, Any]:
         parts.append(("lock", lock))
     answer: dict[str, Any] = upload_parts(remote, "/versions", parts, req.artifact)
     return answer
+
+
+def version_remote(remote: Remote, ref: str) -> ModelVersion:
+    """The version the server names ``ref``, checked: its id is the hash of its tuple, so the
+    artifact's sha256 that the bytes will be checked against is the one the id pins."""
+    data = remote.get(route("versions", ref))
+    if id_from_record(json.dumps(data["tuple"])) != data["id"]:
+        raise CheckFailed(f"the server's {data['id']} does not hash to its tuple: not trusted")
+    return ModelVersion.from_json(data)
 
 
 def _data_text(d: str | DataRef) -> str:

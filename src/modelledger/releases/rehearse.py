@@ -124,7 +124,7 @@ def plan(conn: Connection, env_name: str, to: str | None = None, strict: bool = 
 
 
 def _load_check(ledger: Ledger, role: str, v: ModelVersion, reuse: dict[str, str]) -> Check:
-    from modelledger.data.checkout import copy_verified, write_tree
+    from modelledger.models.checkout import artifact_name, write_artifact
     from modelledger.models.loading import load_in_subprocess
 
     def row(status: Status, detail: str) -> Check:
@@ -137,13 +137,10 @@ def _load_check(ledger: Ledger, role: str, v: ModelVersion, reuse: dict[str, str
     art = v.tuple.artifact
     with tempfile.TemporaryDirectory(prefix="mledger-rehearse-") as tmp:
         try:
-            if art.kind == "tree":
-                path = Path(tmp) / "artifact"
-                write_tree(ledger.blobs, ledger.blobs.get_tree(art.sha256), path)
-            else:
-                source = Path(str(v.manifest.get("artifact_source", "artifact")))
-                path = Path(tmp) / (source.name or "artifact")
-                copy_verified(ledger.blobs, art.sha256, path, "the artifact")
+            folder = Path(tmp) / "artifact" if art.kind == "tree" else Path(tmp)
+            path, _ = write_artifact(
+                ledger.blobs, art, artifact_name(v.manifest), folder, "the artifact"
+            )
         except (MledgerError, OSError) as exc:
             return row("fail", f"could not materialise the artifact: {exc}")
         result = load_in_subprocess(v.loader, path)

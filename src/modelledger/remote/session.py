@@ -9,10 +9,11 @@ server is in use.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 from modelledger.core.errors import (
     AmbiguousReference,
@@ -112,6 +113,32 @@ class Remote:
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> Any:
+        """The JSON answer of one request (``body`` as JSON, or as bytes or an iterator of them
+        when ``headers`` say what it is); an error answer raised as the error it was."""
+        conn, answer = self._open(method, path, body, params, headers)
+        text, found = _answer(conn, answer)
+        if answer.status >= 400:
+            raise remote_error(answer.status, found)
+        if found is None and text:
+            raise StoreUnavailable(f"{self.url}{path}: the answer is not JSON")
+        return found
+
+    def download(self, path: str) -> IO[bytes]:
+        """The body of ``GET path`` as a stream, read as it arrives (a blob of any size); closing
+        it closes the connection."""
+        conn, answer = self._open("GET", path, None, None, {"Accept": "application/octet-stream"})
+        if answer.status >= 400:
+            raise remote_error(answer.status, _answer(conn, answer)[1])
+        return io.BufferedReader(_Stream(conn, answer), 1 << 20)
+
+    def _open(
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        params: dict[str, Any] | None,
+        headers: dict[str, str] | None,
+    ) -> tuple[Any, Any]:
         import http.client
         import urllib.parse
 
@@ -131,23 +158,55 @@ class Remote:
         conn = kind(parts.netloc, timeout=TIMEOUT)
         try:
             conn.request(method, target, body=body, headers=sent)
-            answer = conn.getresponse()
-            text = answer.read()
+            return conn, conn.getresponse()
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            raise self._gone(exc) from None
+
+    def _gone(self, exc: Exception) -> StoreUnavailable:  # (no answer at all)
+        return StoreUnavailable(
+            f"the registry server at {self.url} does not answer ({exc or type(exc).__name__})"
+        )
+
+
+def _answer(conn: Any, answer: Any) -> tuple[bytes, Any]:
+    """The whole body, and its JSON (None when it is not JSON); the connection closed."""
+    import http.client
+
+    try:
+        text: bytes = answer.read()
+    except (OSError, http.client.HTTPException) as exc:
+        raise StoreUnavailable(f"the answer was cut off ({exc or type(exc).__name__})") from None
+    finally:
+        conn.close()
+    try:
+        return text, json.loads(text) if text else None
+    except ValueError:
+        return text, None
+
+
+class _Stream(io.RawIOBase):
+    """A downloaded body: read as it arrives; a connection lost midway is the server gone."""
+
+    def __init__(self, conn: Any, answer: Any) -> None:
+        self._conn, self._answer = conn, answer
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        import http.client
+
+        try:
+            return int(self._answer.readinto(buffer))
         except (OSError, http.client.HTTPException) as exc:
             raise StoreUnavailable(
-                f"the registry server at {self.url} does not answer ({exc or type(exc).__name__})"
+                f"the download was cut off ({exc or type(exc).__name__})"
             ) from None
-        finally:
-            conn.close()
-        try:
-            found = json.loads(text) if text else None
-        except ValueError:
-            found = None
-        if answer.status >= 400:
-            raise remote_error(answer.status, found)
-        if found is None and text:
-            raise StoreUnavailable(f"{self.url}{path}: the answer is not JSON")
-        return found
+
+    def close(self) -> None:
+        self._conn.close()
+        super().close()
 
 
 def route(*segments: str) -> str:

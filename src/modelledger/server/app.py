@@ -11,6 +11,11 @@
     POST /api/v1/requests                   open a request signed by its requester
     POST /api/v1/requests/{id}/approve      an approval signed by the approver (or /reject)
     POST /api/v1/promotions                 move an environment whose policy needs no approval
+    GET  /api/v1/blobs/{sha256}             stored bytes (the client checks them against the hash)
+    PUT  /api/v1/blobs/{sha256}             store bytes, kept only if they hash to the address
+    POST /api/v1/blobs/missing              which of these the store lacks
+    POST /api/v1/snapshots                  record a snapshot of uploaded files and their tree
+    GET  /api/v1/snapshots[/{ref}]          snapshots, as `mledger data list|show --json`
     GET  /api/v1/events                     the audit log, filtered
     GET  /api/v1/openapi.json               this API
 
@@ -28,9 +33,10 @@ import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import Path as InPath
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.security import HTTPBearer
@@ -53,7 +59,7 @@ from modelledger.core.errors import (
 )
 from modelledger.ledger.home import Ledger
 from modelledger.releases.requests import Approval
-from modelledger.server import policies, promotions, uploads
+from modelledger.server import blobs, policies, promotions, uploads
 from modelledger.server.actor import acting_as
 from modelledger.server.auth import Authenticator, TooManyFailures, Unauthenticated
 from modelledger.server.caller import Caller
@@ -150,7 +156,10 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        upload = scope["path"] == f"{API}/versions" and scope["method"] == "POST"
+        path, method = scope["path"], scope["method"]
+        upload = (path == f"{API}/versions" and method == "POST") or (
+            path.startswith(f"{API}/blobs/") and method == "PUT"
+        )
         limit = self.limits.max_upload_bytes if upload else self.limits.max_body_bytes
         declared = dict(scope.get("headers") or ()).get(b"content-length")
         problem: MledgerError | None = None
@@ -216,6 +225,35 @@ class MoveBody(_Body):
     expect_live: str | None = Field(default=None, max_length=300)
 
 
+class MissingBody(_Body):
+    sha256: list[Annotated[str, Field(pattern=blobs.SHA256)]] = Field(max_length=10_000)
+
+
+class CodeGit(_Body):
+    repo: str = Field(max_length=2000)
+    commit: str = Field(pattern="^[0-9a-f]{7,64}$")
+    dirty: bool
+
+
+class CodeBody(_Body):
+    """A transformation's code: a reference, or a file uploaded as a blob (with its git state)."""
+
+    ref: str | None = Field(default=None, min_length=1, max_length=2000)
+    file: str | None = Field(default=None, min_length=1, max_length=1000)
+    sha256: str | None = Field(default=None, pattern=blobs.SHA256)
+    git: CodeGit | None = None
+
+
+class SnapshotBody(_Body):
+    name: str = Field(min_length=1, max_length=200)
+    tree: str = Field(pattern=blobs.SHA256, description="the stored tree listing's sha256")
+    card: dict[str, Any] | None = None
+    inputs: list[str] = Field(default_factory=list, max_length=1000, description="--from")
+    step: str | None = Field(default=None, max_length=2000)
+    code: CodeBody | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
 class PolicyBody(_Body):
     policy: dict[str, Any] = Field(description="the gate policy, as `mledger env policy` reads it")
     key: str | None = Field(default=None, max_length=200, description="your public key, to sign")
@@ -239,6 +277,14 @@ _UPLOAD_DOC: dict[str, Any] = {
                 }
             },
         },
+    }
+}
+
+
+_RAW_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
     }
 }
 
@@ -412,6 +458,53 @@ def create_app(
             view, body.ref, body.env, body.reason, body.override, body.expect_live
         )
         return _json(done.to_json(), 201)
+
+    @router.get("/blobs/{sha256}", response_class=Response)
+    def blob(request: Request, sha256: str = InPath(pattern=blobs.SHA256)) -> Response:
+        caller(request, "reader")
+        return blobs.blob_response(ledger, sha256)
+
+    @router.put("/blobs/{sha256}", openapi_extra=_RAW_DOC)
+    async def put_blob(request: Request, sha256: str = InPath(pattern=blobs.SHA256)) -> Response:
+        await run_in_threadpool(caller, request, "writer")
+        with uploads.temporary_folder(ledger) as folder:
+            spooled = await uploads.spool(
+                request.stream(), "application/octet-stream", Path(folder)
+            )
+            info = await run_in_threadpool(blobs.store_sent, ledger, sha256, spooled.artifact)
+        return _json({"sha256": info.sha256, "size": info.size})
+
+    @router.post("/blobs/missing")
+    def missing_blobs(request: Request, body: MissingBody) -> Response:
+        caller(request, "writer")
+        return _json({"missing": sorted(ledger.blobs.missing(body.sha256))})
+
+    @router.post("/snapshots", status_code=201)
+    def take_snapshot(request: Request, body: SnapshotBody) -> Response:
+        from modelledger.data.snapshot import SnapshotRequest, snapshot_stored
+
+        _, view = caller(request, "writer")
+        code = body.code.model_dump(exclude_none=True) if body.code else None
+        if code is not None and ("ref" in code) == ("sha256" in code and "file" in code):
+            raise InvalidInput("code: give either ref, or file and sha256 (an uploaded script)")
+        req = SnapshotRequest([], body.name, body.card, body.inputs, body.step, None, body.params)
+        req.code = body.code.ref or body.code.file if body.code else None
+        done = snapshot_stored(view, req, body.tree, code)
+        return _json(done.to_json(), 201 if done.created else 200)
+
+    @router.get("/snapshots")
+    def snapshots(request: Request, name: str | None = Query(None, max_length=200)) -> Response:
+        from modelledger.data.snapshot import list_snapshots
+
+        _, view = caller(request, "reader")
+        return _json([s.to_json() for s in list_snapshots(view, name)])
+
+    @router.get("/snapshots/{ref}")
+    def one_snapshot(request: Request, ref: str) -> Response:
+        from modelledger.data.snapshot import show
+
+        _, view = caller(request, "reader")
+        return _json(show(view, ref))
 
     @router.get("/events")
     def events(

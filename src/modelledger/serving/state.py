@@ -11,19 +11,16 @@ loader: the server cannot guess how to run either.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.engine import Connection
 
-from modelledger.blobs.tree import Tree
 from modelledger.core.errors import CheckFailed
-from modelledger.data.checkout import copy_verified, write_tree
 from modelledger.ledger import cards
 from modelledger.ledger.home import Ledger
 from modelledger.models import deployables
+from modelledger.models.checkout import artifact_name, write_artifact
 from modelledger.models.version import ArtifactRef, ModelVersion
 from modelledger.releases.environments import require_env
 from modelledger.serving import store as routes
@@ -126,13 +123,12 @@ def _subject(
         )
     found = cards.latest(conn, "model", version.id)
     inputs = found[1].get("inputs") if found else None
-    source = Path(str(version.manifest.get("artifact_source", "artifact")))
     model = ServedModel(
         version_id=version.id,
         label=version.label,
         loader=version.loader,
         artifact=version.tuple.artifact,
-        artifact_name=source.name or "artifact",
+        artifact_name=artifact_name(version.manifest),
         inputs=dict(inputs) if inputs is not None else None,
         system_id=d.id if d.is_system else None,
         system_label=d.label if d.is_system else None,
@@ -167,19 +163,9 @@ def serving_model(d: deployables.Deployable) -> ModelVersion:
 def materialise(ledger: Ledger, model: ServedModel, directory: Path) -> Path:
     """The artifact under ``directory``, every byte verified against its sha256 (a tree's own
     listing too); CheckFailed, with nothing left to load, when the store's bytes do not match."""
-    art = model.artifact
-    directory.mkdir(parents=True, exist_ok=True)
-    if art.kind == "tree":
-        data = ledger.blobs.get(art.sha256)
-        if hashlib.sha256(data).hexdigest() != art.sha256:
-            raise CheckFailed(
-                f"the artifact listing (tree sha256:{art.sha256}) of {model.label} is corrupt in "
-                "the store; it was not loaded"
-            )
-        tree = Tree.from_json(json.loads(data))
-        path = directory / "artifact"
-        write_tree(ledger.blobs, tree, path)
-        return path
-    path = directory / model.artifact_name
-    copy_verified(ledger.blobs, art.sha256, path, f"the artifact of {model.label}")
+    if model.artifact.kind == "tree":
+        directory = directory / "artifact"
+    path, _ = write_artifact(
+        ledger.blobs, model.artifact, model.artifact_name, directory, model.label
+    )
     return path

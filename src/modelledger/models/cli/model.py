@@ -201,6 +201,43 @@ def show(
     console().print(kv_table(_version_rows(data)))
 
 
+@app.command()
+def checkout(
+    ref: str = typer.Argument(..., help="Version: full id, unique prefix, or NAME@N."),
+    directory: Path = typer.Argument(..., help="Folder to write the artifact into."),
+    force: bool = typer.Option(False, "--force", help="Write into a non-empty folder."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Write a version's artifact into a folder, every byte checked against its sha256: a file
+    under the name it was registered with, a folder's files as they were."""
+    from modelledger.console.progress import LazyProgress
+    from modelledger.ledger.home import open_ledger
+    from modelledger.models.checkout import checkout as write_out
+    from modelledger.models.checkout import checkout_version
+    from modelledger.remote.session import Remote
+
+    remote = Remote.from_environment()
+    with LazyProgress("checking out", enabled=not as_json) as bar:
+        if remote is not None:
+            from modelledger.models.remote import version_remote
+            from modelledger.remote.blobs import RemoteBlobs
+
+            version = version_remote(remote, ref)
+            bar.total(version.tuple.artifact.size)
+            done = checkout_version(RemoteBlobs(remote), version, directory, force, bar.advance)
+        else:
+            with open_ledger() as ledger:
+                done = write_out(ledger, ref, directory, force, bar.advance)
+    if as_json:
+        emit_json(done.to_json())
+        return
+    what = f"{done.files} files" if done.version.tuple.artifact.kind == "tree" else "1 file"
+    typer.echo(
+        f"checked out {done.version.label} into {done.path} ({what}, {done.bytes:,} bytes, "
+        "all hashes verified)"
+    )
+
+
 @app.command("list")
 def list_(
     name: str | None = typer.Argument(None, help="Only versions of this model."),

@@ -16,6 +16,7 @@ __all__ = [
     "affected",
     "approve",
     "checkout",
+    "checkout_model",
     "create_eval_set",
     "describe",
     "diff_data",

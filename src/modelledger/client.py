@@ -73,13 +73,16 @@ def register_model(
 def get_version(ref: str, ledger: Ledger | None = None) -> ModelVersion:
     """A version by full id, unique prefix or ``NAME@N``."""
     if (remote := _remote(ledger)) is not None:
-        return ModelVersion.from_json(remote.get(route("versions", ref)))
+        from modelledger.models.remote import version_remote
+
+        return version_remote(remote, ref)
     return models.get_version(ledger or open_ledger(), ref)
 
 
 def _remote(ledger: Ledger | None) -> Remote | None:
     """The registry server ``MLEDGER_URL`` names, for a call given no ledger of its own. The
-    calls that go through it: register_model, get_version, promote, approve, live; the others
+    calls that go through it: register_model, get_version, checkout_model, snapshot,
+    checkout, promote, approve, live; the others
     refuse while it is set (``open_ledger``)."""
     return None if ledger is not None else Remote.from_environment()
 
@@ -164,6 +167,10 @@ def snapshot(
     req = snapshots.SnapshotRequest(
         items, name, card, list(derived_from), step, code, dict(params or {})
     )
+    if (remote := _remote(ledger)) is not None:
+        from modelledger.data.remote import snapshot_remote
+
+        return snapshot_remote(remote, req).snapshot
     return snapshots.snapshot(ledger or open_ledger(), req).snapshot
 
 
@@ -217,7 +224,25 @@ def checkout(
     """Materialise a snapshot into ``directory``, verifying every file's hash."""
     from modelledger.data.checkout import checkout as materialise
 
+    if (remote := _remote(ledger)) is not None:
+        from modelledger.data.remote import checkout_remote
+
+        return checkout_remote(remote, ref, Path(directory), force).directory
     return materialise(ledger or open_ledger(), ref, Path(directory), force).directory
+
+
+def checkout_model(
+    ref: str, directory: str | Path, force: bool = False, ledger: Ledger | None = None
+) -> Path:
+    """Write a version's artifact into ``directory``, every byte checked against its sha256:
+    the file written (a single-file artifact), or ``directory`` (a folder's files)."""
+    from modelledger.models.checkout import checkout as write_out
+
+    if (remote := _remote(ledger)) is not None:
+        from modelledger.models.remote import checkout_remote
+
+        return checkout_remote(remote, ref, Path(directory), force).path
+    return write_out(ledger or open_ledger(), ref, Path(directory), force).path
 
 
 def create_eval_set(

@@ -53,7 +53,7 @@ def test_refusals_through_the_server(remote, cli, ledger):
     jrun(cli, "model", "register", "churn", "--artifact", str(write(client / "m.bin", "w1")))
     write(client / "train.py", "print('changed')\n")
     dirty = cli("model", "register", "churn", "--artifact", str(client / "m.bin"), code=2)
-    assert "uncommitted changes (train.py)" in dirty.stderr and "commit them first" in dirty.stderr
+    assert "uncommitted changes (train.py)" in dirty.stderr and "--allow-dirty" in dirty.stderr
     as_("rita")  # a reader
     refused = cli("promote", "churn@1", "--to", "production", code=3)
     assert "error:" in refused.stderr
@@ -82,14 +82,39 @@ def test_refusals_through_the_server(remote, cli, ledger):
     assert verify_chain(ledger).ok
 
 
-def test_a_dirty_key_path_or_folder_artifact_is_refused_before_any_upload(remote, cli):
+def test_a_dirty_tree_and_a_folder_artifact_go_through_the_server(remote, cli, ledger):
+    """As locally: --allow-dirty records the diff (sent as a blob) and marks the version dirty;
+    a folder's files and listing are sent and the version names the tree."""
     as_, client, _ = remote
     as_("wes")
-    (client / "folder.bin").mkdir()
-    folder = cli("model", "register", "churn", "--artifact", str(client / "folder.bin"), code=2)
-    assert "folder" in folder.stderr
+    write(client / "train.py", "print('changed')\n")
+    write(client / "m.bin", "w1")
+    v = jrun(cli, "model", "register", "churn", "--artifact", "m.bin", "--allow-dirty")
+    code = v["tuple"]["code"]
+    assert code["dirty"] and v["dirty"] and v["reproducibility"]["status"] == "not reproducible"
+    assert b"print('changed')" in ledger.blobs.get(code["diff_sha256"])
+    assert v["manifest"]["untracked_files"] == []
+
+    folder = client / "ft.bin"  # (ignored: not code)
+    write(folder / "config.json", "{}")
+    write(folder / "weights" / "part-0.bin", b"\0" * 3000)
+    t = jrun(cli, "model", "register", "churn", "--artifact", str(folder), "--allow-dirty")
+    art = t["tuple"]["artifact"]
+    assert (
+        art["kind"] == "tree"
+        and art["size"] == 3002
+        and t["manifest"]["artifact_source"] == "upload:ft.bin"
+    )
+    assert [e.path for e in ledger.blobs.get_tree(art["sha256"]).entries] == [
+        "config.json",
+        "weights/part-0.bin",
+    ]
+    out = client / "back"
+    cli("model", "checkout", t["label"], str(out))
+    assert (out / "weights" / "part-0.bin").read_bytes() == b"\0" * 3000
     nothing = cli("model", "register", "churn", "--artifact", str(Path("nope.bin")), code=2)
     assert "nope.bin" in nothing.stderr
+    assert verify_chain(ledger).ok
 
 
 def test_an_environment_without_approvals_moves_at_once_and_expect_live_guards_it(
@@ -130,5 +155,13 @@ def test_the_python_api_goes_through_the_server_too(remote, ledger, project):
     done = ml.approve(asked["request"]["id"][:12])
     assert done["promoted"] and done["promotion"]["approvers"] == ["bob"]
     assert ml.live("production") == v.id
+    back = ml.checkout_model("churn@1", client / "back")
+    assert back == client / "back" / "m.bin" and back.read_text() == "w1"
+    with pytest.raises(NotAllowed, match="bob holds no writer role"):
+        ml.snapshot(write(client / "d" / "a.csv", "x\n1\n"), "train")
+    as_("wes")
+    snap = ml.snapshot(client / "d" / "a.csv", "train")
+    assert snap.created_by == "wes" and ledger.blobs.has(snap.tree_sha256)
+    assert (ml.checkout(snap.id, client / "d2") / "a.csv").read_text() == "x\n1\n"
     with pytest.raises(InvalidInput, match="local ledger only"):
         ml.list_versions()  # not through the server yet: refused, not answered from elsewhere

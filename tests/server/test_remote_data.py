@@ -179,3 +179,32 @@ def test_a_snapshot_of_bytes_the_server_lacks_is_refused(team, what):
     assert (
         team.post("/snapshots", "rita", json={"name": "t", "tree": tree.sha256}).status_code == 403
     )
+
+
+def test_a_registration_naming_bytes_the_server_lacks_is_refused(team):
+    from modelledger.blobs.tree import Tree, TreeEntry
+
+    raw = {**team.h("wes"), "Content-Type": "application/octet-stream"}
+    tree = Tree.of([TreeEntry("w.bin", hashlib.sha256(b"w").hexdigest(), 1, 0o644)])
+    team.client.put(f"/api/v1/blobs/{tree.sha256}", content=tree.canonical(), headers=raw)
+    meta = {"name": "churn", "code_ref": "git@x:c#1", "lock": "numpy==2\n"}
+
+    def send(**more):
+        body = json.dumps({**meta, **more})
+        return team.post("/versions", "wes", files={"metadata": (None, body)})
+
+    lacking = send(artifact_tree=tree.sha256, filename="ft")
+    assert lacking.status_code == 422 and "not stored" in lacking.json()["error"]
+    assert send().status_code == 400  # neither an artifact nor a tree
+    unknown = send(artifact_tree="0" * 64)
+    assert unknown.status_code == 404
+    git = {"kind": "git", "repo": "r", "commit": "a" * 40}
+    no_diff = team.register("wes", code={**git, "dirty": True}, code_ref=None)
+    assert no_diff.status_code == 422 and "diff_sha256" in no_diff.json()["error"]
+    unsent = team.register(
+        "wes", code={**git, "dirty": True, "diff_sha256": "1" * 64}, code_ref=None
+    )
+    assert unsent.status_code == 422 and "send it first" in unsent.json()["error"]
+    team.client.put(f"/api/v1/blobs/{hashlib.sha256(b'w').hexdigest()}", content=b"w", headers=raw)
+    done = send(artifact_tree=tree.sha256, filename="ft")
+    assert done.status_code == 201 and done.json()["tuple"]["artifact"]["kind"] == "tree"

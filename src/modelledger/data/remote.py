@@ -36,20 +36,9 @@ def snapshot_remote(
     remote: Remote, req: SnapshotRequest, progress: Progress | None = None
 ) -> SnapshotResult:
     params = check_request(req)  # (--from is resolved by the server, before it records anything)
-    progress = progress or Progress()
-    files = scan(req.paths)
-    total = sum(f.key.size for f in files)
-    progress.total(total)
     blobs = RemoteBlobs(remote)
-    tree = Tree.of(_hashed(files, progress))
-    code = code_record(req.code, lambda p: _sent(blobs, p), None) if req.code else None
-    by_sha = {e.sha256: path for e, path in zip(tree.entries, _paths(files, tree), strict=True)}
-    lacking = blobs.missing([*by_sha, tree.sha256])
-    sending = {sha: by_sha[sha] for sha in lacking if sha in by_sha}
-    progress.total(total + sum(os.stat(p).st_size for p in sending.values()))
-    blobs.put_files(sending, progress.advance)
-    if tree.sha256 in lacking:
-        blobs.put_bytes(tree.canonical())
+    code = code_record(req.code, blobs.ensure_file, None) if req.code else None
+    tree = send_tree(blobs, req.paths, progress)
     body: dict[str, Any] = {
         "name": req.name,
         "tree": tree.sha256,
@@ -61,6 +50,23 @@ def snapshot_remote(
     }
     answer = remote.post("/snapshots", {k: v for k, v in body.items() if v not in (None, [], {})})
     return result_of(answer, tree.sha256)
+
+
+def send_tree(blobs: RemoteBlobs, paths: list[Path], progress: Progress | None = None) -> Tree:
+    """Hash the files here, send those the server lacks and then their listing: the tree."""
+    progress = progress or Progress()
+    files = scan(paths)
+    total = sum(f.key.size for f in files)
+    progress.total(total)
+    tree = Tree.of(_hashed(files, progress))
+    by_sha = {e.sha256: path for e, path in zip(tree.entries, _paths(files, tree), strict=True)}
+    lacking = blobs.missing([*by_sha, tree.sha256])
+    sending = {sha: by_sha[sha] for sha in lacking if sha in by_sha}
+    progress.total(total + sum(os.stat(p).st_size for p in sending.values()))
+    blobs.put_files(sending, progress.advance)
+    if tree.sha256 in lacking:
+        blobs.put_bytes(tree.canonical())
+    return tree
 
 
 def result_of(answer: dict[str, Any], tree_sha256: str) -> SnapshotResult:
@@ -126,10 +132,3 @@ def _hashed(files: list[SourceFile], progress: Progress) -> list[TreeEntry]:
 def _paths(files: list[SourceFile], tree: Tree) -> list[Path]:
     by_rel = {f.rel: Path(f.key.path) for f in files}
     return [by_rel[e.path] for e in tree.entries]
-
-
-def _sent(blobs: RemoteBlobs, path: Path) -> str:
-    sha = hashlib.sha256(path.read_bytes()).hexdigest()
-    if blobs.missing([sha]):
-        blobs.put_files({sha: path})
-    return sha

@@ -3,7 +3,7 @@ tree the stored diff (untracked files included) and the notes the run manifest k
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,15 @@ def capture_code(
     not make the tree dirty."""
     home = ledger.config.home
     exclude = [*not_code, *([home] if home is not None else [])]
-    state = capture_git(path, exclude, full=allow_dirty)
+    return capture_code_with(lambda b: ledger.blobs.put_bytes(b).sha256, path, allow_dirty, exclude)
+
+
+def capture_code_with(
+    store: Callable[[bytes], str], path: Path, allow_dirty: bool, not_code: Iterable[Path] = ()
+) -> tuple[CodeRef | None, dict[str, Any]]:
+    """``capture_code``, the diff stored by ``store`` (which returns its sha256): into a local
+    store, or sent to the registry server."""
+    state = capture_git(path, list(not_code), full=allow_dirty)
     if state is None:
         return None, {"code": "none: not inside a git work tree"}
     if state.dirty and not allow_dirty:
@@ -34,7 +42,7 @@ def capture_code(
             "commit them, or pass --allow-dirty to record the diff and mark the version dirty"
             + hint
         )
-    diff_sha = ledger.blobs.put_bytes(state.diff).sha256 if state.dirty else None
+    diff_sha = store(state.diff) if state.dirty else None
     code = CodeRef(
         kind="git", repo=state.repo, commit=state.commit, dirty=state.dirty, diff_sha256=diff_sha
     )

@@ -68,6 +68,7 @@ class RegisterOptions(TypedDict, total=False):
     preprocessing: str | None
     manifest: Mapping[str, Any]
     read_from: Iterable[str | Path]  # the card or params files: recorded by content, not code
+    artifact_tree: str | None  # a tree already in the store: the artifact is then its name only
 
 
 @dataclass
@@ -93,6 +94,8 @@ class RegisterRequest:
     preprocessing: str | None = None
     manifest: dict[str, Any] = field(default_factory=dict)
     read_from: list[Path] = field(default_factory=list)
+    # a tree already in the store (uploaded to the registry server): ``artifact`` is its name only
+    artifact_tree: str | None = None
 
     @classmethod
     def of(
@@ -137,6 +140,8 @@ def check_request(req: RegisterRequest) -> tuple[list[DataRef], dict[str, Any]]:
         raise InvalidInput(
             f"--parent {req.parent}: @latest floats — pin a version (NAME@N or its id)"
         )
+    if req.artifact_tree is not None:
+        return data, params
     check_inputs([req.artifact], "--artifact")  # a regular file, or a folder of them
     if req.artifact.is_file() and not os.access(req.artifact, os.R_OK):
         raise InvalidInput(f"--artifact {req.artifact}: permission denied")
@@ -227,10 +232,20 @@ def _read_context(
 
 
 def _stage_artifact(
-    blobs: BlobStore, path: Path, staged: list[Staged | Ingest]
+    blobs: BlobStore, req: RegisterRequest, staged: list[Staged | Ingest]
 ) -> tuple[ArtifactRef, str]:
     """Stage the artifact's bytes (added to ``staged``): its reference, and where it was read
     from (symbolic links followed)."""
+    path = req.artifact
+    if req.artifact_tree is not None:
+        tree = blobs.get_tree(req.artifact_tree)  # checked against its hash
+        lacking = blobs.missing(e.sha256 for e in tree.entries)
+        if lacking:
+            raise InvalidInput(
+                f"{len(lacking):,} of the files tree sha256:{req.artifact_tree} lists are not "
+                f"stored (e.g. sha256:{min(lacking)}): upload them first; nothing was recorded"
+            )
+        return ArtifactRef("tree", tree.sha256, tree.size), f"upload:{path.name}"
     if path.is_dir():
         files = Ingest(blobs)
         staged.append(files)
@@ -262,7 +277,7 @@ def register(
     blobs = ledger.blobs
     staged: list[Staged | Ingest] = []
     try:
-        artifact, source = _stage_artifact(blobs, req.artifact, staged)
+        artifact, source = _stage_artifact(blobs, req, staged)
         lock_sha = None
         if lock_bytes:
             lock = blobs.stage_bytes(lock_bytes)

@@ -48,6 +48,16 @@ class RemoteBlobs:
         self._put(sha, data, len(data))
         return sha
 
+    def ensure_bytes(self, data: bytes) -> str:
+        """Send ``data`` unless the server has it: its sha256."""
+        sha = hashlib.sha256(data).hexdigest()
+        if self.missing([sha]):
+            self._put(sha, data, len(data))
+        return sha
+
+    def ensure_file(self, path: Path) -> str:
+        return self.ensure_bytes(path.read_bytes())  # (a script or a diff: small)
+
     def put_files(
         self, files: dict[str, Path], on_bytes: Callable[[int], None] | None = None
     ) -> None:

@@ -471,6 +471,7 @@ def create_app(
             spooled = await uploads.spool(
                 request.stream(), "application/octet-stream", Path(folder)
             )
+            assert spooled.artifact is not None  # a raw body is the artifact
             info = await run_in_threadpool(blobs.store_sent, ledger, sha256, spooled.artifact)
         return _json({"sha256": info.sha256, "size": info.size})
 

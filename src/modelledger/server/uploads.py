@@ -33,11 +33,18 @@ from modelledger.server.multipart import BadBody, boundary_of, parts
 MAX_METADATA = 1 << 20
 
 
+SHA256 = "^[0-9a-f]{64}$"
+# What the client's git capture notes in the run manifest (models.code.capture_code).
+CODE_NOTES = ("git_root", "untracked_files", "untracked_not_stored")
+
+
 class GitCode(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     kind: str = Field(pattern="^git$")
     repo: str = Field(min_length=1, max_length=2000)
     commit: str = Field(pattern="^[0-9a-f]{7,64}$")
+    dirty: bool = False
+    diff_sha256: str | None = Field(default=None, pattern=SHA256)  # sent first: PUT /blobs
 
 
 class Metadata(BaseModel):
@@ -59,6 +66,9 @@ class Metadata(BaseModel):
     lock: str | None = Field(default=None, max_length=16 << 20)  # the lock file's text
     hardware: dict[str, Any] | None = None  # where it was trained (the client's), if known
     filename: str | None = Field(default=None, max_length=300)  # the artifact's name there
+    # a folder artifact: its files and listing sent first (PUT /blobs), no artifact part
+    artifact_tree: str | None = Field(default=None, pattern=SHA256)
+    code_notes: dict[str, Any] | None = None  # what the client's git capture noted
 
 
 def metadata_of(text: str | bytes | None, name: str | None = None) -> Metadata:
@@ -86,7 +96,7 @@ class Spooled:
     """An upload on disk: the artifact (and lock) as files in a temporary folder."""
 
     folder: Path
-    artifact: Path
+    artifact: Path | None  # None: the metadata names a stored tree (artifact_tree)
     lock: Path | None
     metadata: bytes | None
 
@@ -128,8 +138,6 @@ def _split(body: Path, boundary: bytes, folder: Path) -> Spooled:
             if part.name not in ("metadata", "artifact", "lock"):
                 raise BadBody(f"unknown part {part.name!r}: metadata, artifact and lock")
             found[part.name] = part
-        if "artifact" not in found:
-            raise BadBody("no part named 'artifact' (the model file)")
         meta = found.get("metadata")
         if meta is not None and meta.size > MAX_METADATA:
             raise BadBody(f"the metadata part is larger than {MAX_METADATA} bytes")
@@ -142,13 +150,23 @@ def _split(body: Path, boundary: bytes, folder: Path) -> Spooled:
                 with out[name].open("wb") as w:
                     w.write(data[part.start : part.end])
     body.unlink()
-    return Spooled(folder, out["artifact"], out.get("lock"), metadata)
+    return Spooled(folder, out.get("artifact"), out.get("lock"), metadata)
 
 
 def request_of(meta: Metadata, spooled: Spooled) -> RegisterRequest:
     code = None
     if meta.code is not None:
-        code = CodeRef(kind="git", repo=meta.code.repo, commit=meta.code.commit)
+        g = meta.code
+        if g.dirty != (g.diff_sha256 is not None):
+            raise InvalidInput(
+                "metadata.code: a dirty tree is sent with its diff_sha256, only then"
+            )
+        code = CodeRef("git", g.repo, g.commit, dirty=g.dirty, diff_sha256=g.diff_sha256)
+    if (spooled.artifact is None) == (meta.artifact_tree is None):
+        raise BadBody(
+            "send the artifact as a part named 'artifact', or name its stored tree as "
+            "metadata.artifact_tree (a folder), one or the other"
+        )
     if meta.irreproducible is None:
         if code is None and meta.code_ref is None:
             raise InvalidInput(
@@ -170,9 +188,12 @@ def request_of(meta: Metadata, spooled: Spooled) -> RegisterRequest:
     }
     if meta.hardware is not None:
         manifest["hardware"] = meta.hardware
+    notes = meta.code_notes or {}
+    manifest.update({k: notes[k] for k in CODE_NOTES if k in notes})
     return RegisterRequest.of(
         meta.name,
-        spooled.artifact,
+        spooled.artifact or Path(meta.filename or "artifact"),
+        artifact_tree=meta.artifact_tree,
         data=meta.data,
         params=meta.params,
         seed=meta.seed,
@@ -195,7 +216,11 @@ def register_spooled(
     """Register what was spooled, as ``view.user``."""
     text = spooled.metadata if spooled.metadata is not None else metadata_text
     meta = metadata_of(text, name)
-    return register(view, request_of(meta, spooled))
+    req = request_of(meta, spooled)
+    diff = req.code.diff_sha256 if req.code is not None else None
+    if diff is not None and not view.blobs.has(diff):
+        raise InvalidInput(f"metadata.code.diff_sha256: sha256:{diff} is not stored: send it first")
+    return register(view, req)
 
 
 def temporary_folder(ledger: Ledger) -> tempfile.TemporaryDirectory[str]:

@@ -213,18 +213,14 @@ def checkout(
     from modelledger.console.progress import LazyProgress
     from modelledger.ledger.home import open_ledger
     from modelledger.models.checkout import checkout as write_out
-    from modelledger.models.checkout import checkout_version
     from modelledger.remote.session import Remote
 
     remote = Remote.from_environment()
     with LazyProgress("checking out", enabled=not as_json) as bar:
         if remote is not None:
-            from modelledger.models.remote import version_remote
-            from modelledger.remote.blobs import RemoteBlobs
+            from modelledger.models.remote import checkout_remote
 
-            version = version_remote(remote, ref)
-            bar.total(version.tuple.artifact.size)
-            done = checkout_version(RemoteBlobs(remote), version, directory, force, bar.advance)
+            done = checkout_remote(remote, ref, directory, force, bar.advance)
         else:
             with open_ledger() as ledger:
                 done = write_out(ledger, ref, directory, force, bar.advance)

@@ -165,3 +165,56 @@ def test_the_python_api_goes_through_the_server_too(remote, ledger, project):
     assert (ml.checkout(snap.id, client / "d2") / "a.csv").read_text() == "x\n1\n"
     with pytest.raises(InvalidInput, match="local ledger only"):
         ml.list_versions()  # not through the server yet: refused, not answered from elsewhere
+
+
+def test_reads_through_the_server_answer_as_locally(remote, cli, ledger):
+    """model list and search, env list, history and at, and audit log: the same JSON as the
+    local command on the server's ledger; an event altered in the server's database is refused."""
+    from sqlalchemy import text
+
+    from modelledger.ledger.audit import EventQuery, log
+    from modelledger.ledger.home import now
+    from modelledger.models.reads import list_versions
+    from modelledger.models.resolve import resolve_subject
+    from modelledger.releases import environments as envs
+    from modelledger.search.conditions import Search, parse_all
+    from modelledger.search.find import search
+
+    as_, client, _ = remote
+    as_("wes")
+    for lr in (0.1, 0.2):
+        write(client / "m.bin", f"w{lr}")
+        jrun(cli, "model", "register", "churn", "--artifact", "m.bin", "--param", f"lr={lr}")
+    rid = jrun(cli, "promote", "churn@2", "--to", "production")["request"]["id"]
+    as_("alice")
+    cli("approve", rid)
+    as_("rita")  # a reader reads all of it
+
+    def same(answer, local):
+        assert answer == json.loads(json.dumps(local))
+
+    same(jrun(cli, "model", "list"), [v.to_json() for v in list_versions(ledger)])
+    found = jrun(cli, "model", "search", "churn", "--param", "lr>=0.15")
+    asked = Search(name="churn", params=parse_all(["lr>=0.15"], "--param"))
+    same(found, [f.to_json() for f in search(ledger, asked).found])
+    assert [f["label"] for f in found] == ["churn@2"]
+    assert "churn@2" in cli("model", "search", "churn", "--param", "lr>=0.15").stdout
+    same(jrun(cli, "env", "list"), envs.list_envs(ledger))
+    same(jrun(cli, "env", "history", "production"), envs.history(ledger, "production"))
+    at = now()
+    same(jrun(cli, "env", "at", "production", at), envs.at(ledger, "production", at))
+    events = jrun(cli, "audit", "log", "--kind", "model.registered")
+    query = EventQuery(None, "model.registered", None, None, None, 50)
+    same(events, [e.to_json() for e in log(ledger, query, resolve=resolve_subject).events])
+    assert "model.registered" in cli("audit", "log").stdout
+
+    with ledger.db.write() as conn:
+        if ledger.db.dialect == "sqlite":
+            conn.execute(text("DROP TRIGGER events_no_update"))
+        else:
+            conn.execute(text("ALTER TABLE events DISABLE TRIGGER events_immutable"))
+        conn.execute(
+            text("UPDATE events SET actor = 'mallory' WHERE seq = :s"), {"s": events[0]["seq"]}
+        )
+    altered = cli("audit", "log", "--kind", "model.registered", code=1)
+    assert f"event #{events[0]['seq']} does not hash" in altered.stderr

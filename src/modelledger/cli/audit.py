@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -39,26 +39,54 @@ def log(
     from modelledger.core.errors import InvalidInput
     from modelledger.ledger.audit import EventQuery
     from modelledger.ledger.audit import log as read_log
-    from modelledger.ledger.home import open_ledger
+    from modelledger.ledger.home import read
     from modelledger.models.resolve import resolve_subject
 
     if subject and env:
         raise InvalidInput("give --subject or --env, not both")
     query = EventQuery(subject or env, kind, actor, since, until, limit)
-    with open_ledger() as ledger:
+    total: int | None = None
+
+    def local(ledger: Any) -> list[dict[str, Any]]:
+        nonlocal total
         found = read_log(ledger, query, resolve=resolve_subject)
+        total = found.total
+        return [e.to_json() for e in found.events]
+
+    asked = {"subject": subject or env, "kind": kind, "actor": actor, "since": since}
+    events = read("/events", local, {**asked, "until": until, "limit": limit})
+    _check_hashes(events)
     if as_json:
-        emit_json([e.to_json() for e in found.events])
+        emit_json(events)
         return
-    if not found.events:
-        typer.echo(
-            f"no events match (the ledger holds {found.total})" if found.total else "no events yet"
-        )
+    if not events:
+        typer.echo(f"no events match (the ledger holds {total})" if total else "no events yet")
         return
     t = table("seq", "at", "kind", "subject", "actor", "hash")
-    for e in found.events:
-        t.add_row(str(e.seq), when(e.at), e.kind, id_shown(e.subject), e.actor, e.hash[:8])
+    for e in events:
+        t.add_row(
+            str(e["seq"]),
+            when(e["at"]),
+            e["kind"],
+            id_shown(e["subject"]),
+            e["actor"],
+            e["hash"][:8],
+        )
     console().print(t)
+
+
+def _check_hashes(events: list[dict[str, Any]]) -> None:
+    """Each event read hashes to its ``hash`` (a server's answer is checked like a table's)."""
+    from modelledger.core.errors import CheckFailed
+    from modelledger.core.events import chain_hash, event_body
+
+    for e in events:
+        body = event_body(e["seq"], e["kind"], e["subject"], e["actor"], e["at"], e["payload"])
+        if chain_hash(e["prev_hash"], body) != e["hash"]:
+            raise CheckFailed(
+                f"event #{e['seq']} does not hash to its recorded hash: it was altered after it "
+                "was written (run `mledger audit verify` on the ledger)"
+            )
 
 
 CheckpointOpt = typer.Option(

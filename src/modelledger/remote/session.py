@@ -144,7 +144,12 @@ class Remote:
 
         parts = urllib.parse.urlsplit(self.url)
         target = parts.path + path
-        query = {k: _param(v) for k, v in (params or {}).items() if v is not None}
+        query = [
+            (k, _param(item))
+            for k, v in (params or {}).items()
+            for item in (v if isinstance(v, list | tuple) else [v])
+            if item is not None
+        ]
         if query:
             target += "?" + urllib.parse.urlencode(query)
         sent = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}

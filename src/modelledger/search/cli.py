@@ -42,8 +42,9 @@ def search(
 
     mledger model search --tag stage=candidate --since 7d
     """
-    from modelledger.ledger.home import open_ledger
+    from modelledger.ledger.home import read
     from modelledger.search.conditions import Search, parse_all
+    from modelledger.search.find import Results
     from modelledger.search.find import search as run
 
     query = Search(
@@ -58,8 +59,11 @@ def search(
         until=until,
         limit=limit,
     )
-    with open_ledger() as ledger:
-        results = run(ledger, query)
+    asked = {
+        "name": name, "param": param, "metric": metric, "eval_set": eval_set, "data": data,
+        "tag": tag, "by": by, "since": since, "until": until, "limit": limit,
+    }  # fmt: skip
+    results = Results.from_json(read("/search", lambda ledger: run(ledger, query).to_json(), asked))
     if as_json:
         emit_json([f.to_json() for f in results.found])
         return

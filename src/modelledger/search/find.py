@@ -39,6 +39,13 @@ class Found:
             "tags": self.tags,
         }
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Found:
+        matched = data["matched"]
+        return cls(
+            ModelVersion.from_json(data), matched["params"], matched["metrics"], data["tags"]
+        )
+
 
 @dataclass(frozen=True)
 class Results:
@@ -47,6 +54,21 @@ class Results:
     eval_set: dict[str, str] | None  # the eval set metrics were judged on: id, name
     params: list[str]  # keys to show, in the order asked
     metrics: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        """The whole answer (``model search --json`` prints ``found`` alone)."""
+        return {
+            "found": [f.to_json() for f in self.found],
+            "more": self.more,
+            "eval_set": self.eval_set,
+            "params": self.params,
+            "metrics": self.metrics,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Results:
+        found = [Found.from_json(f) for f in data["found"]]
+        return cls(found, data["more"], data["eval_set"], data["params"], data["metrics"])
 
 
 def search(ledger: Ledger, s: Search) -> Results:

@@ -4,7 +4,11 @@
     GET  /api/v1/versions/{ref}             a version, as `mledger model show --json`
     GET  /api/v1/resolve/{ref}              a reference (churn@production, churn@3) → its id
     POST /api/v1/versions                   register: the artifact as the body, or multipart
-    GET  /api/v1/environments/{env}         what is live, as `mledger env show --json`
+    GET  /api/v1/versions                   versions, newest first (`model list`)
+    GET  /api/v1/search                     `model search`: params, metrics, data, tags …
+    GET  /api/v1/environments[/{env}]       what is live, as `mledger env list|show --json`
+    GET  /api/v1/environments/{env}/history every move (`env history`)
+    GET  /api/v1/environments/{env}/at      what was live at a time (`env at`)
     PUT  /api/v1/environments/{env}/policy  set the gate policy (admin; signed by the client)
     GET  /api/v1/requests[/{id}]            promotion requests
     POST /api/v1/requests/draft             the request to sign (nothing written)
@@ -349,6 +353,49 @@ def create_app(
         _, view = caller(request, "reader")
         return _json(show(view, ref))
 
+    @router.get("/versions")
+    def versions(
+        request: Request,
+        name: str | None = Query(None, max_length=200),
+        limit: int = Query(100, ge=1, le=10_000),
+    ) -> Response:
+        from modelledger.models.reads import list_versions
+
+        _, view = caller(request, "reader")
+        return _json([v.to_json() for v in list_versions(view, name, limit)])
+
+    @router.get("/search")
+    def search(
+        request: Request,
+        name: str | None = Query(None, max_length=200),
+        param: list[str] = Query([], max_length=100),
+        metric: list[str] = Query([], max_length=100),
+        eval_set: str | None = Query(None, max_length=300),
+        data: list[str] = Query([], max_length=100),
+        tag: list[str] = Query([], max_length=100),
+        by: str | None = Query(None, max_length=200),
+        since: str | None = Query(None, max_length=40),
+        until: str | None = Query(None, max_length=40),
+        limit: int = Query(50, ge=1, le=10_000),
+    ) -> Response:
+        from modelledger.search.conditions import Search, parse_all
+        from modelledger.search.find import search as run
+
+        _, view = caller(request, "reader")
+        query = Search(
+            name=name,
+            params=parse_all(param, "--param"),
+            metrics=parse_all(metric, "--metric", "metric"),
+            eval_set=eval_set,
+            data=data,
+            tags=parse_all(tag, "--tag", "tag"),
+            registered_by=by,
+            since=since,
+            until=until,
+            limit=limit,
+        )
+        return _json(run(view, query).to_json())
+
     @router.get("/resolve/{ref}")
     async def resolve(request: Request, ref: str) -> Response:
         from modelledger.models.resolve import resolve_subject
@@ -381,6 +428,29 @@ def create_app(
 
         _, view = caller(request, "reader")
         return _json(show(view, env))
+
+    @router.get("/environments")
+    def environments(request: Request) -> Response:
+        from modelledger.releases.environments import list_envs
+
+        _, view = caller(request, "reader")
+        return _json(list_envs(view))
+
+    @router.get("/environments/{env}/history")
+    def env_history(
+        request: Request, env: str, limit: int | None = Query(None, ge=1, le=100_000)
+    ) -> Response:
+        from modelledger.releases.environments import history
+
+        _, view = caller(request, "reader")
+        return _json(history(view, env, limit))
+
+    @router.get("/environments/{env}/at")
+    def env_at(request: Request, env: str, time: str = Query(max_length=40)) -> Response:
+        from modelledger.releases.environments import at
+
+        _, view = caller(request, "reader")
+        return _json(at(view, env, time))
 
     @router.put("/environments/{env}/policy")
     def policy(request: Request, env: str, body: PolicyBody) -> Response:

@@ -241,14 +241,19 @@ def list_(
     as_json: bool = JsonOpt,
 ) -> None:
     """List versions, newest first (to filter by params, scores, tags: `model search`)."""
-    from modelledger.ledger.home import open_ledger
+    from modelledger.ledger.home import read
     from modelledger.models.reads import list_versions
+    from modelledger.models.version import ModelVersion
 
-    with open_ledger() as ledger:
-        found = list_versions(ledger, name, limit)
+    listed = read(
+        "/versions",
+        lambda ledger: [v.to_json() for v in list_versions(ledger, name, limit)],
+        {"name": name, "limit": limit},
+    )
     if as_json:
-        emit_json([v.to_json() for v in found])
+        emit_json(listed)
         return
+    found = [ModelVersion.from_json(v) for v in listed]
     if not found:
         typer.echo(
             "no versions" + (f" of {name}" if name else "") + " yet: `mledger model register`"

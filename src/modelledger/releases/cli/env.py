@@ -49,11 +49,10 @@ def create(
 @app.command("list")
 def list_(as_json: bool = JsonOpt) -> None:
     """Every environment and what is live in it."""
-    from modelledger.ledger.home import open_ledger
+    from modelledger.ledger.home import read
     from modelledger.releases.environments import list_envs
 
-    with open_ledger() as ledger:
-        envs = list_envs(ledger)
+    envs = read("/environments", list_envs)
     if as_json:
         emit_json(envs)
         return
@@ -118,11 +117,14 @@ def history(
     as_json: bool = JsonOpt,
 ) -> None:
     """Every move of the pointer: promotions, overrides and rollbacks, oldest first."""
-    from modelledger.ledger.home import open_ledger
+    from modelledger.ledger.home import read
     from modelledger.releases.environments import history as load
+    from modelledger.remote.session import route
 
-    with open_ledger() as ledger:
-        moves = load(ledger, env, limit)
+    moves = read(
+        route("environments", env, "history"), lambda ledger: load(ledger, env, limit),
+        {"limit": limit},
+    )  # fmt: skip
     if as_json:
         emit_json(moves)
         return
@@ -152,11 +154,13 @@ def at(
     as_json: bool = JsonOpt,
 ) -> None:
     """What was live in ENV at TIME (a date alone means its midnight UTC)."""
-    from modelledger.ledger.home import open_ledger
+    from modelledger.ledger.home import read
     from modelledger.releases.environments import at as lookup
+    from modelledger.remote.session import route
 
-    with open_ledger() as ledger:
-        found = lookup(ledger, env, time)
+    found = read(
+        route("environments", env, "at"), lambda ledger: lookup(ledger, env, time), {"time": time}
+    )
     if as_json:
         emit_json(found)
         return

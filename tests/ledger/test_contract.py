@@ -12,7 +12,7 @@ from modelledger.ledger import audit
 from modelledger.ledger import db as store_db
 from modelledger.ledger.schema import metadata
 from modelledger.models.register import RegisterRequest, register
-from tests.conftest import write
+from tests.conftest import alter_event, write
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,14 +64,7 @@ def test_tampering_behind_the_triggers_back_is_caught_by_verify(ledger, project)
     for i in range(5):
         _register(ledger, project, params={"i": i})
     assert audit.verify(ledger).ok
-    with ledger.db.write() as conn:
-        if ledger.db.dialect == "sqlite":
-            conn.execute(text("DROP TRIGGER events_no_update"))
-        else:
-            conn.execute(text("ALTER TABLE events DISABLE TRIGGER events_immutable"))
-        conn.execute(
-            text("UPDATE events SET payload_json = :p WHERE seq = 3"), {"p": '{"forged":true}'}
-        )
+    alter_event(ledger, 3, "payload_json", '{"forged":true}')
     check = audit.verify(ledger)
     assert not check.ok
     assert check.broken.seq == 3 and check.checked == 2

@@ -43,27 +43,17 @@ def search(
     mledger model search --tag stage=candidate --since 7d
     """
     from modelledger.ledger.home import read
-    from modelledger.search.conditions import Search, parse_all
+    from modelledger.search.conditions import Search
     from modelledger.search.find import Results
     from modelledger.search.find import search as run
 
-    query = Search(
-        name=name,
-        params=parse_all(param, "--param"),
-        metrics=parse_all(metric, "--metric", "metric"),
-        eval_set=eval_set,
-        data=data,
-        tags=parse_all(tag, "--tag", "tag"),
-        registered_by=by,
-        since=since,
-        until=until,
-        limit=limit,
-    )
     asked = {
-        "name": name, "param": param, "metric": metric, "eval_set": eval_set, "data": data,
-        "tag": tag, "by": by, "since": since, "until": until, "limit": limit,
+        "param": param, "metric": metric, "eval_set": eval_set, "data": data, "tag": tag,
+        "by": by, "since": since, "until": until, "limit": limit,
     }  # fmt: skip
-    results = Results.from_json(read("/search", lambda ledger: run(ledger, query).to_json(), asked))
+    query = Search.asked(name, **asked)  # refused here, before any request
+    answer = read("/search", lambda ledger: run(ledger, query).to_json(), {"name": name, **asked})
+    results = Results.from_json(answer)
     if as_json:
         emit_json([f.to_json() for f in results.found])
         return

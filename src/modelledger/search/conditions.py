@@ -98,6 +98,24 @@ class Search:
     until: str | None = None
     limit: int = 50
 
+    @classmethod
+    def asked(cls, name: str | None, **given: Any) -> Search:
+        """From what ``model search`` takes (and ``GET /search``, by the same names): the
+        conditions as typed (``param``, ``metric``, ``tag``), ``eval_set``, ``data``, ``by``,
+        ``since``, ``until``, ``limit``."""
+        return cls(
+            name=name,
+            params=parse_all(given.get("param") or [], "--param"),
+            metrics=parse_all(given.get("metric") or [], "--metric", "metric"),
+            eval_set=given.get("eval_set"),
+            data=list(given.get("data") or []),
+            tags=parse_all(given.get("tag") or [], "--tag", "tag"),
+            registered_by=given.get("by"),
+            since=given.get("since"),
+            until=given.get("until"),
+            limit=given.get("limit", 50),
+        )
+
 
 def name_pattern(name: str) -> str | None:
     """A LIKE pattern for a name with ``*`` (``_`` and ``%`` taken literally), None without."""

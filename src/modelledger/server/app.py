@@ -378,22 +378,14 @@ def create_app(
         until: str | None = Query(None, max_length=40),
         limit: int = Query(50, ge=1, le=10_000),
     ) -> Response:
-        from modelledger.search.conditions import Search, parse_all
+        from modelledger.search.conditions import Search
         from modelledger.search.find import search as run
 
         _, view = caller(request, "reader")
-        query = Search(
-            name=name,
-            params=parse_all(param, "--param"),
-            metrics=parse_all(metric, "--metric", "metric"),
-            eval_set=eval_set,
-            data=data,
-            tags=parse_all(tag, "--tag", "tag"),
-            registered_by=by,
-            since=since,
-            until=until,
-            limit=limit,
-        )
+        query = Search.asked(
+            name, param=param, metric=metric, eval_set=eval_set, data=data, tag=tag, by=by,
+            since=since, until=until, limit=limit,
+        )  # fmt: skip
         return _json(run(view, query).to_json())
 
     @router.get("/resolve/{ref}")

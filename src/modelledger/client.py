@@ -82,7 +82,7 @@ def get_version(ref: str, ledger: Ledger | None = None) -> ModelVersion:
 def _remote(ledger: Ledger | None) -> Remote | None:
     """The registry server ``MLEDGER_URL`` names, for a call given no ledger of its own. The
     calls that go through it: register_model, get_version, checkout_model, snapshot,
-    checkout, promote, approve, live; the others
+    checkout, create_eval_set, record_eval, gate_check, promote, approve, live; the others
     refuse while it is set (``open_ledger``)."""
     return None if ledger is not None else Remote.from_environment()
 
@@ -253,6 +253,10 @@ def create_eval_set(
 
     items = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
     check_inputs(items)
+    if (remote := _remote(ledger)) is not None:
+        from modelledger.evals.remote import create_eval_set_remote
+
+        return create_eval_set_remote(remote, name, items)[0].snapshot.id
     return create(ledger or open_ledger(), name, items)[0].snapshot.id
 
 
@@ -270,13 +274,21 @@ def record_eval(
     from modelledger.evals.results import parse_metrics_file
 
     checked, checked_slices = parse_metrics_file({**metrics, "slices": slices or {}}, "metrics")
+    report_path = Path(report) if report is not None else None
+    if (remote := _remote(ledger)) is not None:
+        from modelledger.evals.remote import record_remote
+
+        r, _, created, warnings = record_remote(
+            remote, ref, eval_set, checked, checked_slices, report_path
+        )
+        return {**r.to_json(), "created": created, "warnings": warnings}
     done = record(
         ledger or open_ledger(),
         ref,
         eval_set,
         checked,
         checked_slices,
-        Path(report) if report is not None else None,
+        report_path,
     )
     return {**done.result.to_json(), "created": done.created, "warnings": list(done.warnings)}
 
@@ -284,10 +296,12 @@ def record_eval(
 def gate_check(ref: str, env: str, ledger: Ledger | None = None) -> dict[str, Any]:
     """Evaluate ``ref`` against ``env``'s gate: ``passed`` and one entry per evidence criterion
     (approvals are judged on the promotion request)."""
-    from modelledger.releases.gatekeeper import check
+    from modelledger.releases.gatekeeper import check, decision_json
 
-    decision = check(ledger or open_ledger(), ref, env)
-    return {"env": env, "policy_sha256": decision.policy_sha256, **decision.report.to_json()}
+    if (remote := _remote(ledger)) is not None:
+        found: dict[str, Any] = remote.get(route("environments", env, "gate"), {"ref": ref})
+        return found
+    return decision_json(check(ledger or open_ledger(), ref, env))
 
 
 def promote(

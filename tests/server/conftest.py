@@ -122,7 +122,7 @@ def remote(ledger, project, tmp_path, monkeypatch, cli):
     client = tmp_path / "checkout"
     client.mkdir()
     write(client / "train.py", "print('train')\n")
-    write(client / ".gitignore", "*.bin\n")
+    write(client / ".gitignore", "*.bin\ndata/\nreports/\n")  # not code
     subprocess.run([*GIT, "init", "-q"], cwd=client, check=True)
     subprocess.run([*GIT, "add", "."], cwd=client, check=True)
     subprocess.run([*GIT, "commit", "-qm", "c"], cwd=client, check=True)

@@ -209,3 +209,43 @@ def test_reads_through_the_server_answer_as_locally(remote, cli, ledger):
     alter_event(ledger, events[0]["seq"], "actor", "mallory")
     altered = cli("audit", "log", "--kind", "model.registered", code=1)
     assert f"event #{events[0]['seq']} does not hash" in altered.stderr
+
+
+def test_evals_and_the_gate_through_the_server(remote, cli, ledger, project):
+    """An eval set's files and a result's report go as blobs; the result and `gate check` read
+    as locally; a different score on the same set is refused as it is locally."""
+    from modelledger.evals.evaluate import compare
+    from modelledger.releases import environments as envs
+    from modelledger.releases.gatekeeper import check, decision_json
+    from tests.people import key_of
+
+    as_, client, _ = remote
+    as_("wes")
+    write(client / "data" / "holdout" / "rows.csv", "x,y\n1,0\n")
+    made = jrun(cli, "eval", "set", "create", "holdout", str(client / "data" / "holdout"))
+    assert made["eval_set_created"] and made["created_by"] == "wes"
+    assert [s["id"] for s in jrun(cli, "eval", "set", "list")] == [made["id"]]
+    policy = write(
+        project / "gated.yaml",
+        f"approvers: 1\neval_set: {made['id']}\nmetrics:\n  - {{name: auc, min: 0.75}}\n",
+    )
+    envs.set_policy(ledger, "production", policy, key_of(project, "carol"))
+    for i, auc in ((1, 0.7), (2, 0.8)):
+        write(client / "m.bin", f"w{i}")
+        jrun(cli, "model", "register", "churn", "--artifact", "m.bin")
+        report = write(client / "reports" / f"{i}.json", f'{{"auc": {auc}}}')
+        done = jrun(
+            cli, "eval", "record", f"churn@{i}", "-e", made["id"], "-m", f"auc={auc}",
+            "--report", str(report),
+        )  # fmt: skip
+        assert done["created"] and ledger.blobs.has(done["report"].removeprefix("sha256:"))
+    refused = cli("eval", "record", "churn@2", "-e", made["id"], "-m", "auc=0.9", code=2)
+    assert "immutable" in refused.stderr
+    assert jrun(cli, "eval", "compare", "churn@1", "churn@2") == json.loads(
+        json.dumps(compare(ledger, "churn@1", "churn@2"))
+    )
+    as_("rita")
+    failed = jrun(cli, "gate", "check", "churn@1", "--env", "production", code=1)
+    assert failed == json.loads(json.dumps(decision_json(check(ledger, "churn@1", "production"))))
+    said = cli("gate", "check", "churn@2", "--env", "production").stdout
+    assert "churn@2 passes the production gate; promotion then needs 1 signed approval" in said

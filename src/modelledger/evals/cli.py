@@ -26,10 +26,19 @@ def set_create(
     from modelledger.data.snapshot import Progress
     from modelledger.evals.evaluate import create_eval_set
     from modelledger.ledger.home import open_ledger
+    from modelledger.remote.session import Remote
 
     check_inputs(paths)
-    with open_ledger() as ledger, LazyProgress("hashing", enabled=not as_json) as bar:
-        result, created = create_eval_set(ledger, name, paths, Progress(bar.total, bar.advance))
+    remote = Remote.from_environment()
+    with LazyProgress("hashing", enabled=not as_json) as bar:
+        progress = Progress(bar.total, bar.advance)
+        if remote is not None:
+            from modelledger.evals.remote import create_eval_set_remote
+
+            result, created = create_eval_set_remote(remote, name, paths, progress)
+        else:
+            with open_ledger() as ledger:
+                result, created = create_eval_set(ledger, name, paths, progress)
     snap = result.snapshot
     if as_json:
         emit_json({**result.to_json(), "eval_set_created": created})
@@ -45,10 +54,9 @@ def set_list(
 ) -> None:
     """List eval sets, newest first."""
     from modelledger.evals.evaluate import list_eval_sets
-    from modelledger.ledger.home import open_ledger
+    from modelledger.ledger.home import read
 
-    with open_ledger() as ledger:
-        found = list_eval_sets(ledger, name)
+    found = read("/eval-sets", lambda ledger: list_eval_sets(ledger, name), {"name": name})
     if as_json:
         emit_json(found)
         return
@@ -98,19 +106,28 @@ def record(
     if clash:
         raise InvalidInput(f"--metric {', '.join(sorted(clash))} is also in --metrics")
     slices = merge_slices(from_file[1], parse_slice_args(slice_))
-    with open_ledger() as ledger:
-        done = record_result(ledger, ref, eval_set, {**from_file[0], **flags}, slices, report)
-    for warning in done.warnings:
+    from modelledger.remote.session import Remote
+
+    scores_given = {**from_file[0], **flags}
+    remote = Remote.from_environment()
+    if remote is not None:
+        from modelledger.evals.remote import record_remote
+
+        r, label, created, warnings = record_remote(
+            remote, ref, eval_set, scores_given, slices, report
+        )
+    else:
+        with open_ledger() as ledger:
+            done = record_result(ledger, ref, eval_set, scores_given, slices, report)
+        r, label, created, warnings = done.result, done.label, done.created, list(done.warnings)
+    for warning in warnings:
         typer.echo(f"warning: {warning}", err=True)
     if as_json:
-        emit_json(
-            {**done.result.to_json(), "created": done.created, "warnings": list(done.warnings)}
-        )
+        emit_json({**r.to_json(), "created": created, "warnings": warnings})
         return
-    r = done.result
-    verb = "recorded" if done.created else "already recorded (same result)"
+    verb = "recorded" if created else "already recorded (same result)"
     scores = ", ".join(f"{k}={v:g}" for k, v in sorted(r.metrics.items()))
-    typer.echo(f"{verb} {id_shown(r.id)}: {done.label} on {id_shown(r.eval_set_id)}  {scores}")
+    typer.echo(f"{verb} {id_shown(r.id)}: {label} on {id_shown(r.eval_set_id)}  {scores}")
     for name, values in sorted(r.slices.items()):
         typer.echo(f"  slice {name}: " + ", ".join(f"{k}={v:g}" for k, v in sorted(values.items())))
 
@@ -132,10 +149,9 @@ def compare(
     """Metrics and slices of two versions side by side, on the eval sets both were scored on.
     Refuses (exit 1) when they share none: scores on different eval sets are not comparable."""
     from modelledger.evals.evaluate import compare as run
-    from modelledger.ledger.home import open_ledger
+    from modelledger.ledger.home import read
 
-    with open_ledger() as ledger:
-        found = run(ledger, a, b)
+    found = read("/evals/compare", lambda ledger: run(ledger, a, b), {"a": a, "b": b})
     if as_json:
         emit_json(found)
         return

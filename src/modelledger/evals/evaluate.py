@@ -9,6 +9,7 @@ from typing import Any
 
 from modelledger.core.errors import CheckFailed, Conflict, InvalidInput
 from modelledger.core.ids import short
+from modelledger.data.manifest import Snapshot
 from modelledger.data.resolve import resolve_snapshot
 from modelledger.data.snapshot import Progress, SnapshotRequest, SnapshotResult, snapshot
 from modelledger.data.store import snapshots
@@ -26,14 +27,18 @@ def create_eval_set(
 ) -> tuple[SnapshotResult, bool]:
     """Snapshot the files and mark the snapshot as an eval set; (snapshot, newly an eval set)."""
     result = snapshot(ledger, SnapshotRequest(paths=paths, name=name), progress)
-    snap = result.snapshot
+    return result, mark_eval_set(ledger, result.snapshot, name)
+
+
+def mark_eval_set(ledger: Ledger, snap: Snapshot, name: str) -> bool:
+    """Mark the snapshot as the eval set ``name``: whether it newly is one."""
     with ledger.db.write() as conn:
         at = now()
         created = evals.add_eval_set(conn, snap.id, name, at, ledger.user)
         if created:
             payload = {"id": snap.id, "name": name, "files": snap.file_count, "size": snap.size}
             events.append(conn, "eval_set.created", snap.id, ledger.user, at, payload)
-    return result, created
+    return created
 
 
 def list_eval_sets(ledger: Ledger, name: str | None = None) -> list[dict[str, Any]]:
@@ -56,14 +61,18 @@ def record(
     metrics: dict[str, float],
     slices: dict[str, dict[str, float]],
     report: Path | None = None,
+    report_sha256: str | None = None,
 ) -> Recorded:
     """Store an immutable result of ``ref`` on ``eval_set``. One result per (version, eval set):
     re-recording the same numbers returns it; different numbers are refused, so a gate cannot be
-    passed by re-scoring until the dice fall well."""
+    passed by re-scoring until the dice fall well. The report: a file to store, or a blob
+    stored already (``report_sha256``, sent to the registry server first)."""
     if not metrics and not slices:
         raise InvalidInput("give the scores: --metrics FILE or --metric NAME=NUMBER")
     if report is not None and not report.is_file():
         raise InvalidInput(f"--report {report}: no such file")
+    if report_sha256 is not None and not ledger.blobs.has(report_sha256):
+        raise InvalidInput(f"report sha256:{report_sha256} is not stored: send it first")
     with ledger.db.read() as conn:
         version = deployables.resolve(conn, ref)
         set_id = resolve_snapshot(conn, eval_set)
@@ -72,7 +81,7 @@ def record(
                 f"{set_id} is a snapshot but not an eval set: create one with "
                 "`mledger eval set create NAME PATH`"
             )
-    report_sha = None
+    report_sha = report_sha256
     if report is not None:
         report_sha = ledger.blobs.put_file(report).sha256
     rid = result_id(version.id, set_id, metrics, slices, report_sha)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.engine import Connection
 
@@ -96,6 +97,18 @@ def decide(
     )
     live_label = live.label if live else None
     return GateDecision(env.name, candidate, env.current_id, live_label, policy, sha, report)
+
+
+def decision_json(d: GateDecision) -> dict[str, Any]:
+    """``gate check --json``, and what its table is printed from."""
+    return {
+        "env": d.env,
+        "policy_sha256": d.policy_sha256,
+        **d.report.to_json(),
+        "candidate_label": d.candidate.label,
+        "live_label": d.live_label,
+        "approvals_needed": d.policy.approvals_needed,
+    }
 
 
 def check(ledger: Ledger, ref: str, env: str) -> GateDecision:

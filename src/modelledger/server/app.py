@@ -20,6 +20,9 @@
     POST /api/v1/blobs/missing              which of these the store lacks
     POST /api/v1/snapshots                  record a snapshot of uploaded files and their tree
     GET  /api/v1/snapshots[/{ref}]          snapshots, as `mledger data list|show --json`
+    GET  /api/v1/eval-sets                  eval sets (POST: mark an uploaded tree as one)
+    POST /api/v1/evals                      record an eval result (GET /evals/compare?a=&b=)
+    GET  /api/v1/environments/{env}/gate    `gate check`: the candidate ?ref= against the gate
     GET  /api/v1/events                     the audit log, filtered
     GET  /api/v1/openapi.json               this API
 
@@ -256,6 +259,19 @@ class SnapshotBody(_Body):
     step: str | None = Field(default=None, max_length=2000)
     code: CodeBody | None = None
     params: dict[str, Any] = Field(default_factory=dict)
+
+
+class EvalSetBody(_Body):
+    name: str = Field(min_length=1, max_length=200)
+    tree: str = Field(pattern=blobs.SHA256, description="the stored tree listing's sha256")
+
+
+class EvalBody(_Body):
+    ref: str = Field(min_length=1, max_length=300, description="the version scored")
+    eval_set: str = Field(min_length=1, max_length=300)
+    metrics: dict[str, float] = Field(default_factory=dict)
+    slices: dict[str, dict[str, float]] = Field(default_factory=dict)
+    report_sha256: str | None = Field(default=None, pattern=blobs.SHA256)
 
 
 class PolicyBody(_Body):
@@ -568,6 +584,51 @@ def create_app(
 
         _, view = caller(request, "reader")
         return _json(show(view, ref))
+
+    @router.get("/eval-sets")
+    def eval_sets(request: Request, name: str | None = Query(None, max_length=200)) -> Response:
+        from modelledger.evals.evaluate import list_eval_sets
+
+        _, view = caller(request, "reader")
+        return _json(list_eval_sets(view, name))
+
+    @router.post("/eval-sets", status_code=201)
+    def eval_set(request: Request, body: EvalSetBody) -> Response:
+        from modelledger.data.snapshot import SnapshotRequest, snapshot_stored
+        from modelledger.evals.evaluate import mark_eval_set
+
+        _, view = caller(request, "writer")
+        done = snapshot_stored(view, SnapshotRequest([], body.name), body.tree, None)
+        created = mark_eval_set(view, done.snapshot, body.name)
+        return _json({**done.to_json(), "eval_set_created": created}, 201 if created else 200)
+
+    @router.post("/evals", status_code=201)
+    def evals(request: Request, body: EvalBody) -> Response:
+        from modelledger.evals.evaluate import record
+
+        _, view = caller(request, "writer")
+        done = record(
+            view, body.ref, body.eval_set, body.metrics, body.slices,
+            report_sha256=body.report_sha256,
+        )  # fmt: skip
+        answer = {**done.result.to_json(), "label": done.label, "created": done.created}
+        return _json({**answer, "warnings": list(done.warnings)}, 201 if done.created else 200)
+
+    @router.get("/evals/compare")
+    def compare(
+        request: Request, a: str = Query(max_length=300), b: str = Query(max_length=300)
+    ) -> Response:
+        from modelledger.evals.evaluate import compare as side_by_side
+
+        _, view = caller(request, "reader")
+        return _json(side_by_side(view, a, b))
+
+    @router.get("/environments/{env}/gate")
+    def gate(request: Request, env: str, ref: str = Query(max_length=300)) -> Response:
+        from modelledger.releases.gatekeeper import check, decision_json
+
+        _, view = caller(request, "reader")
+        return _json(decision_json(check(view, ref, env)))
 
     @router.get("/events")
     def events(

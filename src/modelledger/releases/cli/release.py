@@ -38,26 +38,30 @@ def check(
 ) -> None:
     """One row per criterion (value, bar, pass/fail) against what is live; exit 1 on any failure.
     Approvals are judged on the promotion request (`mledger promote`, `mledger approve`)."""
-    from modelledger.ledger.home import open_ledger
+    from modelledger.ledger.home import read
     from modelledger.releases.gatekeeper import check as run
+    from modelledger.releases.gatekeeper import decision_json
+    from modelledger.remote.session import route
 
-    with open_ledger() as ledger:
-        decision = run(ledger, ref, env)
-    report = decision.report.to_json()
+    found = read(
+        route("environments", env, "gate"),
+        lambda ledger: decision_json(run(ledger, ref, env)),
+        {"ref": ref},
+    )
     if as_json:
-        emit_json({"env": env, "policy_sha256": decision.policy_sha256, **report})
+        emit_json(found)
     else:
-        live = decision.live_label or decision.live_id or "nothing live: absolute floors only"
-        print_gate(report, f"gate {env}: {decision.candidate.label} vs {live}")
-        verdict = "passes" if decision.report.passed else "FAILS"
-        need = decision.policy.approvals_needed
+        live = found["live_label"] or found["live"] or "nothing live: absolute floors only"
+        print_gate(found, f"gate {env}: {found['candidate_label']} vs {live}")
+        verdict = "passes" if found["passed"] else "FAILS"
+        need = found["approvals_needed"]
         note = (
             f"; promotion then needs {need} signed approval{'s' if need != 1 else ''}"
             if need
             else ""
         )
-        typer.echo(f"{decision.candidate.label} {verdict} the {env} gate{note}")
-    if not decision.report.passed:
+        typer.echo(f"{found['candidate_label']} {verdict} the {env} gate{note}")
+    if not found["passed"]:
         raise typer.Exit(1)
 
 

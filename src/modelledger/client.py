@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Unpack
 
 from modelledger.config import LedgerConfig, resolve
+from modelledger.core.errors import InvalidInput
 from modelledger.core.files import check_inputs
 from modelledger.data import snapshot as snapshots
 from modelledger.data.manifest import Snapshot
@@ -82,7 +83,8 @@ def get_version(ref: str, ledger: Ledger | None = None) -> ModelVersion:
 def _remote(ledger: Ledger | None) -> Remote | None:
     """The registry server ``MLEDGER_URL`` names, for a call given no ledger of its own. The
     calls that go through it: register_model, get_version, checkout_model, snapshot,
-    checkout, create_eval_set, record_eval, gate_check, promote, approve, live; the others
+    checkout, create_eval_set, record_eval, gate_check, promote, approve, rollback, live; the
+    others
     refuse while it is set (``open_ledger``)."""
     return None if ledger is not None else Remote.from_environment()
 
@@ -401,11 +403,18 @@ def rollback(
     """Flip ``env`` back to a known-good version that passes the rehearsal checks now. On a
     ledger with identities it is signed with ``key`` (default ``$MLEDGER_KEY``), an approver's,
     and ``approvers`` stays empty."""
-    from modelledger.identity import manage
+    from modelledger.identity import keyfile, manage
     from modelledger.releases.rollback import rollback as run
 
-    ledger = ledger or open_ledger()
     names = [approvers] if isinstance(approvers, str) else list(approvers)
+    if (remote := _remote(ledger)) is not None:
+        from modelledger.releases.remote import rollback as remote_rollback
+
+        if [n for n in names if n]:
+            raise InvalidInput("through the server a rollback is signed (key), not typed names")
+        done = remote_rollback(remote, env, to, reason, keyfile.load_if_any(key))
+        return {k: v for k, v in done.items() if k != "rolled_back"}
+    ledger = ledger or open_ledger()
     return run(ledger, env, names, reason, to, manage.signing_key(ledger, key)).to_json()
 
 

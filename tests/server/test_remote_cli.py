@@ -249,3 +249,58 @@ def test_evals_and_the_gate_through_the_server(remote, cli, ledger, project):
     assert failed == json.loads(json.dumps(decision_json(check(ledger, "churn@1", "production"))))
     said = cli("gate", "check", "churn@2", "--env", "production").stdout
     assert "churn@2 passes the production gate; promotion then needs 1 signed approval" in said
+
+
+def test_a_rollback_through_the_server_is_signed_by_the_approver(remote, cli, ledger, project):
+    """The server checks the target and drafts the statement; the approver's key signs it here;
+    a writer is refused; a statement altered, or signed before production last moved, is refused;
+    audit verify checks the signature."""
+    import os
+
+    import httpx
+
+    from modelledger.identity.signing import public_key_text, sign
+    from tests.people import key_of
+    from tests.releases.test_approvals import jrun_verify
+
+    as_, client, secrets = remote
+
+    def release(i):
+        as_("wes")
+        rid = jrun(cli, "promote", f"churn@{i}", "--to", "production")["request"]["id"]
+        as_("alice")
+        cli("approve", rid)
+
+    for i in (1, 2):
+        as_("wes")
+        write(client / "m.bin", f"w{i}")
+        jrun(cli, "model", "register", "churn", "--artifact", "m.bin")
+        release(i)
+    url = f"{os.environ['MLEDGER_URL']}/api/v1/environments/production/rollback"
+    bob = key_of(project, "bob")
+    body = {"reason": "chargebacks up", "key": public_key_text(bob)}
+    headers = {"Authorization": f"Bearer {secrets['bob']}"}
+    drafted = httpx.post(url, json=body, headers=headers, timeout=30)
+    assert drafted.status_code == 409 and drafted.json()["statement"]["version"]
+    statement = drafted.json()["statement"]
+    signed = {"key": body["key"], "sig": sign(bob, statement)["sig"]}
+    altered = httpx.post(
+        url, json={**body, "reason": "other", "statement": statement, "signed": signed},
+        headers=headers, timeout=30,
+    )  # fmt: skip
+    assert altered.status_code == 409 and "statement" in altered.json()  # sign this one instead
+    assert jrun(cli, "env", "show", "production")["label"] == "churn@2"  # nothing moved
+
+    as_("wes")  # a writer, no approver
+    assert "approver" in cli("rollback", "production", "--reason", "bad", code=3).stderr
+    as_("bob")
+    done = jrun(cli, "rollback", "production", "--reason", "chargebacks up")
+    assert done["rolled_back"] and done["label"] == "churn@1" and done["approvers"] == ["bob"]
+    assert jrun(cli, "env", "show", "production")["label"] == "churn@1"
+    release(2)  # production is as it was when the first statement was signed
+    replayed = httpx.post(
+        url, json={**body, "statement": statement, "signed": signed}, headers=headers, timeout=30
+    )
+    assert replayed.status_code == 409 and "last moved" in replayed.json()["error"]
+    assert jrun(cli, "env", "show", "production")["label"] == "churn@2"
+    assert jrun_verify(ledger)["ok"]

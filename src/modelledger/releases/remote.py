@@ -84,3 +84,49 @@ def decide(
     body = sign_decision(shown, private_key, principal, decision, reason, at=now())
     answer: dict[str, Any] = remote.post(route("requests", shown["id"], decision), body)
     return answer
+
+
+def rollback(
+    remote: Remote, env: str, to: str | None, reason: str, private_key: Any
+) -> dict[str, Any]:
+    """``mledger rollback`` through the server: it checks the target and drafts the rollback's
+    statement, which is signed here after a look at what it says, then sent back to be done.
+    The answer is ``rollback --json``'s; a target failing its checks is RemoteRollbackFailed."""
+    from modelledger.identity import signing
+    from modelledger.releases import acts
+
+    if private_key is None:
+        raise InvalidInput("a rollback is signed with your key (--key or MLEDGER_KEY)")
+    body: dict[str, Any] = {"to": to, "reason": reason, "key": signing.public_key_text(private_key)}
+    try:
+        remote.post(route("environments", env, "rollback"), body)
+    except CheckFailed as exc:
+        raise RemoteRollbackFailed(str(exc), getattr(exc, "answer", {}).get("checks", [])) from None
+    except Conflict as exc:  # the statement to sign, or the environment moved meanwhile
+        statement = getattr(exc, "answer", {}).get("statement")
+        if not isinstance(statement, dict):
+            raise
+    else:
+        raise Conflict("the server rolled back without a signature; tell its operator")
+    what = (statement.get("kind"), statement.get("env"), statement.get("reason"))
+    if what != ("rollback", env, reason) or statement.get("format") != acts.FORMAT:
+        raise CheckFailed(f"the server asked to sign something else than this rollback: {what}")
+    if to is not None and to not in (statement.get("version"), statement.get("label")):
+        raise CheckFailed(f"the server drafted a rollback to {statement.get('label')}, not {to}")
+    signed = {"key": body["key"], "sig": signing.sign(private_key, statement)["sig"]}
+    try:
+        done: dict[str, Any] = remote.post(
+            route("environments", env, "rollback"),
+            {**body, "statement": statement, "signed": signed},
+        )
+    except CheckFailed as exc:
+        raise RemoteRollbackFailed(str(exc), getattr(exc, "answer", {}).get("checks", [])) from None
+    return done
+
+
+class RemoteRollbackFailed(CheckFailed):
+    """The server's checks refused the target; ``checks`` as ``rollback --json`` lists them."""
+
+    def __init__(self, message: str, checks: list[dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.checks = checks

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from modelledger.core.errors import InvalidInput
+from modelledger.core.errors import Conflict, InvalidInput
 from modelledger.ledger import events
 from modelledger.ledger.home import Ledger, now
 from modelledger.models.deployables import Deployable
@@ -16,6 +16,8 @@ from modelledger.releases.environment import Move, PlannedMove
 from modelledger.releases.environments import check_unmoved
 from modelledger.releases.rehearse import Check, RehearsalFailed, failures, plan, target_checks
 from modelledger.releases.signer import signer_for, signer_or_names
+
+SIGNED_FOR = 300  # seconds a drafted rollback may wait for its approver's signature
 
 
 @dataclass(frozen=True)
@@ -49,10 +51,17 @@ def rollback(
     reason: str,
     to: str | None = None,
     key: Any = None,
+    signed_as: dict[str, Any] | None = None,
 ) -> Rollback:
     """Once the ledger has identities, a rollback is signed by ``key``, an approver's for
     ``env`` (or an admin's), who is then the one approver recorded; ``approvers`` (typed names)
-    are refused. Before, typed names are what there is."""
+    are refused. Before, typed names are what there is.
+
+    ``signed_as``: the statement an approver signed elsewhere (the registry server drafted it
+    on an earlier call, when its stand-in key asked for a signature): its time and checks are
+    taken for this rollback's, once seen to be fresh, made since the environment last moved,
+    and the same verdicts the checks give now. Everything else is derived again here, so the
+    signature verifies only if the rollback is the one that was signed."""
     names = [a.strip() for a in approvers if a and a.strip()]
     with ledger.db.read() as conn:
         signer, names = signer_or_names(conn, "rollback", env, key, names)
@@ -74,7 +83,9 @@ def rollback(
         )
     with ledger.db.write() as conn:
         check_unmoved(conn, env, p.current.id, None)
-        at = now()
+        at, shown = now(), [c.to_json() for c in checks]
+        if signed_as is not None:
+            at, shown = _as_signed(conn, env, signed_as, shown, at)
         payload: dict[str, Any] = {
             "env": env,
             "version": p.target.id,
@@ -84,7 +95,7 @@ def rollback(
             "requester": ledger.user,
             "reason": reason,
             "at": at,
-            "checks": [c.to_json() for c in checks],
+            "checks": shown,
         }
         user = ledger.user
         if signer is not None:
@@ -107,3 +118,34 @@ def rollback(
         move = environments.record_move(conn, planned)
         event = events.append(conn, "rollback", env, user, at, payload)
     return Rollback(move, p.target, p.current, checks, event.seq)
+
+
+def _as_signed(
+    conn: Any, env: str, signed: dict[str, Any], checks: list[dict[str, Any]], at: str
+) -> tuple[str, list[dict[str, Any]]]:
+    """The signed statement's time and checks, if they may stand for this rollback's."""
+    from modelledger.core.clock import parse_time
+
+    def verdicts(found: Any) -> list[tuple[Any, ...]]:
+        keys = ("role", "id", "check", "status")
+        return [tuple(c.get(k) for k in keys) for c in found if isinstance(c, dict)]
+
+    try:
+        when = parse_time(str(signed.get("at")))
+    except (TypeError, ValueError):
+        raise InvalidInput("the signed rollback's 'at' is not a time") from None
+    age = (parse_time(at) - when).total_seconds()
+    state = environments.get(conn, env)
+    since = parse_time(state.since) if state is not None and state.since else None
+    if not -5 <= age <= SIGNED_FOR or (since is not None and when < since):
+        raise Conflict(
+            f"the rollback of {env} was signed at {signed.get('at')}: too long ago, or before "
+            f"{env} last moved; nothing was changed — run it again"
+        )
+    found = signed.get("checks")
+    if not isinstance(found, list) or verdicts(found) != verdicts(checks):
+        raise Conflict(
+            f"the target's checks give other verdicts now than when the rollback of {env} was "
+            "signed; nothing was changed — run it again"
+        )
+    return str(signed["at"]), found

@@ -10,6 +10,7 @@
     GET  /api/v1/environments/{env}/history every move (`env history`)
     GET  /api/v1/environments/{env}/at      what was live at a time (`env at`)
     PUT  /api/v1/environments/{env}/policy  set the gate policy (admin; signed by the client)
+    POST /api/v1/environments/{env}/rollback roll back (an approver; signed by the client)
     GET  /api/v1/requests[/{id}]            promotion requests
     POST /api/v1/requests/draft             the request to sign (nothing written)
     POST /api/v1/requests                   open a request signed by its requester
@@ -140,6 +141,9 @@ def _error(exc: MledgerError) -> Response:
         body["statement"] = exc.statement
     if isinstance(exc, promotions.NoApprovalNeeded):
         body["next"] = exc.next
+    checks = getattr(exc, "checks", None)  # a rollback target that failed its checks
+    if isinstance(checks, list):
+        body["checks"] = [c.to_json() for c in checks]
     decision = getattr(exc, "decision", None)  # a gate that said no: its report
     if decision is not None and hasattr(decision, "report"):
         body["gate"] = decision.report.to_json()
@@ -272,6 +276,16 @@ class EvalBody(_Body):
     metrics: dict[str, float] = Field(default_factory=dict)
     slices: dict[str, dict[str, float]] = Field(default_factory=dict)
     report_sha256: str | None = Field(default=None, pattern=blobs.SHA256)
+
+
+class RollbackBody(_Body):
+    to: str | None = Field(default=None, max_length=300, description="the target; else previous")
+    reason: str = Field(min_length=1, max_length=5000)
+    key: str = Field(max_length=200, description="your public key, to be sent what to sign")
+    statement: dict[str, Any] | None = Field(
+        default=None, description="the statement a 409 asked you to sign, signed as 'signed'"
+    )
+    signed: Signature | None = None
 
 
 class PolicyBody(_Body):
@@ -475,6 +489,20 @@ def create_app(
         key = policies.remote_key(d, who.name, public, body.signed.sig if body.signed else None)
         with tempfile.TemporaryDirectory(prefix="policy-") as folder:
             return _json(policies.put_policy(view, env, body.policy, key, Path(folder)))
+
+    @router.post("/environments/{env}/rollback", status_code=201)
+    def rollback(request: Request, env: str, body: RollbackBody) -> Response:
+        from modelledger.identity import store as identities
+        from modelledger.releases.rollback import rollback as run
+
+        who, view = caller(request, "approver", env)
+        if (body.statement is None) != (body.signed is None):
+            raise InvalidInput("send 'statement' and 'signed' together (the statement signed)")
+        with view.db.read() as conn:
+            d = identities.directory(conn)
+        key = policies.remote_key(d, who.name, body.key, body.signed.sig if body.signed else None)
+        done = run(view, env, [], body.reason, body.to, key, signed_as=body.statement)
+        return _json({"rolled_back": True, **done.to_json()}, 201)
 
     @router.get("/requests")
     def requests(

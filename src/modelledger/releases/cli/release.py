@@ -184,24 +184,38 @@ def rollback(
 ) -> None:
     """Flip ENV back to the previously live version (or --to, or the card's rollback_target),
     after checking it can be served. Refuses, changing nothing, when the target fails rehearsal."""
-    from modelledger.identity import manage
+    from modelledger.identity import keyfile, manage
     from modelledger.ledger.home import open_ledger
     from modelledger.releases.rehearse import RehearsalFailed
+    from modelledger.releases.remote import RemoteRollbackFailed
+    from modelledger.releases.remote import rollback as remote_rollback
     from modelledger.releases.rollback import rollback as run
+    from modelledger.remote.session import Remote
 
-    with open_ledger() as ledger:
-        try:
-            done = run(ledger, env, approver, reason, to, manage.signing_key(ledger, key))
-        except RehearsalFailed as failed:
-            checks = [c.to_json() for c in failed.checks]
-            if as_json:
-                emit_json({"rolled_back": False, "checks": checks})
-            else:
-                print_checks(checks, f"rollback {env}: target checks")
-            typer.echo(f"error: {failed}", err=True)
-            raise typer.Exit(1) from None
+    remote = Remote.from_environment()
+    try:
+        if remote is not None:
+            if approver:
+                raise InvalidInput("through the server a rollback is signed (--key), not typed")
+            done = remote_rollback(remote, env, to, reason, keyfile.load_if_any(key))
+        else:
+            with open_ledger() as ledger:
+                made = run(ledger, env, approver, reason, to, manage.signing_key(ledger, key))
+            done = {"rolled_back": True, **made.to_json()}
+    except (RehearsalFailed, RemoteRollbackFailed) as failed:
+        checks = (
+            [c.to_json() for c in failed.checks]
+            if isinstance(failed, RehearsalFailed)
+            else failed.checks
+        )
+        if as_json:
+            emit_json({"rolled_back": False, "checks": checks})
+        else:
+            print_checks(checks, f"rollback {env}: target checks")
+        typer.echo(f"error: {failed}", err=True)
+        raise typer.Exit(1) from None
     if as_json:
-        emit_json({"rolled_back": True, **done.to_json()})
+        emit_json(done)
         return
-    typer.echo(f"rolled back {env}: {done.previous.label} → {done.target.label}  {done.target.id}")
-    typer.echo(f"  event #{done.event_seq}")
+    typer.echo(f"rolled back {env}: {done['previous_label']} → {done['label']}  {done['id']}")
+    typer.echo(f"  event #{done['event']}")

@@ -83,8 +83,8 @@ def get_version(ref: str, ledger: Ledger | None = None) -> ModelVersion:
 def _remote(ledger: Ledger | None) -> Remote | None:
     """The registry server ``MLEDGER_URL`` names, for a call given no ledger of its own. The
     calls that go through it: register_model, get_version, checkout_model, snapshot,
-    checkout, create_eval_set, record_eval, gate_check, promote, approve, rollback, live; the
-    others
+    checkout, create_eval_set, record_eval, gate_check, promote, approve, rehearse, rollback,
+    live; the others
     refuse while it is set (``open_ledger``)."""
     return None if ledger is not None else Remote.from_environment()
 
@@ -388,6 +388,9 @@ def rehearse(env: str, ledger: Ledger | None = None) -> dict[str, Any]:
     """Check the live version and its rollback target can be served; records a rehearsal."""
     from modelledger.releases.rehearse import rehearse as run
 
+    if (remote := _remote(ledger)) is not None:
+        found: dict[str, Any] = remote.post(route("environments", env, "rehearsal"))
+        return found
     return run(ledger or open_ledger(), env).to_json()
 
 

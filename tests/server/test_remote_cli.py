@@ -304,3 +304,37 @@ def test_a_rollback_through_the_server_is_signed_by_the_approver(remote, cli, le
     assert replayed.status_code == 409 and "last moved" in replayed.json()["error"]
     assert jrun(cli, "env", "show", "production")["label"] == "churn@2"
     assert jrun_verify(ledger)["ok"]
+
+
+def test_rehearse_data_diff_and_audit_prediction_through_the_server(remote, cli, ledger):
+    from modelledger.data.diff import diff
+    from modelledger.ledger.home import now
+    from modelledger.predictions.audit import audit_prediction
+    from modelledger.predictions.ingest import log_predictions
+
+    as_, client, _ = remote
+    as_("wes")
+    write(client / "data" / "a" / "t.csv", "k,c\n1,x\n2,y\n")
+    write(client / "data" / "b" / "t.csv", "k,c\n1,x\n3,z\n")
+    a = jrun(cli, "data", "snapshot", str(client / "data" / "a"), "--name", "t")["id"]
+    b = jrun(cli, "data", "snapshot", str(client / "data" / "b"), "--name", "t")["id"]
+    found = jrun(cli, "data", "diff", a, b, "--key", "k")
+    assert found == json.loads(json.dumps(diff(ledger, a, b, key=["k"])))
+    assert "t.csv" in cli("data", "diff", a, b).stdout
+    for i in (1, 2):
+        write(client / "m.bin", f"w{i}")
+        jrun(cli, "model", "register", "churn", "--artifact", "m.bin")
+        rid = jrun(cli, "promote", f"churn@{i}", "--to", "production")["request"]["id"]
+        as_("alice")
+        cli("approve", rid)
+        as_("wes")
+    done = jrun(cli, "rehearse", "production")
+    assert done["passed"] and done["target"]["label"] == "churn@1"
+    assert "rehearsal passed" in cli("rehearse", "production").stdout
+    live = jrun(cli, "env", "show", "production")["id"]
+    record = {"request_id": "r-1", "version_id": live, "output": 1, "served_at": now()}
+    log_predictions(ledger, [{**record, "features": {"x": 1}}], "production")
+    as_("rita")
+    answer = jrun(cli, "audit", "prediction", "r-1")
+    assert answer == json.loads(json.dumps(audit_prediction(ledger, "r-1")))
+    assert "churn@2" in cli("audit", "prediction", "r-1").stdout

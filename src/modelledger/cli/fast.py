@@ -12,6 +12,10 @@ def answer(argv: list[str]) -> int | None:
     """The exit status after answering ``argv``, or None when the full CLI must answer it."""
     if len(argv) != 4 or argv[:2] != ["audit", "prediction"] or "--json" not in argv[2:]:
         return None
+    import os
+
+    if os.environ.get("MLEDGER_URL", "").strip():
+        return None  # a registry server answers (the full CLI asks it)
     request_id = argv[3] if argv[2] == "--json" else argv[2]
     if request_id.startswith("-"):
         return None

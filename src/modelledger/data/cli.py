@@ -258,10 +258,15 @@ def diff(
     """What changed between two snapshots: files, and inside tables rows, schema, nulls,
     distributions and categories — a vanished category first."""
     from modelledger.data.diff import diff as compare
-    from modelledger.ledger.home import open_ledger
+    from modelledger.ledger.home import read
 
-    with open_ledger() as ledger:
-        result = compare(ledger, a, b, tables=table_path, key=_columns(key), by=by, sample=sample)
+    keys = _columns(key)
+    asked = {"a": a, "b": b, "key": keys, "by": by, "table": table_path, "sample": sample}
+    result = read(
+        "/diff",
+        lambda ledger: compare(ledger, a, b, tables=table_path, key=keys, by=by, sample=sample),
+        asked,
+    )
     if as_json:
         emit_json(result)
         return

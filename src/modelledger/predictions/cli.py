@@ -309,11 +309,13 @@ def audit_prediction(
 ) -> None:
     """What served a request: time and output; system, version and arm; the version's full tuple
     with its data's sources; the promotion that made it live; canary or shadow."""
-    from modelledger.ledger.home import open_ledger
+    from modelledger.ledger.home import read
     from modelledger.predictions.audit import audit_prediction as run
+    from modelledger.remote.session import route
 
-    with open_ledger() as ledger:
-        found = run(ledger, request_id, one_shot=True)
+    found = read(
+        route("predictions", request_id), lambda ledger: run(ledger, request_id, one_shot=True)
+    )
     if as_json:
         emit_json(found)
         return

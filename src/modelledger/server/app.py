@@ -24,6 +24,9 @@
     GET  /api/v1/eval-sets                  eval sets (POST: mark an uploaded tree as one)
     POST /api/v1/evals                      record an eval result (GET /evals/compare?a=&b=)
     GET  /api/v1/environments/{env}/gate    `gate check`: the candidate ?ref= against the gate
+    POST /api/v1/environments/{env}/rehearsal  `rehearse`: check live and rollback target
+    GET  /api/v1/diff?a=&b=                 `data diff`
+    GET  /api/v1/predictions/{request_id}   `audit prediction`: what served a request
     GET  /api/v1/events                     the audit log, filtered
     GET  /api/v1/openapi.json               this API
 
@@ -657,6 +660,36 @@ def create_app(
 
         _, view = caller(request, "reader")
         return _json(decision_json(check(view, ref, env)))
+
+    @router.post("/environments/{env}/rehearsal", status_code=201)
+    def rehearsal(request: Request, env: str) -> Response:
+        from modelledger.releases.rehearse import rehearse
+
+        _, view = caller(request, "writer")
+        return _json(rehearse(view, env).to_json(), 201)
+
+    @router.get("/diff")
+    def data_diff(
+        request: Request,
+        a: str = Query(max_length=300),
+        b: str = Query(max_length=300),
+        key: list[str] = Query([], max_length=20),
+        by: list[str] = Query([], max_length=20),
+        table: list[str] = Query([], max_length=20),
+        sample: int = Query(5, ge=0, le=100),
+    ) -> Response:
+        from modelledger.data.diff import diff
+
+        _, view = caller(request, "reader")
+        found = diff(view, a, b, tables=table, key=key or None, by=by, sample=sample)
+        return _json(found)
+
+    @router.get("/predictions/{request_id}")
+    def prediction(request: Request, request_id: str) -> Response:
+        from modelledger.predictions.audit import audit_prediction
+
+        _, view = caller(request, "reader")
+        return _json(audit_prediction(view, request_id))
 
     @router.get("/events")
     def events(

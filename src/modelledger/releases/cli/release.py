@@ -154,21 +154,24 @@ def rehearse(
     process, serving contract); records a rehearsal event; exit 1 on any failure."""
     from modelledger.ledger.home import open_ledger
     from modelledger.releases.rehearse import rehearse as run
+    from modelledger.remote.session import Remote, route
 
-    with open_ledger() as ledger:
-        done = run(ledger, env)
-    if as_json:
-        emit_json(done.to_json())
+    remote = Remote.from_environment()
+    if remote is not None:
+        done = remote.post(route("environments", env, "rehearsal"))
     else:
-        target = done.target.label if done.target else "no target"
-        print_checks(
-            [c.to_json() for c in done.checks], f"rehearsal {env}: {done.current.label} → {target}"
-        )
-        verdict = "passed" if done.passed else "FAILED"
-        skipped = [c.name for c in done.checks if c.status == "skip"]
+        with open_ledger() as ledger:
+            done = run(ledger, env).to_json()
+    if as_json:
+        emit_json(done)
+    else:
+        target = done["target"]["label"] if done["target"] else "no target"
+        print_checks(done["checks"], f"rehearsal {env}: {done['current']['label']} → {target}")
+        verdict = "passed" if done["passed"] else "FAILED"
+        skipped = [c["check"] for c in done["checks"] if c["status"] == "skip"]
         note = f"; not checked: {', '.join(sorted(set(skipped)))}" if skipped else ""
-        typer.echo(f"rehearsal {verdict} (event #{done.event_seq}{note})")
-    if not done.passed:
+        typer.echo(f"rehearsal {verdict} (event #{done['event']}{note})")
+    if not done["passed"]:
         raise typer.Exit(1)
 
 

@@ -28,8 +28,14 @@ $(VENV)/.stamp-demo: $(VENV)/.stamp-run requirements-demo.lock
 demo: $(VENV)/.stamp-demo
 	$(BIN)/mledger demo --keep
 
+# The web UI's browser tests drive Debian's Chromium through Playwright (no browser download).
+BROWSER := /usr/bin/chromium
+$(BROWSER):
+	command -v apt-get >/dev/null && { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+		|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }; }
+
 # One worker per core; a test file stays on one worker, as its module fixtures expect.
-test: $(VENV)/.stamp-dev
+test: $(VENV)/.stamp-dev $(BROWSER)
 	$(BIN)/python -m pytest -m "not slow" -n auto --dist loadfile $(PYTEST_ARGS)
 
 # Slow tests (none yet; pytest exits 5 when it collects none) and then every benchmark script.

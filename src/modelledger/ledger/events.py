@@ -132,6 +132,15 @@ def listing(
     return [_to_event(r) for r in reversed(rows)]
 
 
+def payloads(conn: Connection, seqs: list[int]) -> dict[int, dict[str, Any]]:
+    """The payloads of the events numbered ``seqs``, by number."""
+    found: dict[int, dict[str, Any]] = {}
+    for i in range(0, len(seqs), 500):
+        rows = conn.execute(select(events).where(events.c.seq.in_(seqs[i : i + 500]))).all()
+        found.update((r.seq, _to_event(r).payload) for r in rows)
+    return found
+
+
 def kinds(conn: Connection) -> list[str]:
     return sorted(conn.execute(select(events.c.kind).distinct()).scalars())
 

@@ -710,5 +710,15 @@ def create_app(
         return _json([e.to_json() for e in found.events])
 
     app.include_router(router)
+    from modelledger.server.ui.routes import ui_router
+
+    app.include_router(ui_router(ledger, auth))
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> Response:
+        from fastapi.responses import RedirectResponse
+
+        return RedirectResponse("/ui/", 303)
+
     app.add_middleware(BodyLimit, limits=limits)
     return app

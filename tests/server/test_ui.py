@@ -164,3 +164,35 @@ def test_the_pages_an_auditor_reads(team, project):
     assert "promotion" in audit and "head is event #" in audit
     missing = c.get("/ui/versions/churn@9")
     assert missing.status_code == 404 and "churn@9" in missing.text
+
+
+def test_mledger_ui_opens_a_local_ledger_for_one_person(ledger, project, tmp_path):
+    """`mledger ui` binds 127.0.0.1 and prints the address that signs you in; nothing without
+    its secret."""
+    import os
+    import subprocess
+    import sys
+
+    import httpx
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLEDGER_")}
+    env["MLEDGER_USER"] = "dana"
+    if ledger.db.dialect != "sqlite":
+        env["MLEDGER_DB_URL"] = ledger.config.db_url
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "modelledger.cli.app", "ui", "--port", "0"],
+        cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        line = proc.stdout.readline()
+        assert "the web UI for dana: open http://127.0.0.1:" in line, proc.stderr.read()
+        address = line.split("open ", 1)[1].strip()
+        base = address.split("/ui/", 1)[0]
+        with httpx.Client(timeout=30) as c:
+            assert c.get(f"{base}/ui/").status_code == 303  # not without the secret
+            assert c.get(f"{base}/ui/login?token=mlu_guess").status_code == 401
+            home = c.get(address, follow_redirects=True)
+            assert home.status_code == 200 and "dana" in home.text and "Overview" in home.text
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)  # (and its pipes closed)

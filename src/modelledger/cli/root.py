@@ -110,6 +110,7 @@ app.add_typer(predictions.app, name="predictions")
 app.add_typer(predictions.feedback_app, name="feedback")
 app.command()(serve.serve)
 app.command()(registry_server.server)
+app.command()(registry_server.ui)
 app.add_typer(drift.app, name="drift")
 
 

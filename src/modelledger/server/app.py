@@ -328,12 +328,16 @@ _RAW_DOC: dict[str, Any] = {
 
 # -- the app ----------------------------------------------------------------------------------------
 def create_app(
-    ledger: Ledger, limits: Limits | None = None, oidc: OidcVerifier | None = None
+    ledger: Ledger,
+    limits: Limits | None = None,
+    oidc: OidcVerifier | None = None,
+    local: tuple[str, Caller] | None = None,
 ) -> FastAPI:
     """The API over ``ledger`` (opened once per process, shared by every request); ``oidc``:
-    an identity provider whose JWTs are accepted beside the ledger's API tokens."""
+    an identity provider whose JWTs are accepted beside the ledger's API tokens; ``local``:
+    the one secret of ``mledger ui`` and the person it stands for."""
     limits = limits or Limits()
-    auth = Authenticator(ledger, limits.auth_failures, limits.auth_window, oidc=oidc)
+    auth = Authenticator(ledger, limits.auth_failures, limits.auth_window, oidc=oidc, local=local)
     bearer = HTTPBearer(auto_error=False, description="an API token: `mledger token create`")
     app = FastAPI(
         title="modelledger registry",

@@ -122,3 +122,36 @@ def _oidc_verifier(env: Mapping[str, str]) -> Any:
         return OidcVerifier(config)
     except (OSError, ValueError, KeyError, jwt.PyJWTError) as exc:
         raise InvalidInput(f"--oidc: the issuer's keys could not be read: {exc}") from None
+
+
+def ui(
+    port: int = typer.Option(8090, "--port", min=0, max=65535, help="Port to listen on."),
+) -> None:
+    """Open the web UI over the ledger here, for you alone: on 127.0.0.1, behind a secret that
+    this command prints in the address to open. Pages read the ledger as `mledger` does; an
+    approval is still a signature by your own key, made in the browser."""
+    import secrets
+
+    import uvicorn
+
+    from modelledger.identity.directory import Principal, Token
+    from modelledger.identity.roles import Grant
+    from modelledger.ledger.home import open_ledger
+    from modelledger.server.app import create_app
+    from modelledger.server.caller import Caller
+
+    ledger = open_ledger(serving=True)
+    ledger.db  # noqa: B018 - fail here, before binding, when there is no ledger
+    secret = "mlu_" + secrets.token_urlsafe(24)
+    me = Principal(ledger.user, "person", (Grant("admin"),))
+    token = Token("local", me.name, ("admin",), "9999-12-31T00:00:00.000000+00:00", "", 0)
+    app = create_app(ledger, local=(secret, Caller(me, token)))
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
+        server_header=False,
+    )  # fmt: skip
+    sock = config.bind_socket()
+    address = f"http://127.0.0.1:{sock.getsockname()[1]}/ui/login?token={secret}"
+    typer.echo(f"the web UI for {me.name}: open {address}")
+    sys.stdout.flush()
+    uvicorn.Server(config).run(sockets=[sock])

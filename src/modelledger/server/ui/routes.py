@@ -120,7 +120,13 @@ def ui_router(ledger: Ledger, auth: Authenticator) -> APIRouter:
         return FileResponse(_HERE / "static" / name, media_type=_STATIC[name])
 
     @router.get("/login")
-    def login_form(next: str = Query("/ui/", max_length=2000)) -> Response:
+    def login_form(
+        request: Request,
+        next: str = Query("/ui/", max_length=2000),
+        token: str | None = Query(None, max_length=5000),
+    ) -> Response:
+        if token is not None and auth.local is not None:  # the address `mledger ui` printed
+            return sign_in(request, token, next)
         return html("login.html", who=None, csrf="", next=_local(next), error=None)
 
     @router.post("/login")
@@ -129,6 +135,9 @@ def ui_router(ledger: Ledger, auth: Authenticator) -> APIRouter:
         token: str = Form(max_length=5000),
         next: str = Form("/ui/", max_length=2000),
     ) -> Response:
+        return sign_in(request, token, next)
+
+    def sign_in(request: Request, token: str, next: str) -> Response:
         client = request.client.host if request.client else "unknown"
         secret = token.strip()
         try:

@@ -2,7 +2,9 @@
 environment moves and 1,000,000 logged predictions (SQLite, the ledger cached in .bench-cache/
 like bench_audit's). Each page is asked in-process through the ASGI app, as a browser would ask
 it (session cookie, whole HTML answer), warmed once, then timed; the median and the worst of
---runs are printed against the 300 ms target.
+--runs are printed against the 300 ms target. (The drift report with charts is not a page of
+the ledger but a computation over the window's traffic, as `mledger drift check` is: it is
+left out, and bench_drift.py times that computation.)
 
     python benchmarks/bench_ui.py [--runs 7] [--fresh]
 """
@@ -93,6 +95,7 @@ def main() -> int:
         "audit log": "/ui/audit",
         "audit log, one kind": "/ui/audit?kind=promotion",
         "request id": f"/ui/predictions/{fx.request_id}",
+        "drift alerts": "/ui/drift/production",
     }
     print(f"ledger: {fx.events:,} events, {fx.versions:,} versions, "
           f"{len(moves):,} moves in production, {fx.predictions:,} predictions; {now()}")  # fmt: skip

@@ -162,6 +162,14 @@ def test_the_pages_an_auditor_reads(team, project):
     assert "churn@2" in found.text and "approved by bob" in found.text
     audit = c.get("/ui/audit", params={"kind": "promotion"}).text
     assert "promotion" in audit and "head is event #" in audit
+    drift = c.get("/ui/drift/production")
+    assert drift.status_code == 200 and "No drift alert recorded" in drift.text
+    report = c.get("/ui/drift/production/report", params={"window": "24h"})
+    assert report.status_code == 200 and "Drift report" in report.text
+    assert (
+        "<script" not in report.text
+        and "script-src 'self'" in report.headers["content-security-policy"]
+    )
     missing = c.get("/ui/versions/churn@9")
     assert missing.status_code == 404 and "churn@9" in missing.text
 

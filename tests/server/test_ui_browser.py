@@ -169,3 +169,6 @@ def test_two_snapshots_compared_on_a_narrow_screen(site):
     shot(site, page, "diff")
     page.goto(f"{site['base']}/ui/audit")
     shot(site, page, "audit")
+    page.goto(f"{site['base']}/ui/drift/production")
+    assert "No drift alert recorded" in page.inner_text("main")
+    shot(site, page, "drift")

@@ -140,3 +140,33 @@ def prediction(view: Ledger, request_id: str) -> dict[str, Any]:
     from modelledger.predictions.audit import audit_prediction
 
     return audit_prediction(view, request_id)
+
+
+def drift(view: Ledger, env: str) -> dict[str, Any]:
+    """The drift alerts recorded for ``env``'s versions, newest first (``drift check`` records
+    one event per alerting signal), and what is live there."""
+    from sqlalchemy import select
+
+    from modelledger.ledger.schema import events as table
+    from modelledger.releases.env_status import show
+
+    live = show(view, env)
+    with view.db.read() as conn:
+        rows = conn.execute(
+            select(table.c.seq, table.c.at, table.c.payload_json)
+            .where(table.c.kind == "drift_alert")
+            .order_by(table.c.seq.desc())
+            .limit(500)
+        ).all()
+    import json
+
+    alerts = [{"seq": r.seq, "at": r.at, **json.loads(r.payload_json)} for r in rows]
+    return {"env": live, "alerts": [a for a in alerts if a.get("env") == env]}
+
+
+def drift_report(view: Ledger, env: str, window: str) -> str:
+    """``drift check``'s HTML report for ``env`` over ``window``, computed now (nothing recorded)."""
+    from modelledger.drift.check import check
+    from modelledger.drift.report.page import render_html
+
+    return render_html(check(view, env, window=window).to_json())

@@ -280,6 +280,26 @@ def ui_router(ledger: Ledger, auth: Authenticator) -> APIRouter:
         filters = {k: (v or None) for k, v in filters.items()}
         return html("audit.html", **ctx(who, secret, **pages.audit(view, filters, limit)))
 
+    @router.get("/drift/{env}")
+    @page
+    def drift(request: Request, env: str) -> Response:
+        who, view, secret = signed_in(request)
+        return html("drift.html", **ctx(who, secret, **pages.drift(view, env)))
+
+    @router.get("/drift/{env}/report")
+    @page
+    def drift_report(
+        request: Request, env: str, window: str = Query("24h", max_length=20)
+    ) -> Response:
+        """The statistics over the window, computed on asking: as slow as `drift check`."""
+        _, view, _ = signed_in(request)
+        body = pages.drift_report(view, env, window)
+        # the report is self-contained: its styles are inline, it runs no script
+        policy = HEADERS["Content-Security-Policy"].replace(
+            "style-src 'self'", "style-src 'unsafe-inline'"
+        )
+        return HTMLResponse(body, headers={**HEADERS, "Content-Security-Policy": policy})
+
     @router.get("/predictions/{request_id}")
     @page
     def prediction(request: Request, request_id: str) -> Response:

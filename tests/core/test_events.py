@@ -4,7 +4,7 @@ from dataclasses import replace
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modelledger.core.events import GENESIS, new_event, verify_chain
+from modelledger.core.events import GENESIS, first_unsound, new_event, verify_chain
 
 
 def chain(n):
@@ -67,3 +67,22 @@ def test_rehashed_event_still_breaks_the_next_link():
     events[1] = forged
     check = verify_chain(events)
     assert check.broken.seq == 3 and "prev_hash" in check.broken.reason
+
+
+@given(st.integers(min_value=1, max_value=12), st.data())
+def test_first_unsound_finds_an_altered_or_unlinked_event(n, data):
+    chain, prev = [], None
+    for i in range(n):
+        prev = new_event(prev, "k", f"s{i}", "a", "2026-01-01T00:00:00.000000Z", {"i": i})
+        chain.append(prev.to_json())
+    shown = data.draw(st.permutations(chain))  # in any order, as a page lists them
+    assert first_unsound(shown) is None
+    victim = data.draw(st.integers(min_value=0, max_value=n - 1))
+    altered = [dict(e) for e in chain]
+    altered[victim]["payload"] = {"i": -1}
+    assert first_unsound(altered) == victim + 1
+    if n > 1:  # a whole event recomputed on a forged predecessor no longer links
+        forged = new_event(None, "k", "x", "a", "2026-01-01T00:00:00.000000Z", {})
+        relinked = [dict(e) for e in chain]
+        relinked[1] = new_event(forged, "k", "s1", "a", chain[1]["at"], {"i": 1}).to_json()
+        assert first_unsound(relinked) == 2

@@ -15,7 +15,7 @@ from modelledger.identity.signing import sign
 from modelledger.ledger.home import now
 from modelledger.predictions.ingest import log_predictions
 from modelledger.releases.workflow import show as request_state
-from tests.conftest import write
+from tests.conftest import alter_event, write
 
 
 def signed_in(team, who):
@@ -161,7 +161,11 @@ def test_the_pages_an_auditor_reads(team, project):
     assert found.status_code == 200 and str(found.url).endswith("/ui/predictions/r-42")
     assert "churn@2" in found.text and "approved by bob" in found.text
     audit = c.get("/ui/audit", params={"kind": "promotion"}).text
-    assert "promotion" in audit and "head is event #" in audit
+    assert "promotion" in audit and "head is event #" in audit and "hashed again here" in audit
+    newest = int(re.search(r"head is event #(\d+)", audit).group(1))
+    alter_event(ledger, newest - 1, "actor", "mallory")
+    altered = c.get("/ui/audit").text
+    assert f"Event #{newest - 1} does not hash" in altered
     drift = c.get("/ui/drift/production")
     assert drift.status_code == 200 and "No drift alert recorded" in drift.text
     report = c.get("/ui/drift/production/report", params={"window": "24h"})

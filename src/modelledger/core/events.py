@@ -142,3 +142,18 @@ def verify_chain(events: Iterable[Event]) -> ChainCheck:
             return ChainCheck(expected_seq - 1, prev_hash, BrokenLink(expected_seq, reason))
         expected_seq, prev_hash = event.seq + 1, event.hash
     return ChainCheck(expected_seq - 1, prev_hash, None)
+
+
+def first_unsound(found: list[dict[str, Any]]) -> int | None:
+    """The number of the first of these events (``Event.to_json``'s form, any order) that does not
+    hash to its ``hash``, or that does not follow the event numbered one below it when that one
+    is among them too; None when every one is sound."""
+    by_seq = {e["seq"]: e for e in found}
+    for e in sorted(found, key=lambda e: e["seq"]):
+        body = event_body(e["seq"], e["kind"], e["subject"], e["actor"], e["at"], e["payload"])
+        before = by_seq.get(e["seq"] - 1)
+        if chain_hash(e["prev_hash"], body) != e["hash"] or (
+            before is not None and before["hash"] != e["prev_hash"]
+        ):
+            return int(e["seq"])
+    return None

@@ -125,11 +125,15 @@ def audit(view: Ledger, filters: dict[str, str | None], limit: int) -> dict[str,
         filters.get("subject"), filters.get("kind"), filters.get("actor"),
         filters.get("since"), filters.get("until"), limit,
     )  # fmt: skip
+    from modelledger.core.events import first_unsound
+
     found = log(view, query, resolve=resolve_subject)
     with view.db.read() as conn:
         head = events.head(conn)
+    shown = [e.to_json() for e in reversed(found.events)]  # newest first
     return {
-        "events": [e.to_json() for e in reversed(found.events)],  # newest first
+        "events": shown,
+        "unsound": first_unsound(shown),  # the events read here, each re-hashed
         "total": found.total,
         "head": {"seq": head.seq, "hash": head.hash} if head else None,
         "filters": filters,

@@ -15,6 +15,11 @@ from modelledger.models.status import show as local_show
 from tests.conftest import alter_event, jrun, write
 
 
+def same(answer, local):
+    """The server's JSON is the local command's (a value through JSON and back)."""
+    assert answer == json.loads(json.dumps(local))
+
+
 def test_register_promote_approve_through_the_server(remote, cli, ledger):
     as_, client, _ = remote
     as_("alice")
@@ -188,9 +193,6 @@ def test_reads_through_the_server_answer_as_locally(remote, cli, ledger):
     cli("approve", rid)
     as_("rita")  # a reader reads all of it
 
-    def same(answer, local):
-        assert answer == json.loads(json.dumps(local))
-
     same(jrun(cli, "model", "list"), [v.to_json() for v in list_versions(ledger)])
     found = jrun(cli, "model", "search", "churn", "--param", "lr>=0.15")
     asked = Search(name="churn", params=parse_all(["lr>=0.15"], "--param"))
@@ -338,3 +340,51 @@ def test_rehearse_data_diff_and_audit_prediction_through_the_server(remote, cli,
     answer = jrun(cli, "audit", "prediction", "r-1")
     assert answer == json.loads(json.dumps(audit_prediction(ledger, "r-1")))
     assert "churn@2" in cli("audit", "prediction", "r-1").stdout
+
+
+def test_labels_cards_lineage_and_impact_through_the_server(remote, cli, ledger):
+    """model tag/describe/lineage/verify/card, data lineage/card/leakage/affected, route show
+    and env create: the same JSON as locally, each write as the token's principal."""
+    from modelledger.data.leakage import leakage
+    from modelledger.impact.affected import affected
+    from modelledger.impact.lineage import data_lineage
+    from modelledger.models.reads import card_json, lineage
+    from modelledger.serving.routing import show_json
+
+    as_, client, _ = remote
+    as_("wes")
+    write(client / "data" / "train" / "t.csv", "id,x\n1,a\n2,b\n")
+    write(client / "data" / "eval" / "t.csv", "id,x\n2,b\n3,c\n")
+    train = jrun(cli, "data", "snapshot", str(client / "data" / "train"), "--name", "train")["id"]
+    held = jrun(cli, "data", "snapshot", str(client / "data" / "eval"), "--name", "eval")["id"]
+    write(client / "m.bin", "w1")
+    jrun(cli, "model", "register", "churn", "--artifact", "m.bin", "--data", train)
+    tagged = jrun(cli, "model", "tag", "churn@1", "stage=candidate")
+    assert tagged["tags"] == {"stage": "candidate"} and tagged["changes"][0]["new"] == "candidate"
+    assert "description set" in cli("model", "describe", "churn@1", "first cut").stdout
+    events = jrun(cli, "audit", "log", "--kind", "model.tag")
+    assert events[0]["actor"] == "wes"
+    same(jrun(cli, "model", "lineage", "churn@1"), lineage(ledger, "churn@1"))
+    assert jrun(cli, "model", "verify", "churn@1")["ok"]
+    write(client / "data" / "card.yaml", "intended_use: churn scoring\n")
+    cli("model", "card", "churn@1", "--set", str(client / "data" / "card.yaml"))
+    same(jrun(cli, "model", "card", "churn@1"), card_json(ledger, "churn@1"))
+    same(jrun(cli, "data", "lineage", train), data_lineage(ledger, train))
+    write(client / "data" / "dcard.yaml", "consent_basis: contract\n")
+    assert (
+        "card revision 1 stored"
+        in cli("data", "card", train, "--set", str(client / "data" / "dcard.yaml")).stdout
+    )
+    assert jrun(cli, "data", "card", train)["revision"] == 1
+    found = jrun(cli, "data", "leakage", "--eval", held, "--train", train, code=1)
+    same(found, leakage(ledger, held, [train]))
+    same(
+        jrun(cli, "data", "affected", "--record", "id=2"),
+        affected(ledger, record="id=2", within=[]),
+    )
+    refused = cli("env", "create", "staging", code=3)  # a writer, not an admin
+    assert "admin" in refused.stderr
+    as_("carol")
+    assert jrun(cli, "env", "create", "staging") == {"env": "staging", "created": True}
+    as_("rita")
+    same(jrun(cli, "route", "show", "production"), show_json(ledger, "production"))

@@ -200,29 +200,37 @@ def card(
     from modelledger.core.errors import InvalidInput
     from modelledger.core.parsing import load_mapping
     from modelledger.data import dataset_cards
-    from modelledger.ledger.home import open_ledger
+    from modelledger.ledger.home import call, read
+    from modelledger.remote.session import route
 
     if fmt not in ("yaml", "markdown"):
         raise InvalidInput(f"--format {fmt!r}: expected yaml or markdown")
-    with open_ledger() as ledger:
-        if set_file is not None:
-            snap, revision = dataset_cards.amend(ledger, ref, load_mapping(set_file, "--set"))
-            if not as_json:
-                typer.echo(
-                    f"{id_shown(snap.id)}: "
-                    + (
-                        f"card revision {revision} stored"
-                        if revision
-                        else "card unchanged (same as the current revision)"
-                    )
+    path = route("snapshots", ref, "card")
+    if set_file is not None:
+        given = load_mapping(set_file, "--set")
+        done = call(
+            "PUT",
+            path,
+            lambda ledger: dataset_cards.amended_json(ledger, ref, given),
+            {"card": given},
+        )
+        if not as_json:
+            revision = done["revision"]
+            typer.echo(
+                f"{id_shown(done['id'])}: "
+                + (
+                    f"card revision {revision} stored"
+                    if revision
+                    else "card unchanged (same as the current revision)"
                 )
-        snap, revision, data = dataset_cards.card(ledger, ref)
+            )
+    shown = read(path, lambda ledger: dataset_cards.card_json(ledger, ref))
     if as_json:
-        emit_json({"id": snap.id, "name": snap.name, "revision": revision, "card": data})
+        emit_json(shown)
         return
     if set_file is not None:
         return
-    _print_card(data, revision, fmt)
+    _print_card(shown["card"], shown["revision"], fmt)
 
 
 def _print_card(data: dict[str, Any], revision: int, fmt: str) -> None:
@@ -288,12 +296,14 @@ def leakage(
 ) -> None:
     """Prove an eval set never leaked into training: exit 1 when any row (or key) overlaps."""
     from modelledger.data.leakage import leakage as check
-    from modelledger.ledger.home import open_ledger
+    from modelledger.ledger.home import read
 
-    with open_ledger() as ledger:
-        result = check(
-            ledger, eval_ref, train, key=_columns(key), columns=_columns(columns), sample=sample
-        )
+    keys, cols = _columns(key), _columns(columns)
+    result = read(
+        "/leakage",
+        lambda ledger: check(ledger, eval_ref, train, key=keys, columns=cols, sample=sample),
+        {"eval": eval_ref, "train": train, "key": keys, "columns": cols, "sample": sample},
+    )
     if as_json:
         emit_json(result)
     else:

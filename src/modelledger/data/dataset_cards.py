@@ -34,3 +34,14 @@ def amend(ledger: Ledger, ref: str, data: dict[str, Any]) -> tuple[Snapshot, int
         assert snap is not None
         valid = validate_dataset_card(data, snap.id, snap.tree_sha256)
         return snap, add_card(ledger, conn, snap.id, valid, now())
+
+
+def card_json(ledger: Ledger, ref: str) -> dict[str, Any]:
+    """As ``data card --json`` prints it."""
+    snap, revision, data = card(ledger, ref)
+    return {"id": snap.id, "name": snap.name, "revision": revision, "card": data}
+
+
+def amended_json(ledger: Ledger, ref: str, data: dict[str, Any]) -> dict[str, Any]:
+    snap, revision = amend(ledger, ref, data)
+    return {"id": snap.id, "name": snap.name, "revision": revision}

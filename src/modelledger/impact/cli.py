@@ -15,10 +15,10 @@ def lineage(
 ) -> None:
     """Where a snapshot came from, what was derived from it, and which models trained on it."""
     from modelledger.impact.lineage import data_lineage
-    from modelledger.ledger.home import open_ledger
+    from modelledger.ledger.home import read
+    from modelledger.remote.session import route
 
-    with open_ledger() as ledger:
-        graph = data_lineage(ledger, ref)
+    graph = read(route("snapshots", ref, "lineage"), lambda ledger: data_lineage(ledger, ref))
     if as_json:
         emit_json(graph)
         return
@@ -58,10 +58,13 @@ def affected(
 ) -> None:
     """Deletion impact: which snapshots hold a source or record, and which models to retrain."""
     from modelledger.impact.affected import affected as trace
-    from modelledger.ledger.home import open_ledger
+    from modelledger.ledger.home import read
 
-    with open_ledger() as ledger:
-        result = trace(ledger, source=source, record=record, within=within)
+    result = read(
+        "/affected",
+        lambda ledger: trace(ledger, source=source, record=record, within=within),
+        {"source": source, "record": record, "within": within},
+    )
     if as_json:
         emit_json(result)
         return

@@ -102,9 +102,21 @@ def open_ledger(
 def read(path: str, local: Callable[[Ledger], Any], params: dict[str, Any] | None = None) -> Any:
     """A read answered by the registry server at ``path`` when ``MLEDGER_URL`` names one, else
     by ``local`` on the ledger found here: for a command whose JSON is the same both ways."""
+    return call("GET", path, local, params=params)
+
+
+def call(
+    method: str,
+    path: str,
+    local: Callable[[Ledger], Any],
+    body: Any = None,
+    params: dict[str, Any] | None = None,
+) -> Any:
+    """``read`` for any request: ``method path`` with the JSON ``body`` on the registry server,
+    else ``local`` on the ledger found here."""
     remote = Remote.from_environment()
     if remote is not None:
-        return remote.get(path, params)
+        return remote.send(method, path, body, params=params)
     with open_ledger() as ledger:
         return local(ledger)
 

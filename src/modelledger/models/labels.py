@@ -33,6 +33,16 @@ class Labelled:
     tags: dict[str, str]
     description: str | None
 
+    def to_json(self) -> dict[str, Any]:
+        """As ``model tag --json`` and ``model describe --json`` print it."""
+        return {
+            "id": self.version.id,
+            "label": self.version.label,
+            "changes": [c.to_json() for c in self.changes],
+            "tags": self.tags,
+            "description": self.description,
+        }
+
 
 def tag(
     ledger: Ledger, ref: str, given: dict[str, str], remove: list[str] | None = None

@@ -92,6 +92,17 @@ class VerifyReport:
     def ok(self) -> bool:
         return not self.bad
 
+    def to_json(self) -> dict[str, Any]:
+        """As ``model verify --json`` prints it."""
+        return {
+            "id": self.version.id,
+            "label": self.version.label,
+            "sha256": self.version.tuple.artifact.sha256,
+            "ok": self.ok,
+            "checked": self.checked,
+            "problems": self.bad,
+        }
+
 
 def verify(ledger: Ledger, ref: str) -> VerifyReport:
     """Re-hash the artifact (every file of a tree) against the sha256 the version pins."""
@@ -129,6 +140,17 @@ def card(ledger: Ledger, ref: str) -> tuple[ModelVersion, int, dict[str, Any]]:
             f"{version.label} has no model card: attach one with `mledger model card {version.label} --set FILE`"
         )
     return version, found[0], found[1]
+
+
+def card_json(ledger: Ledger, ref: str) -> dict[str, Any]:
+    """As ``model card --json`` prints it."""
+    version, revision, data = card(ledger, ref)
+    return {"id": version.id, "label": version.label, "revision": revision, "card": data}
+
+
+def amended_json(ledger: Ledger, ref: str, card_data: Any) -> dict[str, Any]:
+    version, revision = amend_card(ledger, ref, card_data)
+    return {"id": version.id, "label": version.label, "revision": revision}
 
 
 def amend_card(ledger: Ledger, ref: str, card_data: Any) -> tuple[ModelVersion, int]:

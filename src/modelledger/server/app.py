@@ -27,6 +27,9 @@
     POST /api/v1/environments/{env}/rehearsal  `rehearse`: check live and rollback target
     GET  /api/v1/diff?a=&b=                 `data diff`
     GET  /api/v1/predictions/{request_id}   `audit prediction`: what served a request
+    …/versions/{ref}/tags|description|lineage|verify|card, …/snapshots/{ref}/lineage|card,
+    GET /leakage, GET /affected, GET /environments/{env}/route, POST /environments: the
+    commands of the same names (docs/server.md lists them)
     GET  /api/v1/events                     the audit log, filtered
     GET  /api/v1/openapi.json               this API
 
@@ -289,6 +292,23 @@ class RollbackBody(_Body):
         default=None, description="the statement a 409 asked you to sign, signed as 'signed'"
     )
     signed: Signature | None = None
+
+
+class TagsBody(_Body):
+    set: dict[str, str] = Field(default_factory=dict)
+    remove: list[str] = Field(default_factory=list, max_length=1000)
+
+
+class DescriptionBody(_Body):
+    text: str | None = Field(default=None, max_length=100_000, description="null: remove it")
+
+
+class CardBody(_Body):
+    card: dict[str, Any]
+
+
+class EnvBody(_Body):
+    name: str = Field(min_length=1, max_length=200)
 
 
 class PolicyBody(_Body):
@@ -694,6 +714,113 @@ def create_app(
 
         _, view = caller(request, "reader")
         return _json(audit_prediction(view, request_id))
+
+    @router.post("/versions/{ref}/tags")
+    def tags(request: Request, ref: str, body: TagsBody) -> Response:
+        from modelledger.models import labels
+
+        _, view = caller(request, "writer")
+        return _json(labels.tag(view, ref, body.set, body.remove).to_json())
+
+    @router.put("/versions/{ref}/description")
+    def description(request: Request, ref: str, body: DescriptionBody) -> Response:
+        from modelledger.models import labels
+
+        _, view = caller(request, "writer")
+        return _json(labels.describe(view, ref, body.text).to_json())
+
+    @router.get("/versions/{ref}/lineage")
+    def version_lineage(request: Request, ref: str) -> Response:
+        from modelledger.models.reads import lineage
+
+        _, view = caller(request, "reader")
+        return _json(lineage(view, ref))
+
+    @router.get("/versions/{ref}/verify")
+    def version_verify(request: Request, ref: str) -> Response:
+        from modelledger.models.reads import verify
+
+        _, view = caller(request, "reader")
+        return _json(verify(view, ref).to_json())
+
+    @router.get("/versions/{ref}/card")
+    def model_card(request: Request, ref: str) -> Response:
+        from modelledger.models.reads import card_json
+
+        _, view = caller(request, "reader")
+        return _json(card_json(view, ref))
+
+    @router.put("/versions/{ref}/card")
+    def amend_model_card(request: Request, ref: str, body: CardBody) -> Response:
+        from modelledger.models.reads import amended_json
+
+        _, view = caller(request, "writer")
+        return _json(amended_json(view, ref, body.card))
+
+    @router.get("/snapshots/{ref}/lineage")
+    def snapshot_lineage(request: Request, ref: str) -> Response:
+        from modelledger.impact.lineage import data_lineage
+
+        _, view = caller(request, "reader")
+        return _json(data_lineage(view, ref))
+
+    @router.get("/snapshots/{ref}/card")
+    def dataset_card(request: Request, ref: str) -> Response:
+        from modelledger.data.dataset_cards import card_json
+
+        _, view = caller(request, "reader")
+        return _json(card_json(view, ref))
+
+    @router.put("/snapshots/{ref}/card")
+    def amend_dataset_card(request: Request, ref: str, body: CardBody) -> Response:
+        from modelledger.data.dataset_cards import amended_json
+
+        _, view = caller(request, "writer")
+        return _json(amended_json(view, ref, body.card))
+
+    @router.get("/leakage")
+    def leakage(
+        request: Request,
+        eval: str = Query(max_length=300),
+        train: list[str] = Query(max_length=100),
+        key: list[str] = Query([], max_length=20),
+        columns: list[str] = Query([], max_length=100),
+        sample: int = Query(5, ge=0, le=100),
+    ) -> Response:
+        from modelledger.data.leakage import leakage as check
+
+        _, view = caller(request, "reader")
+        found = check(view, eval, train, key=key or None, columns=columns or None, sample=sample)
+        return _json(found)
+
+    @router.get("/affected")
+    def affected(
+        request: Request,
+        source: str | None = Query(None, max_length=2000),
+        record: str | None = Query(None, max_length=2000),
+        within: list[str] = Query([], max_length=1000),
+    ) -> Response:
+        from modelledger.impact.affected import affected as trace
+
+        _, view = caller(request, "reader")
+        return _json(trace(view, source=source, record=record, within=within))
+
+    @router.get("/environments/{env}/route")
+    def env_route(
+        request: Request, env: str, key: list[str] = Query([], max_length=100)
+    ) -> Response:
+        from modelledger.serving.routing import show_json
+
+        _, view = caller(request, "reader")
+        return _json(show_json(view, env, key))
+
+    @router.post("/environments", status_code=201)
+    def create_environment(request: Request, body: EnvBody) -> Response:
+        from modelledger.releases.environments import create
+
+        _, view = caller(request, "admin")
+        created = create(view, body.name)
+        return _json({"env": body.name, "created": created}, 201 if created else 200)
 
     @router.get("/events")
     def events(

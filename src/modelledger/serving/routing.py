@@ -216,3 +216,10 @@ def assign(ledger: Ledger, env: str, key: str) -> dict[str, Any]:
         "label": label,
         "primary": arm.name == PRIMARY,
     }
+
+
+def show_json(ledger: Ledger, env: str, keys: list[str] | str | None = None) -> dict[str, Any]:
+    """As ``route show --json`` prints it: the route, and where each sticky key lands."""
+    given = [keys] if isinstance(keys, str) else list(keys or [])
+    route = show(ledger, env)
+    return {**route, "assignments": [assign(ledger, env, k) for k in given]} if given else route

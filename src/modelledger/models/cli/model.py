@@ -283,11 +283,16 @@ def tag(
     """Set or remove tags on a version (labels outside its tuple); with none, list them.
     Each change is an event: who, when, the old value and the new."""
     from modelledger.core.labels import parse_tags
-    from modelledger.ledger.home import open_ledger
+    from modelledger.ledger.home import call
     from modelledger.models import labels
+    from modelledger.remote.session import route
 
-    with open_ledger() as ledger:
-        done = labels.tag(ledger, ref, parse_tags(pairs or []), remove)
+    given = parse_tags(pairs or [])
+    done = call(
+        "POST", route("versions", ref, "tags"),
+        lambda ledger: labels.tag(ledger, ref, given, remove).to_json(),
+        {"set": given, "remove": remove},
+    )  # fmt: skip
     _labelled(done, as_json, "tags")
 
 
@@ -300,43 +305,40 @@ def describe(
 ) -> None:
     """Set a version's description (outside its tuple; each change is an event)."""
     from modelledger.core.errors import InvalidInput
-    from modelledger.ledger.home import open_ledger
+    from modelledger.ledger.home import call
     from modelledger.models import labels
+    from modelledger.remote.session import route
 
     if clear == (text is not None):
         raise InvalidInput("give the description as TEXT, or --clear to remove it")
-    with open_ledger() as ledger:
-        done = labels.describe(ledger, ref, None if clear else text)
+    given = None if clear else text
+    done = call(
+        "PUT", route("versions", ref, "description"),
+        lambda ledger: labels.describe(ledger, ref, given).to_json(), {"text": given},
+    )  # fmt: skip
     _labelled(done, as_json, "description")
 
 
-def _labelled(done: Any, as_json: bool, what: str) -> None:
-    v = done.version
+def _labelled(done: dict[str, Any], as_json: bool, what: str) -> None:
     if as_json:
-        emit_json(
-            {
-                "id": v.id,
-                "label": v.label,
-                "changes": [c.to_json() for c in done.changes],
-                "tags": done.tags,
-                "description": done.description,
-            }
-        )
+        emit_json(done)
         return
-    for c in done.changes:
-        if c.key == "description":
-            typer.echo(f"{v.label}: description " + ("removed" if c.new is None else "set"))
-        elif c.new is None:
-            typer.echo(f"{v.label}: tag {c.key} removed (was {c.old!r})")
-        elif c.old is None:
-            typer.echo(f"{v.label}: tag {c.key}={c.new}")
+    label = done["label"]
+    for c in done["changes"]:
+        key, old, new = c["key"], c["old"], c["new"]
+        if key == "description":
+            typer.echo(f"{label}: description " + ("removed" if new is None else "set"))
+        elif new is None:
+            typer.echo(f"{label}: tag {key} removed (was {old!r})")
+        elif old is None:
+            typer.echo(f"{label}: tag {key}={new}")
         else:
-            typer.echo(f"{v.label}: tag {c.key}={c.new} (was {c.old!r})")
-    if not done.changes and what == "tags":
-        shown = ", ".join(f"{k}={val}" for k, val in done.tags.items())
-        typer.echo(f"{v.label}: " + (f"tags {shown}" if shown else "no tags"))
-    elif not done.changes:
-        typer.echo(f"{v.label}: description unchanged")
+            typer.echo(f"{label}: tag {key}={new} (was {old!r})")
+    if not done["changes"] and what == "tags":
+        shown = ", ".join(f"{k}={val}" for k, val in done["tags"].items())
+        typer.echo(f"{label}: " + (f"tags {shown}" if shown else "no tags"))
+    elif not done["changes"]:
+        typer.echo(f"{label}: description unchanged")
 
 
 @app.command()
@@ -345,11 +347,11 @@ def lineage(
     as_json: bool = JsonOpt,
 ) -> None:
     """Ancestry through parent and base-model links, the data it trained on, and its children."""
-    from modelledger.ledger.home import open_ledger
+    from modelledger.ledger.home import read
     from modelledger.models.reads import lineage as build
+    from modelledger.remote.session import route
 
-    with open_ledger() as ledger:
-        info = build(ledger, ref)
+    info = read(route("versions", ref, "lineage"), lambda ledger: build(ledger, ref))
     if as_json:
         emit_json(info)
         return
@@ -379,30 +381,26 @@ def verify(
     as_json: bool = JsonOpt,
 ) -> None:
     """Re-hash the stored artifact against the version's sha256 (exit 1 on mismatch)."""
-    from modelledger.ledger.home import open_ledger
-    from modelledger.models.reads import require_verified
+    from modelledger.core.errors import CheckFailed
+    from modelledger.ledger.home import read
     from modelledger.models.reads import verify as run_verify
+    from modelledger.remote.session import route
 
-    with open_ledger() as ledger:
-        report = run_verify(ledger, ref)
+    report = read(
+        route("versions", ref, "verify"), lambda ledger: run_verify(ledger, ref).to_json()
+    )
     if as_json:
-        emit_json(
-            {
-                "id": report.version.id,
-                "label": report.version.label,
-                "ok": report.ok,
-                "checked": report.checked,
-                "problems": report.bad,
-            }
-        )
-        if not report.ok:
+        emit_json(report)
+        if not report["ok"]:
             raise typer.Exit(1)
         return
-    require_verified(report)
-    art = report.version.tuple.artifact
+    if not report["ok"]:
+        raise CheckFailed(
+            f"{report['label']} failed verification: " + "; ".join(report["problems"])
+        )
     typer.echo(
-        f"ok: {report.version.label} artifact matches sha256:{art.sha256} "
-        f"({report.checked} object(s) checked)"
+        f"ok: {report['label']} artifact matches sha256:{report['sha256']} "
+        f"({report['checked']} object(s) checked)"
     )
 
 
@@ -420,23 +418,28 @@ def card(
 
     from modelledger.core.errors import InvalidInput
     from modelledger.core.parsing import load_mapping
-    from modelledger.ledger.home import open_ledger
+    from modelledger.ledger.home import call, read
     from modelledger.models import reads as models
     from modelledger.models.card import card_markdown
+    from modelledger.remote.session import route
 
     if fmt not in ("yaml", "markdown"):
         raise InvalidInput(f"--format {fmt!r}: choose yaml or markdown")
-    with open_ledger() as ledger:
-        if set_file is not None:
-            version, revision = models.amend_card(ledger, ref, load_mapping(set_file, "--set"))
-            if not as_json:
-                typer.echo(f"{version.label}: card revision {revision} stored")
-        version, revision, data = models.card(ledger, ref)
+    path = route("versions", ref, "card")
+    if set_file is not None:
+        given = load_mapping(set_file, "--set")
+        amended = call(
+            "PUT", path, lambda ledger: models.amended_json(ledger, ref, given), {"card": given}
+        )
+        if not as_json:
+            typer.echo(f"{amended['label']}: card revision {amended['revision']} stored")
+    shown = read(path, lambda ledger: models.card_json(ledger, ref))
     if as_json:
-        emit_json({"id": version.id, "label": version.label, "revision": revision, "card": data})
+        emit_json(shown)
     elif set_file is None:
+        label, data = f"{shown['label']} ({shown['id']})", shown["card"]
         if fmt == "markdown":
-            typer.echo(card_markdown(f"{version.label} ({version.id})", data))
+            typer.echo(card_markdown(label, data))
         else:
-            typer.echo(f"# {version.label} {version.id} — card revision {revision}")
+            typer.echo(f"# {shown['label']} {shown['id']} — card revision {shown['revision']}")
             typer.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True).rstrip())

@@ -35,13 +35,16 @@ def create(
     as_json: bool = JsonOpt,
 ) -> None:
     """Create an empty environment (gated by the default policy until one is set)."""
-    from modelledger.ledger.home import open_ledger
+    from modelledger.ledger.home import call
     from modelledger.releases.environments import create as make
 
-    with open_ledger() as ledger:
-        created = make(ledger, name)
+    done = call(
+        "POST", "/environments", lambda ledger: {"env": name, "created": make(ledger, name)},
+        {"name": name},
+    )  # fmt: skip
+    created = done["created"]
     if as_json:
-        emit_json({"env": name, "created": created})
+        emit_json(done)
     else:
         typer.echo(f"created environment {name}" if created else f"{name} already exists")
 

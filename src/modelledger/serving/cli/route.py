@@ -82,15 +82,16 @@ def show(
     as_json: bool = JsonOpt,
 ) -> None:
     """The route in force (arms, shares, shadows, sticky key); --key shows assignments."""
-    from modelledger.ledger.home import open_ledger
-    from modelledger.serving.routing import assign
-    from modelledger.serving.routing import show as load
+    from modelledger.ledger.home import read
+    from modelledger.remote.session import route as path
+    from modelledger.serving.routing import show_json
 
-    with open_ledger() as ledger:
-        route = load(ledger, env)
-        assigned = [assign(ledger, env, k) for k in key]
+    route = read(
+        path("environments", env, "route"), lambda ledger: show_json(ledger, env, key), {"key": key}
+    )
+    assigned = route.get("assignments", [])
     if as_json:
-        emit_json({**route, "assignments": assigned} if key else route)
+        emit_json(route)
         return
     _print(route)
     for a in assigned:

@@ -257,9 +257,9 @@ class Ingest:
             os.close(fd)
         sha = hashlib.sha256(data).hexdigest()
         if self._pack is not None and len(data) <= PACKED_MAX:
-            if sha not in self._pack and not self.store.has(sha, recheck=False):
+            if sha not in self._pack and not self.store.has_fresh(sha):
                 self._pack.add(sha, data)
-        elif not self.store.has(sha, recheck=False):
+        elif not self.store.has_fresh(sha):
             if self._loose is not None:
                 self._loose.add(sha, data)
             else:

@@ -89,10 +89,61 @@ class BlobStore:
             return self._packs.find(sha256, recheck) is not None
         return bool(self.fs.exists(self.path(sha256)))
 
+    def has_fresh(self, sha256: str) -> bool:
+        """``has``, for a writer about to name the blob: a loose object found is freshened (its
+        mtime set to now) in the same system call that finds it, so gc's grace period covers
+        it; gc checks the mtime again after moving an object aside (``collect``)."""
+        if self.local:
+            try:
+                os.utime(self.path(sha256))
+                return True
+            except FileNotFoundError:
+                return self._packs.find(sha256, False) is not None
+            except PermissionError:  # a store shared with others who own its files
+                return self.has(sha256, recheck=False)
+        return bool(self.fs.exists(self.path(sha256)))
+
+    def collect(self, sha256: str, grace: float, now: float) -> int:
+        """Remove the loose object unless it was written or reused within ``grace`` seconds of
+        ``now``: the bytes freed (0 when kept, packed or absent). Moved aside first, then its
+        mtime checked again, so a writer that freshened it meanwhile keeps it, and one that
+        comes after finds it gone and stores its own copy."""
+        path = self.path(sha256)
+        if not self.local:
+            try:
+                info = self.fs.info(path)
+            except FileNotFoundError:
+                return 0
+            when = info.get("mtime") or info.get("LastModified") or info.get("created")
+            stamp = when.timestamp() if hasattr(when, "timestamp") else float(when or now)
+            if now - stamp < grace:
+                return 0
+            self.fs.rm(path)
+            return int(info.get("size") or 0)
+        try:
+            before = os.stat(path)
+        except FileNotFoundError:
+            return 0
+        if now - before.st_mtime < grace:
+            return 0
+        aside = f"{path}.gc-{os.getpid()}"
+        try:
+            os.rename(path, aside)
+        except FileNotFoundError:
+            return 0
+        after = os.stat(aside)
+        if after.st_mtime_ns != before.st_mtime_ns:  # freshened between the two looks
+            with contextlib.suppress(FileExistsError):  # (unless a new copy is there already)
+                os.link(aside, path)
+            os.unlink(aside)
+            return 0
+        os.unlink(aside)  # (not synced: a removal lost to a power cut only leaves bytes behind)
+        return after.st_size
+
     # -- writing ----------------------------------------------------------------------------
     def put_bytes(self, data: bytes) -> BlobInfo:
         sha = hashlib.sha256(data).hexdigest()
-        if self.has(sha, recheck=False):
+        if self.has_fresh(sha):
             return BlobInfo(sha, len(data))
         return self.put_stream(io.BytesIO(data))
 
@@ -103,7 +154,7 @@ class BlobStore:
     def stage_bytes(self, data: bytes) -> Staged:
         sha = hashlib.sha256(data).hexdigest()
         info = BlobInfo(sha, len(data))
-        if self.has(sha, recheck=False):
+        if self.has_fresh(sha):
             return Staged(info)
 
         def publish() -> None:
@@ -190,7 +241,7 @@ class BlobStore:
             if buffered is not None:
                 # back to the pool once the worker has written it too
                 syncing.add_done_callback(lambda _: self._direct.release(buffered[0]))
-        if self.has(info.sha256, recheck=False):
+        if self.has_fresh(info.sha256):
             drop()
             return Staged(info)  # stored already: nothing to publish
 
@@ -330,7 +381,8 @@ class BlobStore:
 
     def missing(self, shas: Iterable[str]) -> set[str]:
         """Those of ``shas`` that are not in the store. Packs are searched first (in memory),
-        then a loose object is looked for by one stat each."""
+        then a loose object is looked for, and freshened, by one system call each: who asks is
+        about to name what is there (``has_fresh``)."""
         wanted = set(shas)
         if not self.local:  # one request each: many at once hide the network's latency
             from concurrent.futures import ThreadPoolExecutor
@@ -339,7 +391,17 @@ class BlobStore:
                 there = dict(zip(wanted, pool.map(self.has, wanted), strict=True))
             return {sha for sha, found in there.items() if not found}
         packed = self._packs.held(wanted)
-        return {sha for sha in wanted - packed if not os.path.exists(self.path(sha))}
+        return {sha for sha in wanted - packed if not self._touch(self.path(sha))}
+
+    @staticmethod
+    def _touch(path: str) -> bool:
+        try:
+            os.utime(path)
+            return True
+        except FileNotFoundError:
+            return False
+        except PermissionError:
+            return os.path.exists(path)
 
     def verify(self, sha256: str) -> bool:
         """Re-hash the stored bytes; False when they no longer match their address."""

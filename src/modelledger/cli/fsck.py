@@ -53,16 +53,20 @@ def fsck(
 def named_blobs(conn: Connection) -> list[Named]:
     """Every blob a record names: snapshot trees (their files follow from the listing), the
     code of transforms, model artifacts, locks and code diffs, eval reports, prediction
-    segments and reference profiles."""
+    segments and reference profiles; not those of versions and snapshots gc collected."""
     from modelledger.blobs.fsck import Named
     from modelledger.data.store import snapshots, transforms
     from modelledger.drift.store.blob_refs import profile_blobs
+    from modelledger.ledger import tombstones
     from modelledger.models.store import versions
     from modelledger.predictions.store.blob_refs import eval_report_blobs, segment_blobs
 
     found: list[Named] = []
+    gone = tombstones.subjects(conn)  # collected by gc under the retention policy: not damage
     snaps = snapshots.listing(conn, None, limit=None)
     for snap in snaps:
+        if snap.id in gone:
+            continue
         found.append(
             Named(snap.tree_sha256, f"snapshot {snap.id}", listing=(snap.file_count, snap.size))
         )
@@ -71,6 +75,8 @@ def named_blobs(conn: Connection) -> list[Named]:
         if isinstance(code_sha, str):
             found.append(Named(code_sha, f"transform {tf.id} code"))
     for v in versions.listing(conn, None, limit=None):
+        if v.id in gone:
+            continue
         art = v.tuple.artifact
         if art.kind == "tree":
             found.append(Named(art.sha256, f"{v.id} artifact", listing=(None, art.size or None)))

@@ -22,6 +22,7 @@ from modelledger.models import hooks as model_hooks
 from modelledger.models.cli import model, system
 from modelledger.predictions import cli as predictions
 from modelledger.releases.cli import env, eval_stale, release, requests
+from modelledger.retention import cli as retention
 from modelledger.search import cli as search
 from modelledger.server import cli as registry_server
 from modelledger.serving.cli import route, serve
@@ -111,6 +112,7 @@ app.add_typer(predictions.feedback_app, name="feedback")
 app.command()(serve.serve)
 app.command()(registry_server.server)
 app.command()(registry_server.ui)
+app.add_typer(retention.app, name="gc")
 app.add_typer(drift.app, name="drift")
 
 

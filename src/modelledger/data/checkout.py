@@ -43,6 +43,13 @@ def checkout(
 ) -> CheckoutResult:
     prepare_folder(directory, force)
     snap = get_snapshot(ledger, ref)
+    if not ledger.blobs.has(snap.tree_sha256):
+        from modelledger.ledger import tombstones
+
+        with ledger.db.read() as conn:
+            gone = tombstones.collected(conn, snap.id)
+        if gone is not None:
+            raise CheckFailed(f"{snap.id} ({snap.name}): {tombstones.note(gone)}")
     tree = ledger.blobs.get_tree(snap.tree_sha256)  # checked against its hash
     return write_checked(ledger.blobs, snap, tree, directory, on_bytes)
 

@@ -111,6 +111,14 @@ def verify(ledger: Ledger, ref: str) -> VerifyReport:
     blobs = ledger.blobs
     bad: list[str] = []
     if not blobs.has(art.sha256):
+        from modelledger.ledger import tombstones
+
+        with ledger.db.read() as conn:
+            gone = tombstones.collected(conn, version.id)
+        if gone is not None:
+            return VerifyReport(
+                version, 0, [f"artifact sha256:{art.sha256}: {tombstones.note(gone)}"]
+            )
         return VerifyReport(version, 0, [f"artifact sha256:{art.sha256} is missing from the store"])
     if not blobs.verify(art.sha256):
         return VerifyReport(version, 1, [f"artifact sha256:{art.sha256} does not match its bytes"])

@@ -1,0 +1,99 @@
+"""``mledger gc``: collect heavy bytes under the retention policy; records are never collected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from modelledger.console.options import JsonOpt
+from modelledger.console.output import console, emit_json, id_shown, table
+
+app = typer.Typer(
+    help="Collect the bytes of what the retention policy no longer keeps (records stay).",
+    invoke_without_command=True,
+)
+
+
+@app.callback()
+def gc(
+    ctx: typer.Context,
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Say what would go and why; change nothing."
+    ),
+    show_all: bool = typer.Option(False, "--all", help="List every kept item, not only a count."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """What goes and what stays, by tier, with bytes and why each kept thing is kept; without
+    --dry-run, remove the eligible bytes and record a tombstone for each version or snapshot."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from modelledger.console.progress import LazyProgress
+    from modelledger.ledger.home import open_ledger
+    from modelledger.retention.collect import gc as run
+
+    with open_ledger() as ledger, LazyProgress("collecting", not as_json, unit="items") as bar:
+        done = run(ledger, dry_run, bar.advance)
+    if as_json:
+        emit_json(done.to_json())
+        return
+    _print(done.to_json(), show_all)
+
+
+def _print(done: dict[str, Any], show_all: bool) -> None:
+    out = console()
+    verb = "would free" if done["dry_run"] else "freed"
+    t = table("tier", "items", "bytes freed" if not done["dry_run"] else "bytes eligible")
+    for name, row in sorted(done["tiers"].items()):
+        t.add_row(name, f"{row['items']:,}", f"{row['bytes']:,}" if name == "eligible" else "")
+    out.print(t)
+    for d in done["decisions"]:
+        if d["keep"] and not show_all:
+            continue
+        if d["tier"] == "collected":
+            continue
+        mark = "keep" if d["keep"] else "go  "
+        size = "" if d["keep"] else f" ({d['bytes']:,} bytes)"
+        out.print(f"{mark} {d['kind']} {d['label']} {id_shown(d['id'])}: {d['reason']}{size}")
+    total = (
+        done["tiers"].get("eligible", {}).get("bytes", 0)
+        if done["dry_run"]
+        else done["freed_bytes"]
+    )
+    line = f"{verb} {total:,} bytes under policy {done['policy_sha256'][:12]}"
+    if done["kept_back_objects"]:
+        line += f"; {done['kept_back_objects']} object(s) kept back (in use within the grace period, or packed)"
+    out.print(line)
+
+
+@app.command("policy")
+def policy(
+    file: Path | None = typer.Argument(None, help="The retention policy (YAML); none: show it."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Show the retention policy in force, or set it from FILE (an event; its sha256 is named by
+    every collection)."""
+    from modelledger.core.parsing import load_mapping
+    from modelledger.ledger.home import open_ledger
+    from modelledger.retention.collect import set_policy
+    from modelledger.retention.facts import current_policy
+    from modelledger.retention.policy import parse_policy
+
+    with open_ledger() as ledger:
+        changed = None
+        if file is not None:
+            changed = set_policy(ledger, parse_policy(load_mapping(file, "FILE")))
+        found, seq = current_policy(ledger)
+    if as_json:
+        emit_json(
+            {"policy": found.document, "sha256": found.sha256, "event": seq, "changed": changed}
+        )
+        return
+    import yaml
+
+    if changed is not None:
+        typer.echo("retention policy set" if changed else "retention policy unchanged")
+    source = f"event #{seq}" if seq else "the default (none set)"
+    typer.echo(f"# retention policy {found.sha256[:12]}, {source}")
+    typer.echo(yaml.safe_dump(found.document, sort_keys=False).rstrip())

@@ -1,0 +1,109 @@
+"""`mledger gc`: the plan carried out. Each eligible version's or snapshot's bytes are removed
+(loose objects, each moved aside and checked again first: ``BlobStore.collect``), then its
+tombstone is appended: what went, how many bytes, under which policy. Records are never touched.
+A run that stops halfway (kill -9) leaves the store whole: what it removed has a tombstone or
+is named by nothing kept, and the next run finishes the rest."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from modelledger.ledger import events, tombstones
+from modelledger.ledger.home import Ledger, now
+from modelledger.retention.facts import POLICY_KIND, current_policy, policy_payload, read_facts
+from modelledger.retention.plan import Decision, plan, tiers
+from modelledger.retention.policy import RetentionPolicy
+
+BATCH = 200  # tombstones per write transaction
+
+
+@dataclass
+class Run:
+    policy: RetentionPolicy
+    decisions: list[Decision]
+    sizes: dict[str, int]
+    dry_run: bool
+    collected: list[dict[str, Any]] = field(default_factory=list)
+    freed: int = 0
+    kept_back: int = 0  # objects written or reused within the grace period, or packed
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dry_run": self.dry_run,
+            "policy_sha256": self.policy.sha256,
+            "policy": self.policy.document,
+            "tiers": tiers(self.decisions, self.sizes),
+            "decisions": [d.to_json(self.sizes) for d in self.decisions],
+            "collected": self.collected,
+            "freed_bytes": self.freed,
+            "kept_back_objects": self.kept_back,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def gc(ledger: Ledger, dry_run: bool = True, on_item: Callable[[int], None] | None = None) -> Run:
+    started = time.perf_counter()
+    policy, _ = current_policy(ledger)
+    facts, sizes = read_facts(ledger)
+    decisions = plan(facts, policy)
+    run = Run(policy, decisions, sizes, dry_run)
+    if not dry_run:
+        _collect(ledger, run, on_item or (lambda n: None))
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+def _collect(ledger: Ledger, run: Run, advance: Callable[[int], None]) -> None:
+    grace, clock = run.policy.grace.total_seconds(), time.time()
+    pending: list[tuple[Decision, list[str], int]] = []
+    for d in run.decisions:
+        if d.tier != "eligible":
+            continue
+        gone, freed = [], 0
+        for sha in d.blobs:
+            n = ledger.blobs.collect(sha, grace, clock)
+            if n:
+                gone.append(sha)
+                freed += n
+            elif ledger.blobs.has(sha, recheck=False):
+                run.kept_back += 1
+        advance(1)
+        if gone:
+            pending.append((d, gone, freed))
+        if len(pending) >= BATCH:
+            _tombstones(ledger, run, pending)
+    _tombstones(ledger, run, pending)
+
+
+def _tombstones(ledger: Ledger, run: Run, pending: list[tuple[Decision, list[str], int]]) -> None:
+    if not pending:
+        return
+    with ledger.db.write() as conn:
+        at = now()
+        for d, gone, freed in pending:
+            payload = {
+                "what": d.item.kind,
+                "label": d.item.label,
+                "blobs": gone,
+                "bytes": freed,
+                "policy": run.policy.sha256,
+                "reason": d.reason,
+            }
+            events.append(conn, tombstones.KIND, d.item.id, ledger.user, at, payload)
+            run.collected.append({"id": d.item.id, **payload})
+            run.freed += freed
+    pending.clear()
+
+
+def set_policy(ledger: Ledger, policy: RetentionPolicy) -> bool:
+    """Make ``policy`` the one in force (an event); False when it already is."""
+    current, seq = current_policy(ledger)
+    if seq is not None and current.sha256 == policy.sha256:
+        return False
+    with ledger.db.write() as conn:
+        events.append(conn, POLICY_KIND, "retention", ledger.user, now(), policy_payload(policy))
+    return True

@@ -1,0 +1,146 @@
+"""`mledger gc` on SQLite and PostgreSQL: what the retention policy keeps and why, what goes
+(bytes only, each with a tombstone), what a reader of collected bytes is told, and the store
+protocol that keeps a concurrent writer's bytes."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from modelledger.blobs.store import BlobStore
+from tests.conftest import jrun, write
+from tests.people import approved
+
+NOW_POLICY = "keep_experiments_for: 0d\nkeep_snapshots_for: 0d\ngrace: 0d\n"
+
+
+@pytest.fixture
+def estate(ledger_cli, project, ledger):
+    """churn@1 (parent of churn@2) trained on `train`; churn@2 served production; churn@3 an
+    experiment; `scratch` a snapshot nothing used; `holdout` an eval set."""
+    cli = ledger_cli
+    train = jrun(
+        cli,
+        "data",
+        "snapshot",
+        str(write(project / "d" / "train.csv", "a\n1\n")),
+        "--name",
+        "train",
+    )["id"]
+    scratch = jrun(
+        cli,
+        "data",
+        "snapshot",
+        str(write(project / "s" / "x.csv", "x\n9\n" * 50)),
+        "--name",
+        "scratch",
+    )["id"]
+    holdout = jrun(
+        cli, "eval", "set", "create", "holdout", str(write(project / "e" / "h.csv", "h\n2\n"))
+    )["id"]
+    ids = {}
+    for n, extra in ((1, ["--data", train]), (2, ["--parent", "churn@1"]), (3, [])):
+        art = write(project / f"m{n}.bin", f"weights {n}" * 100)
+        ids[n] = jrun(
+            cli, "model", "register", "churn", "--artifact", str(art), "--code-ref", "r", *extra
+        )["id"]
+    cli("env", "create", "production")
+    approved(ledger, ids[2], "production", project=project)
+    return cli, ids, {"train": train, "scratch": scratch, "holdout": holdout}
+
+
+def test_a_dry_run_says_what_would_go_and_why_the_rest_stays(estate, project):
+    cli, ids, snaps = estate
+    write(project / "p.yaml", NOW_POLICY)
+    cli("gc", "policy", str(project / "p.yaml"))
+    plan = jrun(cli, "gc", "--dry-run")
+    why = {d["id"]: (d["tier"], d["reason"]) for d in plan["decisions"]}
+    assert why[ids[2]] == ("served", "served an environment")
+    assert why[ids[1]] == ("lineage", "parent of churn@2")
+    assert why[ids[3]][0] == "eligible" and "never served" in why[ids[3]][1]
+    assert why[snaps["holdout"]] == ("eval set", "an eval set")
+    assert why[snaps["train"]] == ("trained on", "trained churn@1")
+    assert why[snaps["scratch"]][0] == "eligible"
+    assert plan["tiers"]["eligible"]["items"] == 2 and plan["tiers"]["eligible"]["bytes"] > 0
+    assert plan["dry_run"] and plan["collected"] == []
+    text = cli("gc", "--dry-run").stdout
+    assert "go   version churn@3" in text and "would free" in text
+    assert jrun(cli, "model", "verify", "churn@3")["ok"]  # nothing was touched
+
+
+def test_gc_collects_bytes_never_records_and_readers_say_so(estate, project, ledger):
+    cli, ids, snaps = estate
+    lock = jrun(cli, "model", "show", "churn@3")["tuple"]["lock_sha256"]
+    write(project / "p.yaml", NOW_POLICY)
+    cli("gc", "policy", str(project / "p.yaml"))
+    done = jrun(cli, "gc")
+    assert {c["id"] for c in done["collected"]} == {ids[3], snaps["scratch"]}
+    assert done["freed_bytes"] > 1000
+    assert all(c["policy"] == done["policy_sha256"] for c in done["collected"])
+    assert ledger.blobs.has(lock)  # shared with kept versions: it stays
+    refused = cli("model", "verify", "churn@3", code=1)
+    assert (
+        "collected by gc on" in refused.stderr
+        and "record, scores and lineage remain" in refused.stderr
+    )
+    assert (
+        "collected by gc"
+        in cli("model", "checkout", "churn@3", str(project / "out"), code=1).stderr
+    )
+    assert (
+        "collected by gc"
+        in cli("data", "checkout", snaps["scratch"], str(project / "o2"), code=1).stderr
+    )
+    assert jrun(cli, "model", "show", "churn@3")["label"] == "churn@3"  # the record stays
+    for n in (1, 2):
+        assert jrun(cli, "model", "verify", f"churn@{n}")["ok"]
+    assert jrun(cli, "data", "checkout", snaps["train"], str(project / "o3"))["files"] == 1
+    tomb = jrun(cli, "audit", "log", "--kind", "gc.collected")
+    assert {e["subject"] for e in tomb} == {ids[3], snaps["scratch"]}
+    assert jrun(cli, "fsck")["ok"]  # collected is not damage
+    assert jrun(cli, "audit", "verify")["ok"]
+    again = jrun(cli, "gc")  # nothing more to do
+    assert again["collected"] == [] and again["tiers"]["collected"]["items"] == 2
+
+
+def test_the_grace_period_keeps_what_was_just_written_or_reused(estate, project):
+    cli, _, _ = estate
+    write(project / "p.yaml", "keep_experiments_for: 0d\nkeep_snapshots_for: 0d\ngrace: 1h\n")
+    cli("gc", "policy", str(project / "p.yaml"))
+    done = jrun(cli, "gc")
+    assert done["collected"] == [] and done["kept_back_objects"] >= 2
+    assert jrun(cli, "model", "verify", "churn@3")["ok"]
+
+
+def test_a_policy_is_refused_when_it_does_not_parse(ledger_cli, project):
+    cli = ledger_cli
+    for text, said in (
+        ("keep_forever: yes\n", "unknown key 'keep_forever'"),
+        ("keep_experiments_for: soon\n", "expected a duration"),
+        ("overrides:\n  churn: {keep: 1d}\n", "overrides.churn"),
+    ):
+        write(project / "bad.yaml", text)
+        assert said in cli("gc", "policy", str(project / "bad.yaml"), code=2).stderr
+    assert jrun(cli, "gc", "policy")["policy"]["keep_experiments_for"] == "30d"
+
+
+def test_collect_keeps_an_object_freshened_while_it_is_moved_aside(tmp_path, monkeypatch):
+    store = BlobStore(str(tmp_path / "blobs"))
+    sha = store.put_bytes(b"old weights").sha256
+    path = store.path(sha)
+    os.utime(path, (1, 1))  # written long ago
+    rename = os.rename
+
+    def writer_reuses_it_first(src, dst):
+        store.has_fresh(sha)  # a registration naming it, just before gc moves it
+        rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", writer_reuses_it_first)
+    assert store.collect(sha, grace=60, now=1_000_000_000) == 0
+    monkeypatch.undo()
+    assert store.get(sha) == b"old weights"
+    os.utime(path, (1, 1))
+    assert store.collect(sha, grace=60, now=1_000_000_000) == len(b"old weights")
+    assert not store.has_fresh(sha)  # a writer after it finds it gone and stores its own copy
+    store.close()

@@ -144,3 +144,21 @@ def test_collect_keeps_an_object_freshened_while_it_is_moved_aside(tmp_path, mon
     assert store.collect(sha, grace=60, now=1_000_000_000) == len(b"old weights")
     assert not store.has_fresh(sha)  # a writer after it finds it gone and stores its own copy
     store.close()
+
+
+def test_a_gc_killed_between_moving_aside_and_removing_leaves_a_whole_store(
+    estate, project, ledger
+):
+    """The object moved aside is still that object to fsck, and the next gc puts it back before
+    deciding again."""
+    cli, ids, _ = estate
+    sha = jrun(cli, "model", "show", "churn@3")["tuple"]["artifact"]["sha256"]
+    path = ledger.blobs.path(sha)
+    os.rename(path, f"{path}.gc-4242")  # where a kill -9 inside BlobStore.collect leaves it
+    assert jrun(cli, "fsck")["ok"]
+    assert ledger.blobs.restore_aside() == 1 and ledger.blobs.get(sha)
+    write(project / "p.yaml", NOW_POLICY)
+    cli("gc", "policy", str(project / "p.yaml"))
+    os.rename(path, f"{path}.gc-4242")
+    assert ids[3] in {c["id"] for c in jrun(cli, "gc")["collected"]}
+    assert not os.path.exists(f"{path}.gc-4242") and jrun(cli, "fsck")["ok"]

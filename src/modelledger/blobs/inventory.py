@@ -24,6 +24,8 @@ from modelledger.blobs.store import BlobStore
 from modelledger.blobs.writers import TEMP_PREFIX
 
 _HEX62 = re.compile(r"^[0-9a-f]{62}$")
+# an object gc moved aside before removing it (BlobStore.collect): still that object until then
+_ASIDE = re.compile(r"^([0-9a-f]{62})\.gc-\d+$")
 _PACK = re.compile(r"^pack-[0-9a-f]{64}$")
 READ = 8 << 20  # bytes per read: large, so a read costs little next to hashing what it read
 _PACK_JOB = 64 << 20  # packed bytes per pool task: a big pack spreads over the threads
@@ -95,9 +97,11 @@ def take_inventory(store: BlobStore) -> Inventory:
 def _fan_out(fan: str, folder: str, found: Inventory) -> None:
     with os.scandir(folder) as it:
         for entry in sorted(it, key=lambda e: e.name):
-            if _HEX62.match(entry.name) and entry.is_file(follow_symlinks=False):
+            aside = _ASIDE.match(entry.name)
+            if (_HEX62.match(entry.name) or aside) and entry.is_file(follow_symlinks=False):
                 size = entry.stat(follow_symlinks=False).st_size
-                found.loose.append(Copy(fan + entry.name, entry.path, size))
+                name = aside.group(1) if aside else entry.name
+                found.loose.append(Copy(fan + name, entry.path, size))
             else:
                 found.problems.append(
                     Problem(

@@ -140,6 +140,33 @@ class BlobStore:
         os.unlink(aside)  # (not synced: a removal lost to a power cut only leaves bytes behind)
         return after.st_size
 
+    def restore_aside(self) -> int:
+        """Put back the objects a gc stopped midway (kill -9) left moved aside, unless a copy is
+        in place again: how many were put back. The next gc decides on them afresh."""
+        if not self.local:
+            return 0
+        base, back = os.path.join(self.root, "sha256"), 0
+        try:
+            fans = os.listdir(base)
+        except FileNotFoundError:
+            return 0
+        for fan in fans:
+            folder = os.path.join(base, fan)
+            if len(fan) != 2 or not os.path.isdir(folder):
+                continue
+            for name in os.listdir(folder):
+                stem, dot, tail = name.partition(".gc-")
+                if not dot or not tail.isdigit():
+                    continue
+                aside, path = os.path.join(folder, name), os.path.join(folder, stem)
+                try:
+                    os.link(aside, path)
+                    back += 1
+                except FileExistsError:
+                    pass
+                os.unlink(aside)
+        return back
+
     # -- writing ----------------------------------------------------------------------------
     def put_bytes(self, data: bytes) -> BlobInfo:
         sha = hashlib.sha256(data).hexdigest()

@@ -58,6 +58,7 @@ def gc(ledger: Ledger, dry_run: bool = True, on_item: Callable[[int], None] | No
 
 
 def _collect(ledger: Ledger, run: Run, advance: Callable[[int], None]) -> None:
+    ledger.blobs.restore_aside()  # what a run killed midway left moved aside
     grace, clock = run.policy.grace.total_seconds(), time.time()
     pending: list[tuple[Decision, list[str], int]] = []
     for d in run.decisions:

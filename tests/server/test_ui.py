@@ -184,6 +184,7 @@ def test_mledger_ui_opens_a_local_ledger_for_one_person(ledger, project, tmp_pat
     import os
     import subprocess
     import sys
+    import time
 
     import httpx
 
@@ -201,7 +202,13 @@ def test_mledger_ui_opens_a_local_ledger_for_one_person(ledger, project, tmp_pat
         address = line.split("open ", 1)[1].strip()
         base = address.split("/ui/", 1)[0]
         with httpx.Client(timeout=30) as c:
-            assert c.get(f"{base}/ui/").status_code == 303  # not without the secret
+            for _ in range(300):  # the address is printed once bound; serving follows
+                try:
+                    first = c.get(f"{base}/ui/")
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.05)
+            assert first.status_code == 303  # not without the secret
             assert c.get(f"{base}/ui/login?token=mlu_guess").status_code == 401
             home = c.get(address, follow_redirects=True)
             assert home.status_code == 200 and "dana" in home.text and "Overview" in home.text

@@ -104,6 +104,21 @@ class VerifyReport:
         }
 
 
+def freshen(ledger: Ledger, version: ModelVersion) -> None:
+    """Mark the artifact's bytes as just reused (``BlobStore.has_fresh``), a tree's files too,
+    before a step that will name them (a promotion): gc then keeps them, or they are found gone."""
+    from modelledger.core.errors import MledgerError
+
+    art = version.tuple.artifact
+    if ledger.blobs.has_fresh(art.sha256) and art.kind == "tree":
+        try:
+            entries = ledger.blobs.get_tree(art.sha256).entries
+        except MledgerError:
+            return  # verify names what is wrong with it
+        for e in entries:
+            ledger.blobs.has_fresh(e.sha256)
+
+
 def verify(ledger: Ledger, ref: str) -> VerifyReport:
     """Re-hash the artifact (every file of a tree) against the sha256 the version pins."""
     version = get_version(ledger, ref, latest=True)

@@ -67,9 +67,10 @@ def _expected(ledger: Ledger, text: str) -> str | None:
 def _require_intact(ledger: Ledger, decision: GateDecision) -> None:
     """Never point an environment at bytes that no longer match their hash: the server would
     refuse them and keep serving the old version while the ledger says otherwise."""
-    from modelledger.models.reads import verify
+    from modelledger.models.reads import freshen, verify
 
     for version in decision.candidate.models:
+        freshen(ledger, version)  # about to be named by a move: gc's grace period covers it
         report = verify(ledger, version.id)
         if not report.ok:
             raise CheckFailed(

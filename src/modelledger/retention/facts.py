@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from modelledger.core.clock import parse_time
 from modelledger.core.errors import MledgerError
@@ -35,7 +38,7 @@ def read_facts(ledger: Ledger, now: datetime | None = None) -> tuple[Facts, dict
 
     sizes: dict[str, int] = {}
     with ledger.db.read() as conn:
-        found_versions = versions.listing(conn, None, limit=None)
+        found_versions = [_version(*row) for row in versions.tuples(conn)]
         found_snaps = snapshots.listing(conn, None, limit=None)
         live = environments.ever_live(conn)
         ever = {i for i in live if i.startswith("mv-")}
@@ -59,18 +62,17 @@ def read_facts(ledger: Ledger, now: datetime | None = None) -> tuple[Facts, dict
                 pinned.add(code)
         collected = tombstones.subjects(conn)
     items_v = []
-    for v in found_versions:
-        t = v.tuple
-        blobs = [t.artifact.sha256, *_tree_blobs(ledger, t.artifact.sha256, t.artifact.kind, sizes)]
-        sizes.setdefault(t.artifact.sha256, t.artifact.size)
-        blobs += [b for b in (t.lock_sha256, t.code.diff_sha256 if t.code else None) if b]
-        links = [("parent", t.parent)] if t.parent else []
-        links += [("base", t.base_model)] if t.base_model else []
-        links += [("data", d.snapshot_id) for d in t.data]
-        links += [("rollback", rollback[v.id])] if v.id in rollback else []
-        items_v.append(
-            Item(v.id, "version", v.label, v.name, v.created_at, tuple(blobs), tuple(links))
-        )
+    for vid, label, name, created_at, t in found_versions:
+        art = t["artifact"]
+        blobs = [art["sha256"], *_tree_blobs(ledger, art["sha256"], art["kind"], sizes)]
+        sizes.setdefault(art["sha256"], int(art.get("size") or 0))
+        code = t.get("code") or {}
+        blobs += [b for b in (t.get("lock_sha256"), code.get("diff_sha256")) if b]
+        links = [("parent", t["parent"])] if t.get("parent") else []
+        links += [("base", t["base_model"])] if t.get("base_model") else []
+        links += [("data", d["id"]) for d in t.get("data") or []]
+        links += [("rollback", rollback[vid])] if vid in rollback else []
+        items_v.append(Item(vid, "version", label, name, created_at, tuple(blobs), tuple(links)))
     items_s = []
     for s in found_snaps:
         blobs = [s.tree_sha256, *_tree_blobs(ledger, s.tree_sha256, "tree", sizes)]
@@ -81,16 +83,25 @@ def read_facts(ledger: Ledger, now: datetime | None = None) -> tuple[Facts, dict
     return facts, sizes
 
 
+def _version(vid: str, name: str, number: int, created_at: str, tuple_json: str) -> tuple[Any, ...]:
+    return vid, f"{name}@{number}", name, parse_time(created_at), orjson.loads(tuple_json)
+
+
 def _tree_blobs(ledger: Ledger, sha: str, kind: str, sizes: dict[str, int]) -> list[str]:
+    """The files a tree lists (its bytes checked against ``sha`` first), without building a
+    ``Tree``: a million entries are read for their addresses and sizes only."""
     if kind != "tree":
         return []
     try:
-        tree = ledger.blobs.get_tree(sha)
+        data = ledger.blobs.get(sha)
     except MledgerError:
-        return []  # collected, or damaged (fsck names that): nothing more to find here
-    for e in tree.entries:
-        sizes.setdefault(e.sha256, e.size)
-    return [e.sha256 for e in tree.entries]
+        return []  # collected, or lost (fsck names that): nothing more to find here
+    if hashlib.sha256(data).hexdigest() != sha:
+        return []  # damaged: fsck names it; its files are not trusted to be what it says
+    entries = orjson.loads(data)["entries"]
+    for _, file_sha, size, _ in entries:
+        sizes.setdefault(file_sha, size)
+    return [e[1] for e in entries]
 
 
 def policy_payload(policy: RetentionPolicy) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select
@@ -113,6 +114,15 @@ def listing(
         q = q.where(model_versions.c.name == name)
     q = q.order_by(model_versions.c.created_at.desc(), model_versions.c.number.desc()).limit(limit)
     return [_to_version(r) for r in conn.execute(q)]
+
+
+def tuples(conn: Connection) -> Iterator[tuple[str, str, int, str, str]]:
+    """Every version's (id, name, number, created_at, tuple_json), unparsed: for a pass over
+    all of them that needs their identity only (gc's plan), not whole versions."""
+    cols = model_versions.c
+    q = select(cols.id, cols.name, cols.number, cols.created_at, cols.tuple_json)
+    for row in conn.execute(q):
+        yield row.id, row.name, row.number, row.created_at, row.tuple_json
 
 
 def children(conn: Connection, version_id: str) -> list[ModelVersion]:

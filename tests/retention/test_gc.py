@@ -93,6 +93,8 @@ def test_gc_collects_bytes_never_records_and_readers_say_so(estate, project, led
         in cli("data", "checkout", snaps["scratch"], str(project / "o2"), code=1).stderr
     )
     assert jrun(cli, "model", "show", "churn@3")["label"] == "churn@3"  # the record stays
+    shown = jrun(cli, "data", "show", snaps["scratch"])
+    assert shown["files"] == [] and "collected by gc" in shown["collected"]
     for n in (1, 2):
         assert jrun(cli, "model", "verify", f"churn@{n}")["ok"]
     assert jrun(cli, "data", "checkout", snaps["train"], str(project / "o3"))["files"] == 1
@@ -162,3 +164,27 @@ def test_a_gc_killed_between_moving_aside_and_removing_leaves_a_whole_store(
     os.rename(path, f"{path}.gc-4242")
     assert ids[3] in {c["id"] for c in jrun(cli, "gc")["collected"]}
     assert not os.path.exists(f"{path}.gc-4242") and jrun(cli, "fsck")["ok"]
+
+
+def test_the_ui_shows_what_gc_collected(estate, project, ledger):
+    import warnings
+
+    from modelledger.identity import tokens
+    from modelledger.server.app import create_app
+    from tests.people import REQUESTER, key_of
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    cli, ids, snaps = estate
+    write(project / "p.yaml", NOW_POLICY)
+    cli("gc", "policy", str(project / "p.yaml"))
+    jrun(cli, "gc")
+    secret = tokens.create(ledger, key_of(project, REQUESTER), REQUESTER, ["read"]).secret
+    with TestClient(create_app(ledger)) as client:
+        client.cookies.set("mledger_ui", secret, path="/ui")
+        page = client.get(f"/ui/versions/{ids[3]}").text
+        assert "collected by gc on" in page and "churn@3" in page
+        assert "collected by gc on" in client.get(f"/ui/snapshots/{snaps['scratch']}").text
+        assert "collected by gc" not in client.get(f"/ui/versions/{ids[2]}").text

@@ -259,10 +259,25 @@ def show(ledger: Ledger, ref: str) -> dict[str, Any]:
         assert snap is not None
         card = cards.latest(conn, "dataset", snap.id)
         made_by = transforms.producing(conn, [snap.id])
-    tree = ledger.blobs.get_tree(snap.tree_sha256)
+    from modelledger.core.errors import NotFound
+    from modelledger.ledger import tombstones
+
+    try:
+        files = [
+            {"path": e.path, "sha256": e.sha256, "size": e.size}
+            for e in ledger.blobs.get_tree(snap.tree_sha256).entries
+        ]
+        collected = None
+    except NotFound:  # the listing went with the files when gc collected them: the record stays
+        with ledger.db.read() as conn:
+            gone = tombstones.collected(conn, snap.id)
+        if gone is None:
+            raise
+        files, collected = [], tombstones.note(gone)
     return {
         **snap.to_json(),
-        "files": [{"path": e.path, "sha256": e.sha256, "size": e.size} for e in tree.entries],
+        "files": files,
+        "collected": collected,
         "card": {"revision": card[0], **card[1]} if card else None,
         "derived_by": [tf.to_json() for tf in made_by],
     }

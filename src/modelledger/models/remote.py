@@ -90,6 +90,8 @@ def _code(req: RegisterRequest, blobs: RemoteBlobs) -> dict[str, Any]:
     """The code reference as the server takes it: ``code_ref``, or this checkout's commit (and,
     with ``--allow-dirty``, its diff, sent as a blob) with what the capture noted."""
     if req.code is not None:
+        if req.code.kind == "ref":  # (ml.run outside git: the reference it was given)
+            return {"code_ref": req.code.ref}
         return {"code": _git(req.code)}
     if req.code_ref:
         return {"code_ref": req.code_ref}
@@ -106,8 +108,6 @@ def _code(req: RegisterRequest, blobs: RemoteBlobs) -> dict[str, Any]:
 
 
 def _git(code: CodeRef) -> dict[str, Any]:
-    if code.kind != "git":
-        raise InvalidInput(f"code {code.ref!r}: give it as --code-ref")
     sent = {"kind": "git", "repo": code.repo, "commit": code.commit, "dirty": code.dirty}
     return {**sent, "diff_sha256": code.diff_sha256} if code.dirty else sent
 

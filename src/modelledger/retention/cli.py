@@ -43,6 +43,9 @@ def gc(
 
 def _print(done: dict[str, Any], show_all: bool) -> None:
     out = console()
+    if not done["decisions"]:
+        typer.echo("nothing to collect: no version or snapshot is recorded yet")
+        return
     verb = "would free" if done["dry_run"] else "freed"
     t = table("tier", "items", "bytes freed" if not done["dry_run"] else "bytes eligible")
     for name, row in sorted(done["tiers"].items()):

@@ -42,12 +42,14 @@ def where(text: str) -> str:
 def version(view: Ledger, ref: str) -> dict[str, Any]:
     from modelledger.data.store import snapshots, transforms
     from modelledger.evals import store as evals
+    from modelledger.ledger import tombstones
     from modelledger.models.reads import lineage
     from modelledger.models.status import show
 
     shown = show(view, ref)
     found = lineage(view, shown["id"])
     with view.db.read() as conn:
+        gone = tombstones.collected(conn, shown["id"])
         made = transforms.producing(conn, [d["id"] for d in found["data"]])
         results = evals.results_of(conn, shown["id"])
         names = {
@@ -61,15 +63,15 @@ def version(view: Ledger, ref: str) -> dict[str, Any]:
         "graph": svg(nodes, edges, f"lineage of {shown['label']}"),
         "nodes": nodes,
         "evals": [{**r.to_json(), "eval_set_name": names.get(r.eval_set_id)} for r in results],
+        "collected": tombstones.note(gone) if gone else None,
     }
 
 
 def snapshot(view: Ledger, ref: str) -> dict[str, Any]:
     from modelledger.data.snapshot import list_snapshots, show
-
     shown = show(view, ref)
     others = [s.to_json() for s in list_snapshots(view, shown["name"]) if s.id != shown["id"]]
-    return {"s": shown, "others": others}
+    return {"s": shown, "others": others, "collected": shown["collected"]}
 
 
 def diff(view: Ledger, a: str, b: str, key: str | None) -> dict[str, Any]:

@@ -69,6 +69,7 @@ def version(view: Ledger, ref: str) -> dict[str, Any]:
 
 def snapshot(view: Ledger, ref: str) -> dict[str, Any]:
     from modelledger.data.snapshot import list_snapshots, show
+
     shown = show(view, ref)
     others = [s.to_json() for s in list_snapshots(view, shown["name"]) if s.id != shown["id"]]
     return {"s": shown, "others": others, "collected": shown["collected"]}

@@ -168,7 +168,7 @@ def run_machine(subject: Ledger, folder) -> None:
     run_state_machine_as_test(
         Estate,
         settings=settings(
-            max_examples=3, stateful_step_count=14, deadline=None,
+            max_examples=2, stateful_step_count=14, deadline=None,
             suppress_health_check=list(HealthCheck),
         ),
     )  # fmt: skip

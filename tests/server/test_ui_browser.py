@@ -1,5 +1,5 @@
 """The web UI in a real browser: Debian's Chromium driven by Playwright against a real
-`mledger server` (SQLite and PostgreSQL). The four paths of the issue: the version behind a
+`mledger server` (on SQLite; test_ui.py covers the pages on both backends). The four paths of the issue: the version behind a
 request id, a pending promotion approved by an approver (the key signs in the browser) and
 refused to a writer, a lineage graph clicked through, two snapshots compared. Each page is
 photographed; with MLEDGER_UI_SCREENSHOTS=docs/ui the pictures land in the docs."""
@@ -23,17 +23,31 @@ from tests.server.conftest import make_team
 
 CHROMIUM = "/usr/bin/chromium"
 NARROW = 375  # px: a phone held upright
+# The browser drives the same pages on either backend; the pages' PostgreSQL side is proven by
+# test_ui.py over HTTP. One backend here spares the suite a browser per test and backend.
+pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 
-@pytest.fixture
-def site(ledger, project, tmp_path):
-    """A team's ledger with two snapshots (one derived from the other), churn@1 live in
-    production and answering request r-7, churn@2 (trained on the derived snapshot, child of
-    churn@1) waiting for approval; a server over it and a browser."""
+@pytest.fixture(scope="module")
+def chromium():
+    """One browser for the module (each test opens its own contexts)."""
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
     from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def site(ledger, project, tmp_path, chromium):
+    """A team's ledger with two snapshots (one derived from the other), churn@1 live in
+    production and answering request r-7, churn@2 (trained on the derived snapshot, child of
+    churn@1) waiting for approval; a server over it and a browser."""
     from tests.server.test_replicas import start
 
     secrets = make_team(ledger, project)
@@ -67,18 +81,15 @@ def site(ledger, project, tmp_path):
     proc, url = start(project, tmp_path / "server.log")
     shots = Path(os.environ.get("MLEDGER_UI_SCREENSHOTS") or tmp_path / "shots")
     shots.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        try:
-            yield {
-                "browser": browser, "base": url.removesuffix("/api/v1"), "tokens": secrets,
-                "request": pending.request.id, "snapshots": (base, clean), "shots": shots,
-                "project": project, "ledger": ledger,
-            }  # fmt: skip
-        finally:
-            browser.close()
-            proc.terminate()
-            proc.wait(timeout=30)
+    try:
+        yield {
+            "browser": chromium, "base": url.removesuffix("/api/v1"), "tokens": secrets,
+            "request": pending.request.id, "snapshots": (base, clean), "shots": shots,
+            "project": project, "ledger": ledger,
+        }  # fmt: skip
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def _approval(shown, key, who):

@@ -103,6 +103,21 @@ class BlobStore:
                 return self.has(sha256, recheck=False)
         return bool(self.fs.exists(self.path(sha256)))
 
+    def stale(self, sha256: str, grace: float, now: float) -> bool:
+        """Whether ``collect`` would take the object now: loose, and neither written nor reused
+        within ``grace`` seconds of ``now``."""
+        path = self.path(sha256)
+        try:
+            if self.local:
+                return now - os.stat(path).st_mtime >= grace
+            info = self.fs.info(path)
+        except FileNotFoundError:
+            return False
+        when = info.get("mtime") or info.get("LastModified") or info.get("created")
+        return (
+            now - (when.timestamp() if hasattr(when, "timestamp") else float(when or now)) >= grace
+        )
+
     def collect(self, sha256: str, grace: float, now: float) -> int:
         """Remove the loose object unless it was written or reused within ``grace`` seconds of
         ``now``: the bytes freed (0 when kept, packed or absent). Moved aside first, then its

@@ -58,46 +58,42 @@ def gc(ledger: Ledger, dry_run: bool = True, on_item: Callable[[int], None] | No
 
 
 def _collect(ledger: Ledger, run: Run, advance: Callable[[int], None]) -> None:
+    """In batches: the tombstones first, then the removals. A run killed between the two leaves
+    bytes behind for an item already marked collected (space, not damage: readers find them, and
+    fsck does not miss them); never an item whose bytes are gone without a tombstone."""
     ledger.blobs.restore_aside()  # what a run killed midway left moved aside
     grace, clock = run.policy.grace.total_seconds(), time.time()
-    pending: list[tuple[Decision, list[str], int]] = []
+    ready: list[Decision] = []
     for d in run.decisions:
-        if d.tier != "eligible":
+        if d.tier != "eligible" or not d.blobs:
             continue
-        gone, freed = [], 0
-        for sha in d.blobs:
-            n = ledger.blobs.collect(sha, grace, clock)
-            if n:
-                gone.append(sha)
-                freed += n
-            elif ledger.blobs.has(sha, recheck=False):
-                run.kept_back += 1
-        advance(1)
-        if gone:
-            pending.append((d, gone, freed))
-        if len(pending) >= BATCH:
-            _tombstones(ledger, run, pending)
-    _tombstones(ledger, run, pending)
+        stale = [sha for sha in d.blobs if ledger.blobs.stale(sha, grace, clock)]
+        run.kept_back += sum(ledger.blobs.has(sha, recheck=False) for sha in d.blobs) - len(stale)
+        if stale:
+            ready.append(Decision(d.item, d.keep, d.reason, d.tier, stale))
+    for i in range(0, len(ready), BATCH):
+        batch = ready[i : i + BATCH]
+        _tombstones(ledger, run, batch)
+        for d in batch:
+            for sha in d.blobs:
+                run.freed += ledger.blobs.collect(sha, grace, clock)
+            advance(1)
 
 
-def _tombstones(ledger: Ledger, run: Run, pending: list[tuple[Decision, list[str], int]]) -> None:
-    if not pending:
-        return
+def _tombstones(ledger: Ledger, run: Run, batch: list[Decision]) -> None:
     with ledger.db.write() as conn:
         at = now()
-        for d, gone, freed in pending:
+        for d in batch:
             payload = {
                 "what": d.item.kind,
                 "label": d.item.label,
-                "blobs": gone,
-                "bytes": freed,
+                "blobs": d.blobs,
+                "bytes": sum(run.sizes.get(b, 0) for b in d.blobs),
                 "policy": run.policy.sha256,
                 "reason": d.reason,
             }
             events.append(conn, tombstones.KIND, d.item.id, ledger.user, at, payload)
             run.collected.append({"id": d.item.id, **payload})
-            run.freed += freed
-    pending.clear()
 
 
 def set_policy(ledger: Ledger, policy: RetentionPolicy) -> bool:

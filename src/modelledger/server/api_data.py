@@ -101,8 +101,8 @@ def add_routes(router: APIRouter, caller: Authorize, ledger: Ledger) -> None:
         code = body.code.model_dump(exclude_none=True) if body.code else None
         if code is not None and ("ref" in code) == ("sha256" in code and "file" in code):
             raise InvalidInput("code: give either ref, or file and sha256 (an uploaded script)")
-        req = SnapshotRequest([], body.name, body.card, body.inputs, body.step, None, body.params)
-        req.code = body.code.ref or body.code.file if body.code else None
+        named = (code.get("ref") or code.get("file")) if code else None  # (check_request's)
+        req = SnapshotRequest([], body.name, body.card, body.inputs, body.step, named, body.params)
         done = snapshot_stored(view, req, body.tree, code)
         return _json(done.to_json(), 201 if done.created else 200)
 

@@ -63,7 +63,11 @@ def version(view: Ledger, ref: str) -> dict[str, Any]:
         "graph": svg(nodes, edges, f"lineage of {shown['label']}"),
         "nodes": nodes,
         "evals": [{**r.to_json(), "eval_set_name": names.get(r.eval_set_id)} for r in results],
-        "collected": tombstones.note(gone) if gone else None,
+        "collected": (
+            tombstones.note(gone)
+            if gone and not view.blobs.has(shown["tuple"]["artifact"]["sha256"])
+            else None
+        ),
     }
 
 

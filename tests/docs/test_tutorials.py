@@ -70,7 +70,10 @@ def doc_runs(request: pytest.FixtureRequest) -> Iterator[dict[Path, Future[Outco
         if getattr(item, "originalname", None) == "test_the_doc_runs_as_written"
         and hasattr(item, "callspec")
     ]
-    workers = int(os.environ.get("MLEDGER_DOCS_WORKERS") or min(2, os.cpu_count() or 1))
+    # under xdist the other worker has the other core: two docs at once would take it from it
+    alone = "PYTEST_XDIST_WORKER" not in os.environ
+    default = min(2, os.cpu_count() or 1) if alone else 1
+    workers = int(os.environ.get("MLEDGER_DOCS_WORKERS") or default)
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="doc")
     runs: dict[Path, Future[Outcome]] = {}
     for path in sorted(selected, key=lambda p: p.stat().st_size, reverse=True):

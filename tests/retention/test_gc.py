@@ -8,6 +8,7 @@ import os
 
 import pytest
 
+from modelledger.blobs import removal
 from modelledger.blobs.store import BlobStore
 from tests.conftest import jrun, write
 from tests.people import approved
@@ -139,11 +140,11 @@ def test_collect_keeps_an_object_freshened_while_it_is_moved_aside(tmp_path, mon
         rename(src, dst)
 
     monkeypatch.setattr(os, "rename", writer_reuses_it_first)
-    assert store.collect(sha, grace=60, now=1_000_000_000) == 0
+    assert removal.collect(store, sha, grace=60, now=1_000_000_000) == 0
     monkeypatch.undo()
     assert store.get(sha) == b"old weights"
     os.utime(path, (1, 1))
-    assert store.collect(sha, grace=60, now=1_000_000_000) == len(b"old weights")
+    assert removal.collect(store, sha, grace=60, now=1_000_000_000) == len(b"old weights")
     assert not store.has_fresh(sha)  # a writer after it finds it gone and stores its own copy
     store.close()
 
@@ -158,7 +159,7 @@ def test_a_gc_killed_between_moving_aside_and_removing_leaves_a_whole_store(
     path = ledger.blobs.path(sha)
     os.rename(path, f"{path}.gc-4242")  # where a kill -9 inside BlobStore.collect leaves it
     assert jrun(cli, "fsck")["ok"]
-    assert ledger.blobs.restore_aside() == 1 and ledger.blobs.get(sha)
+    assert removal.restore_aside(ledger.blobs) == 1 and ledger.blobs.get(sha)
     write(project / "p.yaml", NOW_POLICY)
     cli("gc", "policy", str(project / "p.yaml"))
     os.rename(path, f"{path}.gc-4242")

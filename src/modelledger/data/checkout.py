@@ -17,6 +17,7 @@ from modelledger.blobs.tree import Tree, TreeEntry
 from modelledger.core.errors import CheckFailed, InvalidInput
 from modelledger.data.manifest import Snapshot
 from modelledger.data.snapshot import get_snapshot
+from modelledger.ledger import tombstones
 from modelledger.ledger.home import Ledger
 
 
@@ -43,13 +44,7 @@ def checkout(
 ) -> CheckoutResult:
     prepare_folder(directory, force)
     snap = get_snapshot(ledger, ref)
-    if not ledger.blobs.has(snap.tree_sha256):
-        from modelledger.ledger import tombstones
-
-        with ledger.db.read() as conn:
-            gone = tombstones.collected(conn, snap.id)
-        if gone is not None:
-            raise CheckFailed(f"{snap.id} ({snap.name}): {tombstones.note(gone)}")
+    tombstones.require_bytes(ledger, snap.id, f"{snap.id} ({snap.name})", snap.tree_sha256)
     tree = ledger.blobs.get_tree(snap.tree_sha256)  # checked against its hash
     return write_checked(ledger.blobs, snap, tree, directory, on_bytes)
 

@@ -4,12 +4,16 @@ bytes went), so a reader of a collected artifact says so instead of "missing" or
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from modelledger.core.errors import CheckFailed
 from modelledger.ledger.schema import events
+
+if TYPE_CHECKING:
+    from modelledger.ledger.home import Ledger
 
 KIND = "gc.collected"
 
@@ -36,3 +40,14 @@ def note(found: dict[str, Any]) -> str:
         f"its bytes were collected by gc on {str(found['at'])[:10]} under retention policy "
         f"{str(found.get('policy', ''))[:12]} (the record, scores and lineage remain)"
     )
+
+
+def require_bytes(ledger: Ledger, subject_id: str, label: str, sha256: str) -> None:
+    """CheckFailed saying so when gc collected the bytes of ``subject_id`` (``sha256`` is not in
+    the store), rather than a reader's "missing"."""
+    if ledger.blobs.has(sha256):
+        return
+    with ledger.db.read() as conn:
+        gone = collected(conn, subject_id)
+    if gone is not None:
+        raise CheckFailed(f"{label}: {note(gone)}")

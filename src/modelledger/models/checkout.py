@@ -10,8 +10,8 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any, Protocol
 
 from modelledger.blobs.tree import Tree
-from modelledger.core.errors import CheckFailed
 from modelledger.data.checkout import copy_verified, prepare_folder, write_tree
+from modelledger.ledger import tombstones
 from modelledger.ledger.home import Ledger
 from modelledger.models.version import ArtifactRef, ModelVersion
 
@@ -87,18 +87,6 @@ def checkout_version(
     return ArtifactCheckout(version, path, files, art.size)
 
 
-def require_bytes(ledger: Ledger, subject_id: str, label: str, sha256: str) -> None:
-    """CheckFailed saying so when gc collected the bytes of ``subject_id`` (not "missing")."""
-    if ledger.blobs.has(sha256):
-        return
-    from modelledger.ledger import tombstones
-
-    with ledger.db.read() as conn:
-        gone = tombstones.collected(conn, subject_id)
-    if gone is not None:
-        raise CheckFailed(f"{label}: {tombstones.note(gone)}")
-
-
 def checkout(
     ledger: Ledger,
     ref: str,
@@ -109,5 +97,5 @@ def checkout(
     from modelledger.models.reads import get_version
 
     version = get_version(ledger, ref, latest=True)
-    require_bytes(ledger, version.id, version.label, version.tuple.artifact.sha256)
+    tombstones.require_bytes(ledger, version.id, version.label, version.tuple.artifact.sha256)
     return checkout_version(ledger.blobs, version, folder, force, on_bytes)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelledger.blobs import removal
 from modelledger.ledger import events, tombstones
 from modelledger.ledger.home import Ledger, now
 from modelledger.retention.facts import POLICY_KIND, current_policy, policy_payload, read_facts
@@ -61,13 +62,13 @@ def _collect(ledger: Ledger, run: Run, advance: Callable[[int], None]) -> None:
     """In batches: the tombstones first, then the removals. A run killed between the two leaves
     bytes behind for an item already marked collected (space, not damage: readers find them, and
     fsck does not miss them); never an item whose bytes are gone without a tombstone."""
-    ledger.blobs.restore_aside()  # what a run killed midway left moved aside
+    removal.restore_aside(ledger.blobs)  # what a run killed midway left moved aside
     grace, clock = run.policy.grace.total_seconds(), time.time()
     ready: list[Decision] = []
     for d in run.decisions:
         if d.tier != "eligible" or not d.blobs:
             continue
-        stale = [sha for sha in d.blobs if ledger.blobs.stale(sha, grace, clock)]
+        stale = [sha for sha in d.blobs if removal.stale(ledger.blobs, sha, grace, clock)]
         run.kept_back += sum(ledger.blobs.has(sha, recheck=False) for sha in d.blobs) - len(stale)
         if stale:
             ready.append(Decision(d.item, d.keep, d.reason, d.tier, stale))
@@ -76,7 +77,7 @@ def _collect(ledger: Ledger, run: Run, advance: Callable[[int], None]) -> None:
         _tombstones(ledger, run, batch)
         for d in batch:
             for sha in d.blobs:
-                run.freed += ledger.blobs.collect(sha, grace, clock)
+                run.freed += removal.collect(ledger.blobs, sha, grace, clock)
             advance(1)
 
 

@@ -17,10 +17,10 @@ from pathlib import Path
 from sqlalchemy.engine import Connection
 
 from modelledger.core.errors import CheckFailed
-from modelledger.ledger import cards
+from modelledger.ledger import cards, tombstones
 from modelledger.ledger.home import Ledger
 from modelledger.models import deployables
-from modelledger.models.checkout import artifact_name, require_bytes, write_artifact
+from modelledger.models.checkout import artifact_name, write_artifact
 from modelledger.models.version import ArtifactRef, ModelVersion
 from modelledger.releases.environments import require_env
 from modelledger.serving import store as routes
@@ -163,7 +163,7 @@ def serving_model(d: deployables.Deployable) -> ModelVersion:
 def materialise(ledger: Ledger, model: ServedModel, directory: Path) -> Path:
     """The artifact under ``directory``, every byte verified against its sha256 (a tree's own
     listing too); CheckFailed, with nothing left to load, when the store's bytes do not match."""
-    require_bytes(ledger, model.version_id, model.label, model.artifact.sha256)
+    tombstones.require_bytes(ledger, model.version_id, model.label, model.artifact.sha256)
     if model.artifact.kind == "tree":
         directory = directory / "artifact"
     path, _ = write_artifact(

@@ -4,6 +4,7 @@ protocol that keeps a concurrent writer's bytes."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 import pytest
@@ -189,3 +190,91 @@ def test_the_ui_shows_what_gc_collected(estate, project, ledger):
         assert "collected by gc on" in page and "churn@3" in page
         assert "collected by gc on" in client.get(f"/ui/snapshots/{snaps['scratch']}").text
         assert "collected by gc" not in client.get(f"/ui/versions/{ids[2]}").text
+
+
+def _folder(root, n, start=0):
+    for i in range(start, start + n):
+        write(root / f"r{i:03}.csv", f"row\n{i}\n" * 20)
+    return root
+
+
+def test_packs_are_rewritten_without_the_dead_objects(ledger_cli, project, ledger):
+    """`old` (150 small files, one pack) shares 100 files with `new`, whose own pack holds only
+    the 50 it added: collecting `old` rewrites its pack with the 100 that `new` still names."""
+    cli = ledger_cli
+    old = jrun(cli, "data", "snapshot", str(_folder(project / "a", 150)), "--name", "old")["id"]
+    packs = project / ".mledger" / "blobs" / "packs"
+    first = {p.name for p in packs.glob("*.pack")}
+    assert len(first) == 1
+    write(project / "p.yaml", NOW_POLICY)
+    cli("gc", "policy", str(project / "p.yaml"))
+    b = _folder(project / "b", 100)
+    _folder(b, 100, start=200)
+    new = jrun(cli, "data", "snapshot", str(b), "--name", "new")["id"]
+    write(project / "p2.yaml", NOW_POLICY + "overrides:\n  new: {keep_snapshots_for: 30d}\n")
+    cli("gc", "policy", str(project / "p2.yaml"))
+    sizes = {p.name: p.stat().st_size for p in packs.glob("*.pack")}
+    tree = jrun(cli, "data", "show", old)["tree_sha256"]
+    listing = os.path.getsize(ledger.blobs.path(tree))  # loose, and collected with it
+    os.utime(packs / next(iter(first)), (1, 1))  # written long ago
+    done = jrun(cli, "gc")
+    assert [c["id"] for c in done["collected"]] == [old]
+    after = {p.name for p in packs.glob("*.pack")}
+    assert next(iter(first)) not in after and len(after) == 2  # new's own, and the rewrite
+    assert done["freed_bytes"] == listing + sizes[next(iter(first))] - sum(
+        (project / "a" / f"r{i:03}.csv").stat().st_size for i in range(100)
+    )
+    assert jrun(cli, "fsck")["ok"] and jrun(cli, "audit", "verify")["ok"]
+    out = project / "out"
+    cli("data", "checkout", new, str(out))
+    assert len(list(out.rglob("*.csv"))) == 200
+    said = cli("data", "checkout", old, str(project / "out2"), code=1).stderr
+    assert "collected by gc" in said
+
+
+def test_a_pack_reused_while_it_is_rewritten_is_kept(tmp_path, monkeypatch):
+    from modelledger.blobs import repack
+
+    store = BlobStore(str(tmp_path / "blobs"))
+    writer = store.pack_writer()
+    for i in range(3):
+        writer.add(hashlib.sha256(b"%d" % i).hexdigest(), b"%d" % i)
+    name = writer.commit()
+    pack = tmp_path / "blobs" / "packs" / f"{name}.pack"
+    os.utime(pack, (1, 1))
+    dead = hashlib.sha256(b"0").hexdigest()
+    rename = os.rename
+
+    def writer_reuses_it_first(src, dst):
+        assert store.has_fresh(dead)  # a registration naming it, just before gc moves the index
+        rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", writer_reuses_it_first)
+    done = repack.drop_from_packs(store, {dead}, grace=60, now=1_000_000_000)
+    monkeypatch.undo()
+    assert done.removed == 0 and done.kept_back == 1
+    listed = {p.name for p in (tmp_path / "blobs" / "packs").iterdir()}
+    assert listed == {f"{name}.pack", f"{name}.idx"}  # the old one back, its copy dropped
+    assert store.get(dead) == b"0"
+    os.utime(pack, (1, 1))
+    done = repack.drop_from_packs(store, {dead}, grace=60, now=1_000_000_000)
+    assert done.removed == 1 and not store.has(dead)
+    assert store.get(hashlib.sha256(b"1").hexdigest()) == b"1"
+    assert not store.has_fresh(dead)  # a writer after it finds it gone and stores its own copy
+    store.close()
+
+
+def test_a_repack_killed_after_moving_the_index_aside_leaves_a_whole_store(tmp_path):
+    from modelledger.blobs import repack
+    from modelledger.blobs.fsck import fsck
+
+    store = BlobStore(str(tmp_path / "blobs"))
+    writer = store.pack_writer()
+    writer.add(hashlib.sha256(b"x").hexdigest(), b"x")
+    name = writer.commit()
+    idx = tmp_path / "blobs" / "packs" / f"{name}.idx"
+    os.rename(idx, f"{idx}.gc-4242")  # where a kill -9 inside repack._retire leaves it
+    assert fsck(store, []).ok
+    assert repack.restore_aside(store) == 1 and idx.exists()
+    assert store.get(hashlib.sha256(b"x").hexdigest()) == b"x"
+    store.close()

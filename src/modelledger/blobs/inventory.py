@@ -27,6 +27,7 @@ _HEX62 = re.compile(r"^[0-9a-f]{62}$")
 # an object gc moved aside before removing it (BlobStore.collect): still that object until then
 _ASIDE = re.compile(r"^([0-9a-f]{62})\.gc-\d+$")
 _PACK = re.compile(r"^pack-[0-9a-f]{64}$")
+_IDX_ASIDE = re.compile(r"^(pack-[0-9a-f]{64}\.idx)\.gc-\d+$")
 READ = 8 << 20  # bytes per read: large, so a read costs little next to hashing what it read
 _PACK_JOB = 64 << 20  # packed bytes per pool task: a big pack spreads over the threads
 
@@ -115,14 +116,23 @@ def _packs(folder: str, found: Inventory) -> None:
         names = set(os.listdir(folder))
     except FileNotFoundError:
         return
+    # an index a repack moved aside (blobs.repack): still that index until the next gc
+    aside = {m.group(1): n for n in names if (m := _IDX_ASIDE.match(n))}
     for name in sorted(names):
         path = os.path.join(folder, name)
+        if name in aside.values():
+            stem = name.partition(".gc-")[0].removesuffix(".idx")
+            if stem + ".pack" not in names:
+                found.temps.append(path)  # its pack went: a leftover of the repack
+            elif stem + ".idx" not in names:
+                _index(path, stem, True, found)
+            continue
         stem, dot, ext = name.rpartition(".")
         if name.startswith(TEMP_PREFIX):
             found.temps.append(path)
         elif not (dot and _PACK.match(stem) and ext in ("pack", "idx")):
             found.problems.append(Problem("unexpected-file", path, "not a pack or pack index"))
-        elif ext == "pack" and stem + ".idx" not in names:
+        elif ext == "pack" and stem + ".idx" not in names and stem + ".idx" not in aside:
             found.problems.append(
                 Problem(
                     "pack-without-index",
@@ -142,7 +152,7 @@ def _index(path: str, name: str, has_pack: bool, found: Inventory) -> None:
     if problem is not None:
         found.problems.append(Problem("damaged-index", path, problem + "; readers ignore it"))
         return
-    pack = path.removesuffix(".idx") + ".pack"
+    pack = os.path.join(os.path.dirname(path), name + ".pack")
     if not has_pack:
         found.problems.append(Problem("index-without-pack", path, "its pack file is missing"))
         return

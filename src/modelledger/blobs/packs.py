@@ -257,13 +257,39 @@ class PackIndex:
 
     def held(self, shas: Iterable[str]) -> set[str]:
         """Those of ``shas`` that some pack holds (new packs looked for first)."""
+        return set().union(*self.held_by(shas).values())
+
+    def held_by(self, shas: Iterable[str]) -> dict[str, set[str]]:
+        """Those of ``shas`` that some pack holds, by the .pack path holding them."""
         self._refresh()
-        wanted = set(shas)
-        left = set(wanted)
+        left = set(shas)
+        holders: dict[str, set[str]] = {}
         for pack in self._packs.values():
-            if left:
-                left -= pack.holding(left)
-        return wanted - left
+            if not left:
+                break
+            found = pack.holding(left)
+            if found:
+                left -= found
+                holders[pack.path] = found
+        return holders
+
+    def listed(self) -> list[tuple[str, list[tuple[str, int, int]]]]:
+        """Each committed pack's .idx path and its objects (sha256, offset, size), freshly
+        listed: for a collector rewriting packs."""
+        self._seen = None
+        self._refresh()
+        out = []
+        for name, pack in sorted(self._packs.items()):
+            records = RECORD.iter_unpack(pack._body)
+            out.append(
+                (os.path.join(self.directory, name), [(d.hex(), o, n) for d, o, n in records])
+            )
+        return out
+
+    def forget(self) -> None:
+        """List the directory afresh (a pack was removed here)."""
+        self._seen = None
+        self._refresh()
 
     @staticmethod
     def _find(digest: bytes, packs: dict[str, _Pack]) -> Location | None:

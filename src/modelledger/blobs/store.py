@@ -98,7 +98,8 @@ class BlobStore:
                 os.utime(self.path(sha256))
                 return True
             except FileNotFoundError:
-                return self._packs.find(sha256, False) is not None
+                found = self._packs.find(sha256, False)
+                return found is not None and self._freshen_pack(found.pack)
             except PermissionError:  # a store shared with others who own its files
                 return self.has(sha256, recheck=False)
         return bool(self.fs.exists(self.path(sha256)))
@@ -353,8 +354,22 @@ class BlobStore:
             with ThreadPoolExecutor(16) as pool:
                 there = dict(zip(wanted, pool.map(self.has, wanted), strict=True))
             return {sha for sha, found in there.items() if not found}
-        packed = self._packs.held(wanted)
+        packed: set[str] = set()
+        for pack, held in self._packs.held_by(wanted).items():
+            if self._freshen_pack(pack):
+                packed |= held
         return {sha for sha in wanted - packed if not self._touch(self.path(sha))}
+
+    @property
+    def packs(self) -> PackIndex:
+        return self._packs
+
+    @classmethod
+    def _freshen_pack(cls, pack: str) -> bool:
+        """Freshen a pack a writer reuses, then check that its index is still there: a repack
+        moves the index aside before it reads the pack's mtime again (``blobs.repack``), so
+        either it sees this freshening or this sees the index gone."""
+        return cls._touch(pack) and os.path.exists(pack.removesuffix(".pack") + ".idx")
 
     @staticmethod
     def _touch(path: str) -> bool:

@@ -66,7 +66,9 @@ def _print(done: dict[str, Any], show_all: bool) -> None:
     )
     line = f"{verb} {total:,} bytes under policy {done['policy_sha256'][:12]}"
     if done["kept_back_objects"]:
-        line += f"; {done['kept_back_objects']} object(s) kept back (in use within the grace period, or packed)"
+        line += (
+            f"; {done['kept_back_objects']} object(s) kept back (in use within the grace period)"
+        )
     out.print(line)
 
 

@@ -6,12 +6,15 @@ is named by nothing kept, and the next run finishes the rest."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelledger.blobs import removal
+from modelledger.blobs import removal, repack
+from modelledger.blobs.store import BlobStore
 from modelledger.ledger import events, tombstones
 from modelledger.ledger.home import Ledger, now
 from modelledger.retention.facts import POLICY_KIND, current_policy, policy_payload, read_facts
@@ -29,7 +32,7 @@ class Run:
     dry_run: bool
     collected: list[dict[str, Any]] = field(default_factory=list)
     freed: int = 0
-    kept_back: int = 0  # objects written or reused within the grace period, or packed
+    kept_back: int = 0  # objects written or reused within the grace period
     seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
@@ -59,26 +62,49 @@ def gc(ledger: Ledger, dry_run: bool = True, on_item: Callable[[int], None] | No
 
 
 def _collect(ledger: Ledger, run: Run, advance: Callable[[int], None]) -> None:
-    """In batches: the tombstones first, then the removals. A run killed between the two leaves
-    bytes behind for an item already marked collected (space, not damage: readers find them, and
-    fsck does not miss them); never an item whose bytes are gone without a tombstone."""
-    removal.restore_aside(ledger.blobs)  # what a run killed midway left moved aside
+    """In batches: the tombstones first, then the removals (loose objects one by one, packed
+    ones by rewriting their packs once every batch is done). A run killed between the two
+    leaves bytes behind for an item already marked collected; the next run sweeps them (the
+    "collected" tier), so an item's bytes never go without a tombstone and none stay for long."""
+    store = ledger.blobs
+    removal.restore_aside(store)  # what a run killed midway left moved aside
+    repack.restore_aside(store)
     grace, clock = run.policy.grace.total_seconds(), time.time()
+    due = [d for d in run.decisions if d.tier in ("eligible", "collected") and d.blobs]
+    old_packed = _in_old_packs(store, {b for d in due for b in d.blobs}, grace, clock)
     ready: list[Decision] = []
-    for d in run.decisions:
-        if d.tier != "eligible" or not d.blobs:
-            continue
-        stale = [sha for sha in d.blobs if removal.stale(ledger.blobs, sha, grace, clock)]
-        run.kept_back += sum(ledger.blobs.has(sha, recheck=False) for sha in d.blobs) - len(stale)
+    for d in due:
+        there = [sha for sha in d.blobs if sha in old_packed or store.has(sha, recheck=False)]
+        stale = [
+            sha for sha in there if sha in old_packed or removal.stale(store, sha, grace, clock)
+        ]
+        run.kept_back += len(there) - len(stale)
         if stale:
             ready.append(Decision(d.item, d.keep, d.reason, d.tier, stale))
+    dead: set[str] = set()
     for i in range(0, len(ready), BATCH):
         batch = ready[i : i + BATCH]
-        _tombstones(ledger, run, batch)
+        _tombstones(ledger, run, [d for d in batch if d.tier == "eligible"])
         for d in batch:
             for sha in d.blobs:
-                run.freed += removal.collect(ledger.blobs, sha, grace, clock)
+                if sha in old_packed:
+                    dead.add(sha)
+                else:
+                    run.freed += removal.collect(store, sha, grace, clock)
             advance(1)
+    done = repack.drop_from_packs(store, dead, grace, clock)
+    run.freed += done.freed
+    run.kept_back += done.kept_back
+
+
+def _in_old_packs(store: BlobStore, shas: set[str], grace: float, clock: float) -> set[str]:
+    """Those of ``shas`` held by packs neither written nor reused within the grace period."""
+    out: set[str] = set()
+    for pack, held in store.packs.held_by(shas).items():
+        with contextlib.suppress(FileNotFoundError):
+            if clock - os.stat(pack).st_mtime >= grace:
+                out |= held
+    return out
 
 
 def _tombstones(ledger: Ledger, run: Run, batch: list[Decision]) -> None:

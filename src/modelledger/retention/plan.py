@@ -114,8 +114,9 @@ def plan(facts: Facts, policy: RetentionPolicy) -> list[Decision]:
         if item.id in kept:
             tier, reason = kept[item.id]
             out.append(Decision(item, True, reason, tier))
-        elif item.id in facts.collected:
-            out.append(Decision(item, False, "collected before", "collected"))
+        elif item.id in facts.collected:  # what a run killed midway left is swept
+            free = sorted({b for b in item.blobs if b not in held})
+            out.append(Decision(item, False, "collected before", "collected", free))
         else:
             window = (policy.experiments_for if item.kind == "version" else policy.snapshots_for)(
                 item.name
@@ -133,12 +134,18 @@ def plan(facts: Facts, policy: RetentionPolicy) -> list[Decision]:
 
 
 def tiers(decisions: Iterable[Decision], sizes: dict[str, int]) -> dict[str, dict[str, int]]:
-    """Per tier: how many items, and (for the eligible) the bytes they would free."""
+    """Per tier: how many items, and (for the eligible) the bytes they would free, a blob two
+    items share counted once."""
     out: dict[str, dict[str, int]] = {}
+    seen: dict[str, set[str]] = {}
     for d in decisions:
         t = out.setdefault(d.tier, {"items": 0, "bytes": 0})
         t["items"] += 1
-        t["bytes"] += sum(sizes.get(b, 0) for b in d.blobs)
+        if d.tier == "collected":
+            continue  # their bytes are gone (what a killed run left is swept, not promised)
+        new = set(d.blobs) - seen.setdefault(d.tier, set())
+        seen[d.tier] |= new
+        t["bytes"] += sum(sizes.get(b, 0) for b in new)
     return out
 
 

@@ -53,6 +53,22 @@ def collect(store: BlobStore, sha256: str, grace: float, now: float) -> int:
     return after.st_size
 
 
+def erase(store: BlobStore, sha256: str) -> int:
+    """Remove the loose object whatever its age (a deletion request): the bytes freed. A writer
+    that reuses it meanwhile names bytes that are gone; ``fsck`` says so."""
+    path = store.path(sha256)
+    try:
+        if not store.local:
+            size = int(store.fs.info(path).get("size") or 0)
+            store.fs.rm(path)
+            return size
+        size = os.stat(path).st_size
+        os.unlink(path)
+    except FileNotFoundError:
+        return 0
+    return size
+
+
 def restore_aside(store: BlobStore) -> int:
     """Put back the objects a gc stopped midway (kill -9) left moved aside, unless a copy is in
     place again: how many were put back. The next gc decides on them afresh."""

@@ -55,6 +55,7 @@ def _mount(group: typer.Typer, command: Callable[..., Any], before: str | None =
 model_hooks.install("modelledger.drift.hook:ProfileHook")  # drift reference profiles
 _mount(data.app, impact.lineage, before="card")
 _mount(data.app, impact.affected)
+_mount(data.app, retention.erase)
 _mount(evals.app, eval_stale.stale)
 _mount(model.app, search.search, before="lineage")
 

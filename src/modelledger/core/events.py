@@ -20,6 +20,7 @@ GENESIS = "0" * 64
 KINDS = frozenset(
     {
         "data.card",
+        "data.erased",
         "data.snapshot",
         "data.transform",
         "drift.profile",

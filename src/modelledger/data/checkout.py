@@ -44,7 +44,9 @@ def checkout(
 ) -> CheckoutResult:
     prepare_folder(directory, force)
     snap = get_snapshot(ledger, ref)
-    tombstones.require_bytes(ledger, snap.id, f"{snap.id} ({snap.name})", snap.tree_sha256)
+    label = f"{snap.id} ({snap.name})"
+    tombstones.refuse_erased(ledger, snap.id, label)
+    tombstones.require_bytes(ledger, snap.id, label, snap.tree_sha256)
     tree = ledger.blobs.get_tree(snap.tree_sha256)  # checked against its hash
     return write_checked(ledger.blobs, snap, tree, directory, on_bytes)
 

@@ -105,6 +105,7 @@ def show(
         for k in ("id", "name", "tree_sha256", "size", "file_count", "created_at", "created_by")
     ]
     rows.append(("card", f"revision {snap['card']['revision']}" if snap["card"] else None))
+    rows += [(k, snap[k]) for k in ("collected", "erased") if snap.get(k)]
     for tf in snap["derived_by"]:
         rows.append(
             ("derived by", f"{tf['step']} from " + ", ".join(id_shown(i) for i in tf["inputs"]))

@@ -262,6 +262,8 @@ def show(ledger: Ledger, ref: str) -> dict[str, Any]:
     from modelledger.core.errors import NotFound
     from modelledger.ledger import tombstones
 
+    with ledger.db.read() as conn:
+        erased = tombstones.erased(conn, snap.id)
     try:
         files = [
             {"path": e.path, "sha256": e.sha256, "size": e.size}
@@ -278,6 +280,7 @@ def show(ledger: Ledger, ref: str) -> dict[str, Any]:
         **snap.to_json(),
         "files": files,
         "collected": collected,
+        "erased": None if erased is None else tombstones.note(erased),
         "card": {"revision": card[0], **card[1]} if card else None,
         "derived_by": [tf.to_json() for tf in made_by],
     }

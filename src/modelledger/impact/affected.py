@@ -104,22 +104,36 @@ def _by_label(model: dict[str, Any]) -> tuple[str, int, str, str]:
 def _records(
     ledger: Ledger, conn: Connection, column: str, value: str, scope: list[str] | None
 ) -> dict[str, str]:
+    return {
+        sid: f"{column}={value}: " + "; ".join(f"{n} row(s) in {path}" for path, _, n in hits)
+        for sid, hits in record_hits(ledger, conn, column, value, scope).items()
+    }
+
+
+def record_hits(
+    ledger: Ledger, conn: Connection, column: str, value: str, scope: list[str] | None
+) -> dict[str, list[tuple[str, str, int]]]:
+    """Per snapshot holding the record, its files that do: (path, sha256, matching rows)."""
     from modelledger.tabular import count_matching
 
     targets = snapshots.get_many(conn, set(scope)) if scope else snapshots.listing(conn, limit=None)
-    found: dict[str, str] = {}
+    found: dict[str, list[tuple[str, str, int]]] = {}
     counted: dict[str, int | None] = {}  # the same blob in many snapshots is scanned once
     with LocalTables(ledger) as local:
         for snap in targets:
+            if not ledger.blobs.has(snap.tree_sha256):
+                continue  # collected or erased: no bytes left to hold the record
             hits = []
             for f in tabular_files(snap.id, ledger.blobs.get_tree(snap.tree_sha256)):
                 sha = f.entry.sha256
+                if sha not in counted and not ledger.blobs.has(sha, recheck=False):
+                    counted[sha] = None  # erased already
                 if sha not in counted:
                     counted[sha] = count_matching(local.table(f), column, value)
                 if counted[sha]:
-                    hits.append(f"{counted[sha]} row(s) in {f.entry.path}")
+                    hits.append((f.entry.path, sha, counted[sha] or 0))
             if hits:
-                found[snap.id] = f"{column}={value}: " + "; ".join(hits)
+                found[snap.id] = hits
     return found
 
 

@@ -5,6 +5,7 @@ returns None and the caller takes the full path."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -110,8 +111,12 @@ def version_record(conn: sqlite3.Connection, ref: Ref) -> dict[str, Any] | None:
     description = conn.execute(
         "SELECT text FROM version_descriptions WHERE version_id = ?", (version["id"],)
     ).fetchone()
+    erasures = conn.execute(
+        "SELECT subject, at, payload_json FROM events WHERE kind = 'data.erased' ORDER BY seq"
+    ).fetchall()
     return {
         "version": version,
+        "erasures": [(r[0], r[1], json.loads(r[2])) for r in erasures],
         "card": dict(card) if card else None,
         "tags": {r["key"]: r["value"] for r in tags},
         "description": description[0] if description else None,

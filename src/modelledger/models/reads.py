@@ -7,9 +7,10 @@ from typing import Any
 
 from modelledger.core.errors import CheckFailed, InvalidInput, NotFound
 from modelledger.data.store import snapshots
-from modelledger.ledger import cards, events
+from modelledger.ledger import cards, events, tombstones
 from modelledger.ledger.home import Ledger, now
 from modelledger.models.resolve import resolve_version
+from modelledger.models.status import retrain_flags
 from modelledger.models.store import labels, versions
 from modelledger.models.version import ModelVersion
 
@@ -29,7 +30,9 @@ def show(ledger: Ledger, ref: str) -> dict[str, Any]:
         card = cards.latest(conn, "model", version.id)
         tags = labels.tags(conn, version.id)
         description = labels.description(conn, version.id)
+        erasures = [(e["subject"], e["at"], e) for e in tombstones.erasures(conn)]
     out = version.to_json()
+    out["retrain"] = retrain_flags(version.id, erasures)
     out["card"] = {"revision": card[0], **card[1]} if card else None
     out["tags"] = tags
     out["description"] = description
@@ -126,8 +129,6 @@ def verify(ledger: Ledger, ref: str) -> VerifyReport:
     blobs = ledger.blobs
     bad: list[str] = []
     if not blobs.has(art.sha256):
-        from modelledger.ledger import tombstones
-
         with ledger.db.read() as conn:
             gone = tombstones.collected(conn, version.id)
         if gone is not None:

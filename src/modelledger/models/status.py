@@ -31,4 +31,17 @@ def show(ledger: Ledger, ref: str) -> dict[str, Any]:
     out["card"] = {"revision": card["revision"], **json.loads(card["card_json"])} if card else None
     out["tags"] = found["tags"]
     out["description"] = found["description"]
+    out["retrain"] = retrain_flags(out["id"], found["erasures"])
     return out
+
+
+def retrain_flags(
+    version_id: str, erasures: list[tuple[str, str, dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """The erasures that flag a version for retraining (trained on, or descended from a version
+    trained on, data since erased): (snapshot, when, payload) each."""
+    return [
+        {"snapshot": subject, "erased_at": at, "basis": payload.get("basis")}
+        for subject, at, payload in erasures
+        if version_id in payload.get("retrain", [])
+    ]

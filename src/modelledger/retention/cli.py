@@ -102,3 +102,67 @@ def policy(
     source = f"event #{seq}" if seq else "the default (none set)"
     typer.echo(f"# retention policy {found.sha256[:12]}, {source}")
     typer.echo(yaml.safe_dump(found.document, sort_keys=False).rstrip())
+
+
+def erase(
+    snapshots: list[str] = typer.Argument(None, help="Snapshots to erase (ids or prefixes)."),
+    record: str | None = typer.Option(
+        None, "--record", help="COLUMN=VALUE: erase the files holding a person's record."
+    ),
+    within: list[str] = typer.Option([], "--in", help="Only scan these snapshots (repeatable)."),
+    reason: str = typer.Option("", "--reason", help='Why, e.g. "deletion request #1234".'),
+    basis: str = typer.Option("", "--basis", help='The legal basis, e.g. "GDPR Art. 17".'),
+    requested_on: str | None = typer.Option(
+        None, "--requested-on", help="When the request was made (YYYY-MM-DD)."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Say what would go; change nothing."),
+    yes: bool = typer.Option(False, "--yes", help="Erase without asking (it cannot be undone)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Remove a snapshot's bytes, or the files holding a record, for a deletion request. The
+    records stay, each with an erasure event; models trained on it are flagged for retraining."""
+    import sys
+
+    from modelledger.ledger.home import open_ledger
+    from modelledger.retention.erase import Request, plan_erasure
+    from modelledger.retention.erase import erase as carry_out
+
+    req = Request(list(snapshots or []), record, within, reason, basis, requested_on)
+    with open_ledger() as ledger:
+        plan = plan_erasure(ledger, req)
+        if not dry_run and plan["snapshots"] and not yes:
+            if not sys.stdin.isatty():
+                from modelledger.core.errors import InvalidInput
+
+                raise InvalidInput("erasing cannot be undone: pass --yes (or --dry-run to look)")
+            _print_erasure(plan)
+            typer.confirm("erase these bytes for good?", abort=True)
+        done = plan if dry_run else carry_out(ledger, req)
+    if as_json:
+        emit_json({**done, "dry_run": dry_run})
+        return
+    _print_erasure(done)
+
+
+def _print_erasure(done: dict[str, Any]) -> None:
+    out = console()
+    if not done["snapshots"]:
+        typer.echo("no snapshot holds the record: nothing to erase")
+        return
+    t = table("snapshot", "name", "why", "bytes", wrap=("why",))
+    for s in done["snapshots"]:
+        why = s["why"] + (" (erased before)" if s["erased_before"] else "")
+        t.add_row(id_shown(s["id"]), s["name"], why, f"{s['bytes']:,}")
+    out.print(t)
+    for sid in done["made_after_request"]:
+        out.print(f"[bold red]made after the request[/]: {id_shown(sid)} still held the record")
+    for d in done["derived"]:
+        out.print(f"derived from erased data, check it: {d['name']} {id_shown(d['id'])}")
+    for m in done["models"]:
+        out.print(f"retrain: {m['label'] or id_shown(m['id'])} ({m['why']})")
+    for e in done["serving"]:
+        out.print(f"[bold]serving now[/]: {e['env']} runs {e['label'] or id_shown(e['id'])}")
+    if "freed_bytes" in done:
+        out.print(f"erased: {done['freed_bytes']:,} bytes left the store")
+    else:
+        out.print(f"would erase {done['bytes']:,} bytes (nothing changed: --dry-run)")

@@ -64,7 +64,7 @@ def read_facts(ledger: Ledger, now: datetime | None = None) -> tuple[Facts, dict
     items_v = []
     for vid, label, name, created_at, t in found_versions:
         art = t["artifact"]
-        blobs = [art["sha256"], *_tree_blobs(ledger, art["sha256"], art["kind"], sizes)]
+        blobs = [art["sha256"], *tree_blobs(ledger, art["sha256"], art["kind"], sizes)]
         sizes.setdefault(art["sha256"], int(art.get("size") or 0))
         code = t.get("code") or {}
         blobs += [b for b in (t.get("lock_sha256"), code.get("diff_sha256")) if b]
@@ -75,7 +75,7 @@ def read_facts(ledger: Ledger, now: datetime | None = None) -> tuple[Facts, dict
         items_v.append(Item(vid, "version", label, name, created_at, tuple(blobs), tuple(links)))
     items_s = []
     for s in found_snaps:
-        blobs = [s.tree_sha256, *_tree_blobs(ledger, s.tree_sha256, "tree", sizes)]
+        blobs = [s.tree_sha256, *tree_blobs(ledger, s.tree_sha256, "tree", sizes)]
         items_s.append(
             Item(s.id, "snapshot", s.name, s.name, parse_time(s.created_at), tuple(blobs))
         )
@@ -87,7 +87,7 @@ def _version(vid: str, name: str, number: int, created_at: str, tuple_json: str)
     return vid, f"{name}@{number}", name, parse_time(created_at), orjson.loads(tuple_json)
 
 
-def _tree_blobs(ledger: Ledger, sha: str, kind: str, sizes: dict[str, int]) -> list[str]:
+def tree_blobs(ledger: Ledger, sha: str, kind: str, sizes: dict[str, int]) -> list[str]:
     """The files a tree lists (its bytes checked against ``sha`` first), without building a
     ``Tree``: a million entries are read for their addresses and sizes only."""
     if kind != "tree":

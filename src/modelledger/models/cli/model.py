@@ -181,6 +181,14 @@ def _version_rows(v: dict[str, Any]) -> list[tuple[str, Any]]:
         ("card", f"revision {v['card']['revision']}" if v["card"] else None),
         ("tags", ", ".join(f"{k}={val}" for k, val in v["tags"].items()) or None),
         ("description", v["description"]),
+        (
+            "retrain",
+            "; ".join(
+                f"its data {r['snapshot'][:15]} was erased on {str(r['erased_at'])[:10]}"
+                for r in v.get("retrain") or []
+            )
+            or None,
+        ),
     ]
 
 

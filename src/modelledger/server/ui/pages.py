@@ -76,7 +76,12 @@ def snapshot(view: Ledger, ref: str) -> dict[str, Any]:
 
     shown = show(view, ref)
     others = [s.to_json() for s in list_snapshots(view, shown["name"]) if s.id != shown["id"]]
-    return {"s": shown, "others": others, "collected": shown["collected"]}
+    return {
+        "s": shown,
+        "others": others,
+        "collected": shown["collected"],
+        "erased": shown["erased"],
+    }
 
 
 def diff(view: Ledger, a: str, b: str, key: str | None) -> dict[str, Any]:

@@ -137,3 +137,16 @@ def test_erase_refuses_what_it_cannot_do_plainly(people, project):
     none = cli("data", "erase", "--record", "user_id=999", *WHY, "--yes", code=2).stderr
     assert "no snapshot holds the record" in none
     assert jrun(cli, "data", "checkout", snaps["users"], str(project / "o"))["files"] >= 2
+
+
+def test_erased_bytes_snapshotted_again_are_reported(people, project):
+    """A pipeline that was not told snapshots the erased file again: the new snapshot is made
+    (the bytes are its to hold) and says whose erasure it undoes."""
+    cli, _, snaps = people
+    jrun(cli, "data", "erase", "--record", "user_id=42", *WHY, "--yes")
+    again = cli("data", "snapshot", str(project / "clicks"), "--name", "clicks")
+    assert "warning: it holds 1 object(s) erased from" in again.stderr
+    back = jrun(cli, "data", "snapshot", str(project / "users"), "--name", "users")
+    assert back["erased_again"][0]["snapshot"] in {snaps["users"], snaps["users2"]}
+    plan = jrun(cli, "data", "erase", "--record", "user_id=42", *WHY, "--dry-run")
+    assert {s["id"] for s in plan["snapshots"]} >= {snaps["clicks"]}

@@ -83,6 +83,13 @@ def snapshot(
         )
     if result.card_revision:
         typer.echo(f"  dataset card revision {result.card_revision} stored")
+    for e in result.erased_again:
+        typer.echo(
+            f"warning: it holds {e['objects']} object(s) erased from {id_shown(e['snapshot'])} "
+            f"on {str(e['erased_at'])[:10]} at a deletion request; erase it too "
+            f"(mledger data erase {id_shown(e['snapshot'])[:15]}… or the record)",
+            err=True,
+        )
 
 
 @app.command()

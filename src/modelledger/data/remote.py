@@ -84,7 +84,13 @@ def result_of(answer: dict[str, Any], tree_sha256: str) -> SnapshotResult:
         transform = Transform.of(snap.id, tf["inputs"], tf["step"], tf["code"], tf["params"])
         if transform.id != tf["id"]:
             raise CheckFailed(f"the server's transform {tf['id']} does not hash to its record")
-    return SnapshotResult(snap, bool(answer["created"]), transform, answer.get("card_revision"))
+    return SnapshotResult(
+        snap,
+        bool(answer["created"]),
+        transform,
+        answer.get("card_revision"),
+        list(answer.get("erased_again") or []),
+    )
 
 
 def show_remote(remote: Remote, ref: str) -> dict[str, Any]:

@@ -9,7 +9,7 @@ and their events.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +47,7 @@ class SnapshotResult:
     created: bool  # False: these bytes were snapshotted before, and this is that snapshot
     transform: Transform | None = None
     card_revision: int | None = None  # set when this call added a card revision
+    erased_again: list[dict[str, Any]] = field(default_factory=list)  # erased bytes it holds
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -54,6 +55,7 @@ class SnapshotResult:
             "created": self.created,
             "transform": self.transform.to_json() if self.transform else None,
             "card_revision": self.card_revision,
+            "erased_again": self.erased_again,
         }
 
 
@@ -156,14 +158,35 @@ def _recorded(
     ledger: Ledger, name: str, tree: Tree, tf: Transform | None, card: dict[str, Any] | None
 ) -> SnapshotResult:
     if tf is None and card is None:
-        from modelledger.ledger.quick import snapshot_row
+        from modelledger.ledger.quick import erasures, snapshot_row
 
         sid = snapshot_id(tree.sha256)
-        known = ledger.quick(lambda conn: snapshot_row(conn, sid))
-        if known is not None:
-            return SnapshotResult(Snapshot(**known), created=False)
+        known = ledger.quick(lambda conn: (snapshot_row(conn, sid), erasures(conn)))
+        if known is not None and known[0] is not None:
+            again = erased_again(tree, known[1])
+            return SnapshotResult(Snapshot(**known[0]), created=False, erased_again=again)
+    from modelledger.ledger import tombstones
+
     with ledger.db.write() as conn:
-        return _record(ledger, conn, name, tree, tf, card)
+        result = _record(ledger, conn, name, tree, tf, card)
+        found = [(e["subject"], e["at"], e) for e in tombstones.erasures(conn)]
+    return replace(result, erased_again=erased_again(tree, found))
+
+
+def erased_again(
+    tree: Tree, erasures: list[tuple[str, str, dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """The erasures whose bytes this tree holds again (a pipeline that was not told): each
+    erased snapshot, when, and how many of its erased objects are back."""
+    if not erasures:
+        return []
+    held = {e.sha256 for e in tree.entries} | {tree.sha256}
+    out = []
+    for subject, at, payload in erasures:
+        back = len(held.intersection(payload.get("blobs", [])))
+        if back:
+            out.append({"snapshot": subject, "erased_at": at, "objects": back})
+    return out
 
 
 def _record(

@@ -40,6 +40,14 @@ def read(db_url: str, lookup: Callable[[sqlite3.Connection], T]) -> T | None:
         conn.close()
 
 
+def erasures(conn: sqlite3.Connection) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every erasure as (snapshot, when, payload), oldest first (``tombstones.erasures``)."""
+    rows = conn.execute(
+        "SELECT subject, at, payload_json FROM events WHERE kind = 'data.erased' ORDER BY seq"
+    ).fetchall()
+    return [(r[0], r[1], json.loads(r[2])) for r in rows]
+
+
 def snapshot_row(conn: sqlite3.Connection, snapshot_id: str) -> dict[str, Any] | None:
     row = conn.execute("SELECT * FROM snapshots WHERE id = ?", (snapshot_id,)).fetchone()
     return dict(row) if row is not None else None
@@ -111,12 +119,9 @@ def version_record(conn: sqlite3.Connection, ref: Ref) -> dict[str, Any] | None:
     description = conn.execute(
         "SELECT text FROM version_descriptions WHERE version_id = ?", (version["id"],)
     ).fetchone()
-    erasures = conn.execute(
-        "SELECT subject, at, payload_json FROM events WHERE kind = 'data.erased' ORDER BY seq"
-    ).fetchall()
     return {
         "version": version,
-        "erasures": [(r[0], r[1], json.loads(r[2])) for r in erasures],
+        "erasures": erasures(conn),
         "card": dict(card) if card else None,
         "tags": {r["key"]: r["value"] for r in tags},
         "description": description[0] if description else None,

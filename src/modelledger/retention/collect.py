@@ -82,6 +82,9 @@ def _collect(ledger: Ledger, run: Run, advance: Callable[[int], None]) -> None:
         if stale:
             ready.append(Decision(d.item, d.keep, d.reason, d.tier, stale))
     dead: set[str] = set()
+    # an item's listing (a snapshot's tree, a folder artifact's) goes last, once the files it
+    # names are gone: a run killed before then leaves the listing that tells the next what is left
+    listings = {d.item.blobs[0] for d in ready if d.item.blobs and d.item.blobs[0] in d.blobs}
     for i in range(0, len(ready), BATCH):
         batch = ready[i : i + BATCH]
         _tombstones(ledger, run, [d for d in batch if d.tier == "eligible"])
@@ -89,12 +92,14 @@ def _collect(ledger: Ledger, run: Run, advance: Callable[[int], None]) -> None:
             for sha in d.blobs:
                 if sha in old_packed:
                     dead.add(sha)
-                else:
+                elif sha not in listings:
                     run.freed += removal.collect(store, sha, grace, clock)
             advance(1)
     done = repack.drop_from_packs(store, dead, grace, clock)
     run.freed += done.freed
     run.kept_back += done.kept_back
+    for sha in sorted(listings - dead):
+        run.freed += removal.collect(store, sha, grace, clock)
 
 
 def _in_old_packs(store: BlobStore, shas: set[str], grace: float, clock: float) -> set[str]:

@@ -278,3 +278,31 @@ def test_a_repack_killed_after_moving_the_index_aside_leaves_a_whole_store(tmp_p
     assert repack.restore_aside(store) == 1 and idx.exists()
     assert store.get(hashlib.sha256(b"x").hexdigest()) == b"x"
     store.close()
+
+
+def test_on_an_object_store_a_writer_renews_what_gc_could_take(tmp_path):
+    """An object store cannot freshen an object in place: a writer reuses only an object younger
+    than REMOTE_REUSE and uploads an older one again (renewing it), and gc never takes one
+    younger than twice that, whatever the policy's grace."""
+    import time
+    import uuid
+    from datetime import timedelta
+
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    from modelledger.blobs.store import REMOTE_REUSE
+
+    store = BlobStore(f"memory://reuse-{uuid.uuid4().hex}")
+    sha = store.put_bytes(b"weights").sha256
+    now = time.time()
+    assert store.has_fresh(sha) and removal.collect(store, sha, grace=0, now=now) == 0
+    entry = MemoryFileSystem.store[store.path(sha).removeprefix("memory://")]
+    entry.created -= timedelta(seconds=REMOTE_REUSE + 1)
+    assert not store.has_fresh(sha)  # too old to be reused as it is
+    assert store.missing([sha]) == {sha}
+    store.put_bytes(b"weights")  # the writer uploads it again: renewed
+    assert store.has_fresh(sha) and removal.collect(store, sha, grace=0, now=now) == 0
+    entry = MemoryFileSystem.store[store.path(sha).removeprefix("memory://")]
+    entry.created -= timedelta(seconds=2 * REMOTE_REUSE + 1)
+    assert removal.collect(store, sha, grace=0, now=time.time()) == len(b"weights")
+    assert not store.has(sha)

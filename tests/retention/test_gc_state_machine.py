@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from datetime import timedelta
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -130,6 +131,11 @@ class Estate(RuleBasedStateMachine):
 
     @rule()
     def run_gc(self):
+        if not self.ledger.blobs.local:  # an object store's least grace is an hour: let it pass
+            from fsspec.implementations.memory import MemoryFileSystem
+
+            for f in MemoryFileSystem.store.values():
+                f.created -= timedelta(hours=2)
         done = gc(self.ledger, dry_run=False)
         if self.zero:
             versions, snaps = must_keep(self.ledger)

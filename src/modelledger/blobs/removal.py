@@ -10,24 +10,28 @@ from __future__ import annotations
 import contextlib
 import os
 
-from modelledger.blobs.store import BlobStore
+from modelledger.blobs.store import REMOTE_REUSE, BlobStore
+
+# gc's least grace on an object store: writers there reuse only objects younger than half this
+REMOTE_GRACE = 2 * REMOTE_REUSE
 
 
 def stale(store: BlobStore, sha256: str, grace: float, now: float) -> bool:
     """Whether ``collect`` would take the object now: loose, and neither written nor reused
     within ``grace`` seconds of ``now``."""
     age = _age(store, sha256, now)
-    return age is not None and age >= grace
+    return age is not None and age >= (grace if store.local else max(grace, REMOTE_GRACE))
 
 
 def collect(store: BlobStore, sha256: str, grace: float, now: float) -> int:
     """Remove the loose object unless it was written or reused within ``grace`` seconds of
     ``now``: the bytes freed (0 when kept, packed or absent). On an object store, by age alone
-    (it has no atomic rename)."""
+    (it has no atomic rename), and never younger than ``REMOTE_GRACE``: a writer there reuses
+    only what is younger than half that, and uploads anything older again."""
     path = store.path(sha256)
     if not store.local:
         age = _age(store, sha256, now)
-        if age is None or age < grace:
+        if age is None or age < max(grace, REMOTE_GRACE):
             return 0
         size = int(store.fs.info(path).get("size") or 0)
         store.fs.rm(path)
@@ -99,12 +103,9 @@ def restore_aside(store: BlobStore) -> int:
 
 def _age(store: BlobStore, sha256: str, now: float) -> float | None:
     """Seconds since the object was written or reused; None when it is not loose here."""
-    path = store.path(sha256)
+    if not store.local:
+        return store.remote_age(sha256)
     try:
-        if store.local:
-            return now - os.stat(path).st_mtime
-        info = store.fs.info(path)
+        return now - os.stat(store.path(sha256)).st_mtime
     except FileNotFoundError:
         return None
-    when = info.get("mtime") or info.get("LastModified") or info.get("created")
-    return now - (when.timestamp() if hasattr(when, "timestamp") else float(when or now))

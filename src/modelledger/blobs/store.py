@@ -19,6 +19,7 @@ import os
 import stat
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
@@ -36,6 +37,10 @@ from modelledger.core.workers import ProcessPool
 
 __all__ = ["CHUNK", "BlobInfo", "BlobStore", "Staged"]
 _SYNC_POOL = ProcessPool(4, "mledger-fsync")
+# An object store's object cannot be freshened in place: a writer reuses one only while it is
+# younger than this and uploads it again otherwise (a PUT renews it), and gc never takes one
+# younger than twice this (``removal.REMOTE_GRACE``), so a writer's reuse is always covered.
+REMOTE_REUSE = 1800.0
 
 
 class BlobStore:
@@ -102,7 +107,19 @@ class BlobStore:
                 return found is not None and self._freshen_pack(found.pack)
             except PermissionError:  # a store shared with others who own its files
                 return self.has(sha256, recheck=False)
-        return bool(self.fs.exists(self.path(sha256)))
+        age = self.remote_age(sha256)
+        return age is not None and age < REMOTE_REUSE
+
+    def remote_age(self, sha256: str) -> float | None:
+        """Seconds since an object store's object was written; None when it is not there."""
+        try:
+            info = self.fs.info(self.path(sha256))
+        except FileNotFoundError:
+            return None
+        when = info.get("mtime") or info.get("LastModified") or info.get("created")
+        if when is None:
+            return 0.0  # a store that does not say: taken as new (never collected by age)
+        return time.time() - (when.timestamp() if hasattr(when, "timestamp") else float(when))
 
     # -- writing ----------------------------------------------------------------------------
     def put_bytes(self, data: bytes) -> BlobInfo:
@@ -314,7 +331,7 @@ class BlobStore:
                 size += len(chunk)
             sha = h.hexdigest()
             final = self.path(sha)
-            if not self.fs.exists(final):
+            if not self.has_fresh(sha):
                 spool.seek(0)
                 self.fs.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
                 with self.fs.open(final, "wb") as out:
@@ -352,7 +369,7 @@ class BlobStore:
             from concurrent.futures import ThreadPoolExecutor
 
             with ThreadPoolExecutor(16) as pool:
-                there = dict(zip(wanted, pool.map(self.has, wanted), strict=True))
+                there = dict(zip(wanted, pool.map(self.has_fresh, wanted), strict=True))
             return {sha for sha, found in there.items() if not found}
         packed: set[str] = set()
         for pack, held in self._packs.held_by(wanted).items():

@@ -61,12 +61,12 @@ def test_gc_killed_anywhere_leaves_a_whole_store_and_finishes_later(ledger_cli, 
     cli("env", "create", "production")
     approved(ledger, keep, "production", project=project)
     doomed = []
-    for n in range(40):  # loose artifacts, eligible
+    for n in range(20):  # loose artifacts, eligible
         art = write(project / "m" / f"{n}.bin", os.urandom(64 << 10))
         doomed.append(
             jrun(cli, "model", "register", "exp", "--artifact", str(art), "--code-ref", "r")["id"]
         )
-    for s in range(4):  # snapshots of small files, each its own pack, eligible
+    for s in range(2):  # snapshots of small files, each its own pack, eligible
         folder = project / f"s{s}"
         for i in range(150):
             write(folder / f"{i}.csv", f"x\n{s}-{i}\n" * 30)

@@ -10,9 +10,8 @@ from modelledger.data.store import snapshots
 from modelledger.ledger import cards, events, tombstones
 from modelledger.ledger.home import Ledger, now
 from modelledger.models.resolve import resolve_version
-from modelledger.models.status import retrain_flags
 from modelledger.models.store import labels, versions
-from modelledger.models.version import ModelVersion
+from modelledger.models.version import ModelVersion, retrain_flags
 
 
 def get_version(ledger: Ledger, ref: str, *, latest: bool = False) -> ModelVersion:

@@ -10,7 +10,7 @@ from typing import Any
 from modelledger.core.errors import InvalidInput
 from modelledger.core.refs import parse_ref
 from modelledger.ledger.home import Ledger
-from modelledger.models.version import ModelVersion
+from modelledger.models.version import ModelVersion, retrain_flags
 
 
 def show(ledger: Ledger, ref: str) -> dict[str, Any]:
@@ -33,15 +33,3 @@ def show(ledger: Ledger, ref: str) -> dict[str, Any]:
     out["description"] = found["description"]
     out["retrain"] = retrain_flags(out["id"], found["erasures"])
     return out
-
-
-def retrain_flags(
-    version_id: str, erasures: list[tuple[str, str, dict[str, Any]]]
-) -> list[dict[str, Any]]:
-    """The erasures that flag a version for retraining (trained on, or descended from a version
-    trained on, data since erased): (snapshot, when, payload) each."""
-    return [
-        {"snapshot": subject, "erased_at": at, "basis": payload.get("basis")}
-        for subject, at, payload in erasures
-        if version_id in payload.get("retrain", [])
-    ]

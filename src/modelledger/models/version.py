@@ -260,3 +260,15 @@ def id_from_record(tuple_json: str) -> str:
     record = json.loads(tuple_json)
     record["artifact"].pop("size", None)
     return ids.make_id(ids.MODEL_VERSION, record)
+
+
+def retrain_flags(
+    version_id: str, erasures: list[tuple[str, str, dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """The erasures that flag a version for retraining (trained on, or descended from a version
+    trained on, data since erased): (snapshot, when, payload) each."""
+    return [
+        {"snapshot": subject, "erased_at": at, "basis": payload.get("basis")}
+        for subject, at, payload in erasures
+        if version_id in payload.get("retrain", [])
+    ]

@@ -74,15 +74,13 @@ def test_gc_killed_anywhere_leaves_a_whole_store_and_finishes_later(ledger_cli, 
     write(project / "p.yaml", "keep_experiments_for: 0d\nkeep_snapshots_for: 0d\ngrace: 0d\n")
     cli("gc", "policy", str(project / "p.yaml"))
 
-    started = time.perf_counter()
-    subprocess.run(
-        [str(EXE), "gc", "--dry-run", "--json"],
-        cwd=project,
-        env=_env(),
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    whole = time.perf_counter() - started  # about what one run takes, start-up included
+    took = []
+    for _ in range(2):  # the second is warm (the first may compile bytecode)
+        started = time.perf_counter()
+        dry = [str(EXE), "gc", "--dry-run", "--json"]
+        subprocess.run(dry, cwd=project, env=_env(), check=True, stdout=subprocess.DEVNULL)
+        took.append(time.perf_counter() - started)
+    whole = min(took)  # about what one run takes, start-up included
     art = ledger.blobs.path(jrun(cli, "model", "show", doomed[0])["tuple"]["artifact"]["sha256"])
     blobs = project / ".mledger" / "blobs"
     rng = random.Random(20261204)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import sys
 from collections.abc import Iterable, Iterator, Mapping
@@ -19,6 +20,7 @@ from modelledger.ledger.home import open_config as _open_config
 from modelledger.ledger.home import open_ledger as _open
 from modelledger.models import hooks as model_hooks
 from modelledger.models import reads as models
+from modelledger.models import training_command as command
 from modelledger.models.code import capture_code
 from modelledger.models.register import (
     RegisterOptions,
@@ -27,6 +29,7 @@ from modelledger.models.register import (
 )
 from modelledger.models.version import CodeRef, DataRef, ModelVersion
 from modelledger.remote.session import Remote, refuse_local, route
+from modelledger.reproduce import mode as reproduce_mode
 from modelledger.settings import Settings
 
 model_hooks.install("modelledger.drift.hook:ProfileHook")  # drift reference profiles
@@ -63,6 +66,10 @@ def register_model(
     """Register (or find, when the same tuple exists) a model version; returns it. ``options``:
     data, params, seed, parent, base_model, lock, loader, card, allow_dirty, irreproducible,
     code_ref, code, code_dir, preprocessing, manifest (see ``mledger model register``)."""
+    if (reproducing := reproduce_mode.active()) is not None:
+        # a reproduction's run: what it made is compared with the version, not registered
+        reproduce_mode.note("model", {"name": name, "artifact": str(Path(artifact).resolve())})
+        return models.get_version(ledger or open_ledger(), reproducing)
     request = RegisterRequest.of(name, artifact, **options)
     if (remote := _remote(ledger)) is not None:
         from modelledger.models.remote import register_remote
@@ -276,6 +283,9 @@ def record_eval(
     from modelledger.evals.results import parse_metrics_file
 
     checked, checked_slices = parse_metrics_file({**metrics, "slices": slices or {}}, "metrics")
+    if reproduce_mode.active() is not None:  # a reproduction's run: compared, not recorded
+        reproduce_mode.note("eval", {"eval_set": eval_set, "metrics": checked})
+        return {"eval_set": eval_set, "metrics": checked, "created": False, "reproduction": True}
     report_path = Path(report) if report is not None else None
     if (remote := _remote(ledger)) is not None:
         from modelledger.evals.remote import record_remote
@@ -551,7 +561,16 @@ def run(
     not after), seed the usual generators, and hand back a ``Run`` to log models with."""
     led = ledger or open_ledger()
     where = Path(code_dir) if code_dir else Path.cwd()
-    code, notes = capture_code(led, where, allow_dirty, [Path(lock)] if lock else [])
+    if (reproducing := reproduce_mode.active()) is not None:
+        # the worktree holds the recorded commit and diff, and the recorded seed is given
+        code = models.get_version(led, reproducing).tuple.code
+        notes: dict[str, Any] = {}
+        seed = seed if seed is not None else reproduce_mode.seed()
+    else:
+        code, notes = capture_code(led, where, allow_dirty, [Path(lock)] if lock else [])
+        recorded = command.from_argv(list(sys.argv), os.getcwd())
+        if recorded is not None:
+            notes = {**notes, command.KEY: recorded}
     chosen = seed if seed is not None else random.SystemRandom().randrange(2**31)
     _apply_seed(chosen)
     yield Run(

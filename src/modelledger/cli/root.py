@@ -22,6 +22,7 @@ from modelledger.models import hooks as model_hooks
 from modelledger.models.cli import model, system
 from modelledger.predictions import cli as predictions
 from modelledger.releases.cli import env, eval_stale, release, requests
+from modelledger.reproduce import cli as reproduce_cli
 from modelledger.retention import cli as retention
 from modelledger.search import cli as search
 from modelledger.server import cli as registry_server
@@ -114,6 +115,7 @@ app.command()(serve.serve)
 app.command()(registry_server.server)
 app.command()(registry_server.ui)
 app.add_typer(retention.app, name="gc")
+app.command("reproduce")(reproduce_cli.reproduce)
 app.add_typer(drift.app, name="drift")
 
 

@@ -47,6 +47,7 @@ KINDS = frozenset(
         "promotion.override",
         "promotion.request",
         "rehearsal",
+        "reproduction",
         "retention.policy",
         "retrain_triggered",
         "rollback",

@@ -119,9 +119,15 @@ def version_record(conn: sqlite3.Connection, ref: Ref) -> dict[str, Any] | None:
     description = conn.execute(
         "SELECT text FROM version_descriptions WHERE version_id = ?", (version["id"],)
     ).fetchone()
+    tried = conn.execute(
+        "SELECT seq, at, payload_json FROM events WHERE subject = ? AND kind = 'reproduction' "
+        "ORDER BY seq DESC LIMIT 1",
+        (version["id"],),
+    ).fetchall()
     return {
         "version": version,
         "erasures": erasures(conn),
+        "reproductions": [(r[0], r[1], json.loads(r[2])) for r in tried],
         "card": dict(card) if card else None,
         "tags": {r["key"]: r["value"] for r in tags},
         "description": description[0] if description else None,

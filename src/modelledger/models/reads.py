@@ -11,7 +11,7 @@ from modelledger.ledger import cards, events, tombstones
 from modelledger.ledger.home import Ledger, now
 from modelledger.models.resolve import resolve_version
 from modelledger.models.store import labels, versions
-from modelledger.models.version import ModelVersion, retrain_flags
+from modelledger.models.version import ModelVersion, reproduction_of, retrain_flags
 
 
 def get_version(ledger: Ledger, ref: str, *, latest: bool = False) -> ModelVersion:
@@ -30,8 +30,10 @@ def show(ledger: Ledger, ref: str) -> dict[str, Any]:
         tags = labels.tags(conn, version.id)
         description = labels.description(conn, version.id)
         erasures = [(e["subject"], e["at"], e) for e in tombstones.erasures(conn)]
+        tried = events.listing(conn, subject=version.id, kind="reproduction", limit=1)
     out = version.to_json()
     out["retrain"] = retrain_flags(version.id, erasures)
+    out["reproduction"] = reproduction_of([(e.seq, e.at, e.payload) for e in tried])
     out["card"] = {"revision": card[0], **card[1]} if card else None
     out["tags"] = tags
     out["description"] = description

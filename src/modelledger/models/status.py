@@ -10,7 +10,7 @@ from typing import Any
 from modelledger.core.errors import InvalidInput
 from modelledger.core.refs import parse_ref
 from modelledger.ledger.home import Ledger
-from modelledger.models.version import ModelVersion, retrain_flags
+from modelledger.models.version import ModelVersion, reproduction_of, retrain_flags
 
 
 def show(ledger: Ledger, ref: str) -> dict[str, Any]:
@@ -32,4 +32,5 @@ def show(ledger: Ledger, ref: str) -> dict[str, Any]:
     out["tags"] = found["tags"]
     out["description"] = found["description"]
     out["retrain"] = retrain_flags(out["id"], found["erasures"])
+    out["reproduction"] = reproduction_of(found["reproductions"])
     return out

@@ -272,3 +272,18 @@ def retrain_flags(
         for subject, at, payload in erasures
         if version_id in payload.get("retrain", [])
     ]
+
+
+def reproduction_of(tried: list[tuple[int, str, dict[str, Any]]]) -> dict[str, Any] | None:
+    """The newest ``mledger reproduce`` of a version, as ``model show`` tells it: (seq, at,
+    payload) of its events, newest last."""
+    if not tried:
+        return None
+    seq, at, payload = tried[-1]
+    return {
+        "outcome": payload.get("outcome"),
+        "at": at,
+        "event": seq,
+        "missing": payload.get("missing") or [],
+        "error": payload.get("error"),
+    }

@@ -69,18 +69,26 @@ def register(
         help="Register an existing artifact whose lineage is unknown (needs --reason).",
     ),
     reason: str | None = typer.Option(None, "--reason", help="Why the version is irreproducible."),
+    command: str | None = typer.Option(
+        None, "--command", help='The training command, for `mledger reproduce`: "python train.py".'
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Register a model version: the whole reproducible tuple, captured automatically."""
+    import os
+
     from modelledger.core.errors import InvalidInput
     from modelledger.core.params import merge_params, parse_pairs
     from modelledger.core.parsing import load_mapping
     from modelledger.ledger.home import open_ledger
+    from modelledger.models import training_command
     from modelledger.models.hooks import installed
     from modelledger.models.register import RegisterRequest, register
     from modelledger.models.remote import register_remote
     from modelledger.remote.session import Remote
 
+    if command is not None and not command.strip():
+        raise InvalidInput("--command is empty")
     if reason is not None and not irreproducible:
         raise InvalidInput("--reason goes with --irreproducible")
     if irreproducible and not (reason and reason.strip()):
@@ -102,7 +110,14 @@ def register(
         irreproducible=reason if irreproducible else None,
         code_ref=code_ref,
         preprocessing=preprocessing,
-        manifest={"command": "mledger model register"},
+        manifest={
+            "command": "mledger model register",
+            **(
+                {training_command.KEY: training_command.from_shell(command, os.getcwd())}
+                if command
+                else {}
+            ),
+        },
         read_from=[f for f in (card, params_file) if f is not None],
     )
     remote = Remote.from_environment()
@@ -145,6 +160,15 @@ def _print_registered(done: dict[str, Any], as_json: bool) -> None:
     out.print(f"  reproducibility: {repro['status']}{note}")
 
 
+def _reproduced(r: dict[str, Any] | None) -> str | None:
+    if r is None:
+        return None
+    why = "; ".join(r["missing"]) or r.get("error") or ""
+    return f"{r['outcome']} on {str(r['at'])[:10]} (event #{r['event']})" + (
+        f": {why}" if why else ""
+    )
+
+
 def _version_rows(v: dict[str, Any]) -> list[tuple[str, Any]]:
     t = v["tuple"]
     code = t["code"]
@@ -181,6 +205,7 @@ def _version_rows(v: dict[str, Any]) -> list[tuple[str, Any]]:
         ("card", f"revision {v['card']['revision']}" if v["card"] else None),
         ("tags", ", ".join(f"{k}={val}" for k, val in v["tags"].items()) or None),
         ("description", v["description"]),
+        ("reproduction", _reproduced(v.get("reproduction"))),
         (
             "retrain",
             "; ".join(

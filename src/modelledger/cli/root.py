@@ -18,6 +18,7 @@ from modelledger.drift import cli as drift
 from modelledger.evals import cli as evals
 from modelledger.identity import cli as identity
 from modelledger.impact import cli as impact
+from modelledger.incidents import cli as incidents
 from modelledger.models import hooks as model_hooks
 from modelledger.models.cli import model, system
 from modelledger.predictions import cli as predictions
@@ -117,6 +118,7 @@ app.command()(registry_server.ui)
 app.add_typer(retention.app, name="gc")
 app.command("reproduce")(reproduce_cli.reproduce)
 app.add_typer(drift.app, name="drift")
+app.add_typer(incidents.app, name="incident")
 
 
 @app.command()

@@ -185,6 +185,11 @@ def explain(
     if as_json:
         emit_json(found)
         return
+    print_explained(found)
+
+
+def print_explained(found: dict[str, Any]) -> None:
+    """Where failures concentrate (``drift explain``'s answer), as a table."""
     out = console()
     out.print(
         f"[bold]{found['label']}[/bold] in {found['env']}: {found['failures']:,} failures of "

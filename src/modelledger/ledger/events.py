@@ -132,6 +132,12 @@ def listing(
     return [_to_event(r) for r in reversed(rows)]
 
 
+def one(conn: Connection, seq: int) -> Event | None:
+    """The event numbered ``seq``, if there is one."""
+    row = conn.execute(select(events).where(events.c.seq == seq)).first()
+    return _to_event(row) if row is not None else None
+
+
 def payloads(conn: Connection, seqs: list[int]) -> dict[int, dict[str, Any]]:
     """The payloads of the events numbered ``seqs``, by number."""
     found: dict[int, dict[str, Any]] = {}

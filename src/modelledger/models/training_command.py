@@ -13,9 +13,9 @@ KEY = "training_command"
 
 def from_argv(argv: list[str], cwd: str) -> dict[str, Any] | None:
     """What ``ml.run`` records of ``sys.argv``: the script relative to the working directory;
-    None when there is no script to run again (``python -c``, an interactive session)."""
-    if not argv or argv[0] in ("", "-c", "-"):
-        return None
+    None when there is no script to run again."""
+    if not argv or not argv[0].endswith(".py"):
+        return None  # not a script: python -c, a notebook, or a tool (``mledger demo``) training
     script = argv[0]
     if os.path.isabs(script) and PurePath(script).is_relative_to(cwd):
         script = os.path.relpath(script, cwd)

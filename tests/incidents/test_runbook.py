@@ -100,6 +100,8 @@ def test_the_runbook_end_to_end(bad_retrain_live, project):
     data = jrun(cli, "incident", "diagnose", "inc-1", "--cause", "data")
     (diff,) = data["evidence"]["diffs"]
     assert diff["role"] == "train" and not diff["identical"] and diff["files"]["modified"] == 1
+    forgot = cli("incident", "diagnose", "inc-1", "--cause", "forgetting", code=1)
+    assert "finds no regression of the version against what is live (delay@1)" in forgot.stderr
     drift = jrun(cli, "incident", "diagnose", "inc-1", "--cause", "drift", *window)
     drifting = {(s["kind"], s["name"]) for s in drift["evidence"]["signals"]}
     assert ("input", "amount") in drifting and ("slice", "new_routes") in drifting

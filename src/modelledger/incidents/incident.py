@@ -162,7 +162,7 @@ def summary(e: Entry) -> str:
         if p.get("alert_event"):
             s = p.get("signal") or {}
             what = " ".join(str(s[k]) for k in ("signal", "name", "status") if s.get(k))
-            said.insert(0, f"drift_alert #{p['alert_event']} ({what})")
+            said.insert(0, f"drift_alert #{p['alert_event']}" + (f" ({what})" if what else ""))
         return "; ".join([f"{p['env']}: {p.get('label') or p['version_id']}", *said])
     if e.step == "contained":
         return f"rolled back {p['from_label']} → {p['to_label']} after rehearsal #{p['rehearsal']}"

@@ -56,7 +56,8 @@ def reproduce(
 
 def _print(done: dict[str, Any], dry_run: bool) -> None:
     out = console()
-    for s in done["steps"]:
+    shown = dry_run or done.get("outcome") == "not reproducible"
+    for s in done["steps"] if shown else []:
         mark = "ok  " if s["ok"] else "MISS"
         out.print(
             f"{mark} {s['step']}: {s['what']}" + (f" — {s['missing']}" if s["missing"] else "")

@@ -4,8 +4,9 @@ A forecasting team's shipment-delay model, night by night: append-only data and 
 per night (S2), a lean gate with a protected slice (S4), a canary and a shadow on a real server
 (S10), an upstream data change caught by a diff and by drift on the protected slice (S6, S14), a
 rehearsed rollback (S5), the auditor's question (S1, S9), a deletion request (S15), a decomposed
-fine-tune (S7) and a composite RAG system (S11). The chapters live in ``demo_*.py``; the synthetic
-world and its scikit-learn models in ``demo_world.py``.
+fine-tune (S7), a composite RAG system (S11) and a version rebuilt from its tuple (S12). The
+chapters live in ``demo/*.py``; the synthetic world and its scikit-learn models in
+``demo/world.py``.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ def run_demo(directory: Path | None, keep: bool, cli: Callable[..., Any]) -> Non
                 demo_incident.audit_and_delete(story)
                 demo_lineage.finetune(story)
                 demo_lineage.rag(story)
+                demo_release.rebuild(story)
             say("Every change above is an event in one hash chain: verify nobody rewrote it.")
             run("audit", "verify")
     except BaseException:

@@ -18,6 +18,11 @@ CARRIERS = ("ups", "dhl", "fedex", "dpd")
 COLUMNS = ("customer_id", "distance", "carrier", "route", "weight", "late")
 # The serving contract (model card `inputs:`). customer_id is in the data but not an input.
 INPUTS = {"distance": "float", "carrier": "category", "route": "category", "weight": "float"}
+CARD: dict[str, Any] = {
+    "intended_use": "flag shipments likely to arrive late, for the dispatch desk",
+    "inputs": INPUTS,
+    "label": "late",
+}
 ORDER = sorted(INPUTS)  # how the server orders a scikit-learn model's columns
 CATEGORICAL = [i for i, name in enumerate(ORDER) if INPUTS[name] == "category"]
 
@@ -135,3 +140,25 @@ def accuracy(model: Any, rows: Sequence[Shipment]) -> tuple[float, float]:
     overall = accuracy_score([r.late for r in rows], predict(model, rows))
     sliced = accuracy_score([r.late for r in new], predict(model, new))
     return round(float(overall), 4), round(float(sliced), 4)
+
+
+def train(snapshot: str, out: str, seed: int) -> str:
+    """The nightly job, as ``python train.py SNAPSHOT OUT SEED`` runs it: train the tree on the
+    partitions the snapshot holds (read through the ledger) and log it; the version's id."""
+    from modelledger import client as ml
+
+    with ml.run("delay", seed=seed, data=[f"{snapshot}:train"]) as run:
+        ml.checkout(snapshot, "train-data", force=True)
+        parts = sorted(p.parent for p in Path("train-data").rglob("part.csv"))
+        run.log_params({"partitions": [p.name for p in parts]})
+        model = fit(read_csv(p / "part.csv" for p in parts), "tree", seed)
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        importlib.import_module("joblib").dump(model, out)
+        version = run.log_model(out, loader="joblib", card=CARD, params={"model": "tree"})
+    return version.id
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(train(sys.argv[1], sys.argv[2], int(sys.argv[3])))

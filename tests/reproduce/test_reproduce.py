@@ -150,3 +150,25 @@ def test_a_lock_that_cannot_be_installed_here_is_a_clear_failure(trained, projec
     done = jrun(cli, "reproduce", "locked@1", "--offline", code=1)
     assert done["outcome"] == "failed"
     assert done["error"].startswith("the recorded lock cannot be installed here")
+
+
+def test_an_uncommitted_change_that_was_not_recorded_is_refused(ledger_cli, project):
+    """--allow-dirty records the diff, but untracked files past the stored diff's limit are left
+    out: the version is marked irreproducible, and reproduce says exactly that."""
+    cli = ledger_cli
+    write(project / "train.py", "print('train')\n")
+    write(project / ".gitignore", ".mledger/\nm.bin\n")
+    _git(project, "init", "-q")
+    _git(project, "add", "train.py", ".gitignore")
+    _git(project, "commit", "-qm", "train")
+    write(project / "weights-cache.npy", os.urandom(17 << 20))  # untracked, over the limit
+    art = write(project / "m.bin", "weights")
+    jrun(
+        cli, "model", "register", "dirty", "--artifact", str(art), "--allow-dirty",
+        "--command", "python train.py",
+    )  # fmt: skip
+    missing = jrun(cli, "reproduce", "dirty@1", "--dry-run")["missing"]
+    assert any(
+        m.startswith("record: marked irreproducible: untracked files over 16 MiB") for m in missing
+    ), missing
+    assert jrun(cli, "reproduce", "dirty@1", code=1)["outcome"] == "not reproducible"

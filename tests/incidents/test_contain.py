@@ -29,6 +29,9 @@ def test_contain_takes_the_cards_target_and_refuses_one_that_fails(
     assert (opened["incident"], opened["version_id"], opened["alert_event"]) == ("inc-1", v3, None)
     assert opened["detected_at"] == opened["at"]
 
+    unsigned = cli("incident", "contain", "inc-1", "--approver", "bob", code=2)
+    assert "a rollback takes your signing key" in unsigned.stderr
+    assert not [e for e in jrun(cli, "audit", "log") if e["kind"] == "rehearsal"]
     # what was live before (churn@2) lost its bytes: rehearsal fails it and nothing moves
     sha = jrun(cli, "model", "show", "churn@2")["tuple"]["artifact"]["sha256"]
     (project / ".mledger" / "blobs" / "sha256" / sha[:2] / sha[2:]).unlink()

@@ -117,6 +117,10 @@ def test_the_runbook_end_to_end(bad_retrain_live, project):
     assert canary["stage"] == "canary" and arms == {v1: 90.0, v3: 10.0}
 
     # 6 PREVENT: the cluster becomes a slice of a new eval set version that the gate requires
+    sets = len(jrun(cli, "eval", "set", "list"))
+    not_admin = cli("incident", "prevent", "inc-1", "--key", bob, code=3)
+    assert "needs the admin role" in not_admin.stderr
+    assert len(jrun(cli, "eval", "set", "list")) == sets  # nothing was written
     prevented = jrun(cli, "incident", "prevent", "inc-1", "--key", carol)
     assert prevented["slice"] == "inc-1" and prevented["where"] == wheres[0]
     assert prevented["metric"] == "accuracy" and prevented["min"] == 0.8

@@ -7,13 +7,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from modelledger.core.errors import CheckFailed, Conflict
+from modelledger.core.errors import CheckFailed, Conflict, InvalidInput
 from modelledger.incidents import store
 from modelledger.incidents.incident import require_step
 from modelledger.ledger.home import Ledger, now
 from modelledger.releases.environments import require_env
 from modelledger.releases.rehearse import failures, rehearse
 from modelledger.releases.rollback import rollback
+from modelledger.releases.signer import signer_or_names
 
 
 def contain(
@@ -26,6 +27,10 @@ def contain(
     with ledger.db.read() as conn:
         incident = store.load(conn, ref)
         live = require_env(conn, incident.env).current_id
+        # who signs is checked before the rehearsal records anything
+        _, names = signer_or_names(conn, "rollback", incident.env, key, list(approvers))
+    if not names:
+        raise InvalidInput("containment rolls back: give --approver NAME, who approved it")
     require_step(incident, "contained")
     env = incident.env
     if live != incident.version_id:

@@ -27,6 +27,7 @@ from modelledger.ledger import cards
 from modelledger.ledger.home import Ledger, now
 from modelledger.models import deployables
 from modelledger.releases.environments import get_policy, set_policy
+from modelledger.releases.signer import signer_for
 
 
 def _new_eval_set(
@@ -74,6 +75,8 @@ def prevent(
         incident = store.load(conn, ref)
         require_step(incident, "prevented")
         card = cards.latest(conn, "model", incident.version_id)
+        # the policy is signed by an admin: checked before the new eval set is written
+        signer_for(conn, "env.policy", incident.env, key)
         label = deployables.labels(conn, [incident.version_id]).get(incident.version_id)
     assessed = incident.latest("assessed")
     assert assessed is not None  # the runbook's order: prevention comes after assessment

@@ -44,7 +44,10 @@ def test_demo_plays_the_whole_story(tmp_path, monkeypatch):
     drift = _output_of(out, "drift check production --window 1h")
     assert "slice new_routes accuracy" in drift and drift.rstrip().endswith("(exit 1)")
     assert (home / "drift-report.html").exists()
-    assert "rolled back production: delay@3 → delay@1" in out
+    assert "inc-1 contained: production delay@3 → delay@1" in out  # the runbook, step by step
+    assert "inc-1 diagnosed: drift" in out and "delay-gbm@1 canary at 10 %" in out
+    assert "inc-1 production delay@3: prevented" in _output_of(out, "incident show inc-1")
+    assert "reproduced delay@1 bitwise" in _output_of(out, "reproduce delay@1")
     # the auditor's answer names the version, its data's sources and the approver
     audit = _output_of(out, "audit prediction d3-")
     assert "delay@3" in audit and "tms-shipments-export" in audit and "approved by dana" in audit

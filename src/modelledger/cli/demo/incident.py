@@ -1,6 +1,7 @@
 """The demo's incident: night 4's data loses a carrier and new routes slow down; the data diff,
-drift on the protected slice, a rehearsed rollback, the audit question and a deletion request
-(S1, S5, S6, S9, S14, S15)."""
+drift on the protected slice, then the runbook as commands (open, contain by a rehearsed
+rollback, assess, diagnose, recover by shadow and canary, prevent), the audit question and a
+deletion request (S1, S5, S6, S9, S14, S15)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from modelledger.cli.demo.common import Story, expect, note, run, say, short
 from modelledger.cli.demo.release import (
     APPROVER,
     NEW_SHARE,
+    REQUESTER,
     ROWS,
     key_of,
     night_seed,
@@ -76,19 +78,36 @@ def night4(story: Story) -> None:
         "--html", "drift-report.html", "--trigger-retrain", expect=1)  # fmt: skip
     with story.ledger.db.read() as conn:
         alerts = events.listing(conn, subject=live, kind="drift_alert")
-    expect(any(a.payload["name"] == "new_routes" for a in alerts), "no drift alert on new_routes")
-    say("ASSESS: where do delay@3's failures concentrate?")
-    run("drift", "explain", "production", "--version", "delay@3", "--window", "1h",
-        "--policy", "drift.yaml")  # fmt: skip
+    found = [a for a in alerts if a.payload["name"] == "new_routes"]
+    expect(bool(found), "no drift alert on new_routes")
+    say("The alert opens an incident: each step of the runbook is a command and an event.")
+    run("incident", "open", "production", "--from", f"drift_alert:{found[0].seq}")
 
     say("CONTAIN: rehearse the rollback in a fresh process, then flip production back to night 1.")
-    run("rehearse", "production")
     started = time.perf_counter()
-    run("rollback", "production", "--key", key_of(APPROVER),
+    run("incident", "contain", "inc-1", "--key", key_of(APPROVER),
         "--reason", "new-route deliveries late: drift alert on new_routes")  # fmt: skip
     took = time.perf_counter() - started
-    note(f"the rollback command took {took:.2f} s, checks included")
+    note(f"containment took {took:.2f} s, rehearsal and checks included")
     run("env", "history", "production")
+
+    say("ASSESS: where do delay@3's failures concentrate?")
+    run("incident", "assess", "inc-1", "--window", "1h", "--policy", "drift.yaml")
+    say("DIAGNOSE: the cause, recorded with its evidence (the drift report's signals).")
+    run("incident", "diagnose", "inc-1", "--cause", "drift", "--window", "1h",
+        "--policy", "drift.yaml")  # fmt: skip
+    say(
+        "RECOVER: night 3's gradient-boosting challenger must pass the whole gate against what is "
+        "live, then shadows it, then takes a 10 % canary; going fully live stays a promotion."
+    )
+    run("incident", "recover", "inc-1", "delay-gbm@1", "--key", key_of(APPROVER))
+    run("incident", "recover", "inc-1", "delay-gbm@1", "--canary", "10", "--key", key_of(APPROVER))
+    say(
+        "PREVENT: the failure cluster becomes a regression case the gate now requires, and "
+        "delay@3's card gets the known limitation."
+    )
+    run("incident", "prevent", "inc-1", "--key", key_of(REQUESTER))
+    run("incident", "show", "inc-1")
 
 
 def audit_and_delete(story: Story) -> None:

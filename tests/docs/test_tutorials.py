@@ -28,80 +28,36 @@ A doc's failure names the doc, the line of the block, the command, what the doc 
 printed, and the first line where they part. ``python -m tests.docs.runner --update DOC.md``
 rewrites the output blocks that no longer match (then mark what varies with ``…`` by hand).
 
-The docs are slow (each one is dozens of commands), so the ones selected start together at the
-first doc test, ``MLEDGER_DOCS_WORKERS`` at a time (default: one per CPU, at most 2), and each
-test waits for its own; every run is bounded and kills whatever it left running.
+The docs are slow (each one is dozens of commands), so they are split over two files of about
+the same work (this one and ``test_tutorials_more.py``), which xdist gives to both workers; a
+file's selected docs start together at its first doc test, ``MLEDGER_DOCS_WORKERS`` at a time
+(default: one per CPU, at most 2; one under xdist), and each test waits for its own; every run
+is bounded and kills whatever it left running (``conftest.py``).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
 
+from tests.docs.conftest import HALVES, check_doc
 from tests.docs.runner import (
-    ROOT,
     DocFormatError,
     Outcome,
     check,
     first_mismatch,
-    kill_running,
     matches,
     parse,
     report,
     run,
-    run_in_temp,
 )
 
-DOCS = [ROOT / "docs" / "quickstart.md", *sorted((ROOT / "docs" / "tutorials").glob("*.md"))]
-TIMEOUT = 150.0  # seconds for one doc, from its first block to its last
 
-
-@pytest.fixture(scope="session")
-def doc_runs(request: pytest.FixtureRequest) -> Iterator[dict[Path, Future[Outcome]]]:
-    """Every selected doc's run, started at once on a small pool, the biggest first."""
-    selected = [
-        item.callspec.params["path"]
-        for item in request.session.items
-        if getattr(item, "originalname", None) == "test_the_doc_runs_as_written"
-        and hasattr(item, "callspec")
-    ]
-    # under xdist the other worker has the other core: two docs at once would take it from it
-    alone = "PYTEST_XDIST_WORKER" not in os.environ
-    default = min(2, os.cpu_count() or 1) if alone else 1
-    workers = int(os.environ.get("MLEDGER_DOCS_WORKERS") or default)
-    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="doc")
-    runs: dict[Path, Future[Outcome]] = {}
-    for path in sorted(selected, key=lambda p: p.stat().st_size, reverse=True):
-        try:
-            doc = parse(path.read_text(), path.relative_to(ROOT))
-        except DocFormatError:
-            continue  # its test says so
-        runs[path] = pool.submit(run_in_temp, doc, TIMEOUT)
-    try:
-        yield runs
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
-        kill_running()  # nothing, unless the session was interrupted
-        pool.shutdown(wait=True)
-
-
-TOOLS = ("bash", "git", "jq", "curl", "sha256sum", "sed")  # what the docs' commands use
-
-
-@pytest.mark.parametrize("path", DOCS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", HALVES[0], ids=lambda p: p.stem)
 def test_the_doc_runs_as_written(path: Path, doc_runs: dict[Path, Future[Outcome]]) -> None:
-    missing = [t for t in TOOLS if shutil.which(t, path="/usr/local/bin:/usr/bin:/bin") is None]
-    assert not missing, f"the docs run {', '.join(missing)}: install them"
-    doc = parse(path.read_text(), path.relative_to(ROOT))
-    assert doc.shell, f"{path}: no ```sh block to run"
-    outcome = doc_runs[path].result(timeout=len(doc_runs) * (TIMEOUT + 30))
-    problems = check(doc, outcome)
-    assert not problems, report(doc, problems)
+    check_doc(path, doc_runs)
 
 
 # The matcher and the parser, directly.

@@ -43,6 +43,22 @@ _SYNC_POOL = ProcessPool(4, "mledger-fsync")
 REMOTE_REUSE = 1800.0
 
 
+def check_url(url: str) -> None:
+    """InvalidInput, in one line, for a store URL whose protocol fsspec does not know or whose
+    backend package is not installed (rather than a traceback at the first write)."""
+    if "://" not in url or url.startswith("file://"):
+        return
+    import fsspec
+
+    protocol = url.split("://", 1)[0]
+    try:
+        fsspec.get_filesystem_class(protocol)
+    except ValueError:
+        raise InvalidInput(f"blob store {url}: unknown protocol {protocol!r}") from None
+    except ImportError as exc:  # fsspec says which package: "Install s3fs to access S3"
+        raise InvalidInput(f"blob store {url}: {str(exc).rstrip('.')}") from None
+
+
 class BlobStore:
     def __init__(self, url: str) -> None:
         self.url = url
@@ -75,6 +91,7 @@ class BlobStore:
     def fs_and_root(self) -> tuple[Any, str]:
         import fsspec
 
+        check_url(self.url)
         return fsspec.core.url_to_fs(self.url)  # type: ignore[no-any-return]
 
     @property

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from modelledger import config as cfg
 from modelledger.core.clock import format_time
+from modelledger.core.errors import InvalidInput
 from modelledger.remote.session import Remote, refuse_local
 
 if TYPE_CHECKING:
@@ -146,6 +147,19 @@ def init_ledger(path: Path, db_url: str | None = None, blob_url: str | None = No
     blob_url = blob_url or (env.blob_url if env else None) or stored.get("blob_url")
     db_url = db_url or cfg.default_db_url(home)
     blob_url = blob_url or cfg.default_blob_url(home)
+    if not created:  # records name bytes in the store they were written to: never re-pointed
+        for key, asked, default in (("db_url", db_url, cfg.default_db_url(home)),
+                                    ("blob_url", blob_url, cfg.default_blob_url(home))):  # fmt: skip
+            had = stored.get(key) or default
+            if asked != had:
+                what = "database" if key == "db_url" else "blob store"
+                raise InvalidInput(
+                    f"{home} already uses the {what} {had}; init does not move it to {asked} "
+                    "(its records name what is there)"
+                )
+    from modelledger.blobs.store import check_url
+
+    check_url(blob_url)
     hides = cfg.find_home(home.parent.parent) if created else None
     from modelledger.ledger.db import Database
 

@@ -150,3 +150,29 @@ def test_erased_bytes_snapshotted_again_are_reported(people, project):
     assert back["erased_again"][0]["snapshot"] in {snaps["users"], snaps["users2"]}
     plan = jrun(cli, "data", "erase", "--record", "user_id=42", *WHY, "--dry-run")
     assert {s["id"] for s in plan["snapshots"]} >= {snaps["clicks"]}
+
+
+def test_an_erasure_stopped_midway_is_finished_by_running_it_again(
+    people, project, ledger, monkeypatch
+):
+    """Stopped after its events and loose removals, before the packs are rewritten: the listing
+    is still there (it goes last), so the same command finds and removes what is left."""
+    from modelledger.blobs import repack
+
+    cli, _, _ = people
+    for i in range(150):
+        write(project / "many" / f"r{i:03}.csv", f"user_id\n{2000 + i}\n")
+    many = jrun(cli, "data", "snapshot", str(project / "many"), "--name", "many")["id"]
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # where a kill -9 would stop it
+
+    with monkeypatch.context() as patched:
+        patched.setattr(repack, "drop_from_packs", killed)
+        cli("data", "erase", many, *WHY, "--yes", code=130)  # as Ctrl-C ends it
+    assert ledger.blobs.has(_sha("user_id\n2000\n"))  # still packed: not finished
+    again = jrun(cli, "data", "erase", many, *WHY, "--yes")
+    assert again["snapshots"][0]["erased_before"]
+    assert not ledger.blobs.has(_sha("user_id\n2000\n"))
+    assert not ledger.blobs.has(jrun(cli, "data", "show", many)["tree_sha256"])
+    assert jrun(cli, "fsck")["ok"]

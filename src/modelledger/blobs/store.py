@@ -108,7 +108,11 @@ class BlobStore:
         if self.local:
             if os.path.exists(self.path(sha256)):
                 return True
-            return self._packs.find(sha256, recheck) is not None
+            found = self._packs.find(sha256, recheck)
+            if found is not None and not os.path.exists(found.pack):
+                self._packs.forget()  # a collector rewrote that pack since it was listed here
+                found = self._packs.find(sha256, recheck)
+            return found is not None
         return bool(self.fs.exists(self.path(sha256)))
 
     def has_fresh(self, sha256: str) -> bool:

@@ -91,7 +91,8 @@ def _collect(ledger: Ledger, run: Run, advance: Callable[[int], None]) -> None:
         for d in batch:
             for sha in d.blobs:
                 if sha in old_packed:
-                    dead.add(sha)
+                    dead.add(sha)  # (and a loose copy beside it, if any, goes now)
+                    run.freed += removal.collect(store, sha, grace, clock)
                 elif sha not in listings:
                     run.freed += removal.collect(store, sha, grace, clock)
             advance(1)
@@ -105,6 +106,8 @@ def _collect(ledger: Ledger, run: Run, advance: Callable[[int], None]) -> None:
 def _in_old_packs(store: BlobStore, shas: set[str], grace: float, clock: float) -> set[str]:
     """Those of ``shas`` held by packs neither written nor reused within the grace period."""
     out: set[str] = set()
+    if not store.local:
+        return out  # object stores hold no packs
     for pack, held in store.packs.held_by(shas).items():
         with contextlib.suppress(FileNotFoundError):
             if clock - os.stat(pack).st_mtime >= grace:

@@ -82,7 +82,7 @@ def plan_erasure(ledger: Ledger, req: Request) -> dict[str, Any]:
                 sid = resolve_snapshot(conn, ref)
                 tree, entries = listings.get(sid, ("", set()))
                 blobs = sorted({*entries, tree} - {""})
-                targets[sid] = {"why": "named by the request", "blobs": blobs}
+                targets[sid] = {"why": "named by the request", "blobs": blobs, "tree": tree}
         gone = {b for t in targets.values() for b in t["blobs"]}
         for sid, (tree, entries) in listings.items():  # the same bytes, named elsewhere
             if sid not in targets and gone & {*entries, tree}:
@@ -162,10 +162,15 @@ def erase(ledger: Ledger, req: Request) -> dict[str, Any]:
             events.append(conn, tombstones.ERASED, t["id"], ledger.user, at, payload)
     freed = 0
     store, dead = ledger.blobs, {b for t in plan["snapshots"] for b in t["blobs"]}
+    # a listing goes last: an erasure killed midway is finished by running it again, which
+    # finds what is left through the listing
+    trees = {t["tree"] for t in plan["snapshots"] if t.get("tree")} & dead
     packed = store.packs.held(dead) if store.local else set()
-    for sha in dead - packed:
-        freed += removal.erase(store, sha)
+    for sha in dead - trees:
+        freed += removal.erase(store, sha)  # loose copies (of packed objects too)
     done = repack.drop_from_packs(store, packed, None, time.time())
+    for sha in trees - packed:
+        freed += removal.erase(store, sha)
     return {**plan, "erased": True, "freed_bytes": freed + done.freed}
 
 

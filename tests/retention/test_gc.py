@@ -306,3 +306,32 @@ def test_on_an_object_store_a_writer_renews_what_gc_could_take(tmp_path):
     entry.created -= timedelta(seconds=2 * REMOTE_REUSE + 1)
     assert removal.collect(store, sha, grace=0, now=time.time()) == len(b"weights")
     assert not store.has(sha)
+
+
+def test_two_collectors_rewriting_one_pack_keep_its_survivors(tmp_path, monkeypatch):
+    """Both copy the survivors into the same new pack (same objects, same name); the one whose
+    move of the old index fails (the other took it) must not remove that shared copy."""
+    from modelledger.blobs import repack
+
+    store = BlobStore(str(tmp_path / "blobs"))
+    writer = store.pack_writer()
+    for i in range(3):
+        writer.add(hashlib.sha256(b"%d" % i).hexdigest(), b"%d" % i)
+    writer.commit()
+    dead = {hashlib.sha256(b"0").hexdigest()}
+    rename = os.rename
+
+    def the_other_collector_first(src, dst):
+        if src.endswith(".idx"):  # it retires the old pack just before this one tries
+            other = BlobStore(str(tmp_path / "blobs"))
+            monkeypatch.setattr(os, "rename", rename)
+            assert repack.drop_from_packs(other, dead, None, 0).removed == 1
+        rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", the_other_collector_first)
+    repack.drop_from_packs(store, dead, None, 0)
+    monkeypatch.undo()
+    fresh = BlobStore(str(tmp_path / "blobs"))
+    assert fresh.get(hashlib.sha256(b"1").hexdigest()) == b"1"
+    assert fresh.get(hashlib.sha256(b"2").hexdigest()) == b"2"
+    assert not fresh.has(hashlib.sha256(b"0").hexdigest())

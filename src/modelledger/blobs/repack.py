@@ -57,13 +57,15 @@ def drop_from_packs(store: BlobStore, dead: set[str], grace: float | None, now: 
         if not sound:
             done.damaged += 1
             continue
-        if _retire(idx, pack, before, check=grace is not None):
+        went = _retire(idx, pack, before, check=grace is not None)
+        if went is True:
             done.freed += before.st_size - sum(o[2] for o in objects if o[0] not in dead)
             done.removed += len(doomed)
-        else:
+        elif went is False:
             done.kept_back += len(doomed)
-            if copy:  # the old pack stays: its copy is not needed
+            if copy:  # the old pack stays, so its copy is not needed
                 _remove_pack(os.path.join(index.directory, copy))
+        # None: another collector retired it; the copy (the same name as its own) must stay
     index.forget()
     return done
 
@@ -90,14 +92,14 @@ def _copy_survivors(
     return True, writer.commit()
 
 
-def _retire(idx: str, pack: str, before: os.stat_result, check: bool) -> bool:
+def _retire(idx: str, pack: str, before: os.stat_result, check: bool) -> bool | None:
     """Remove an old pack and its index, unless (``check``) it was freshened since ``before``:
-    whether it went."""
+    True when it went, False when it stays, None when another collector took it first."""
     aside = f"{idx}.gc-{os.getpid()}"
     try:
         os.rename(idx, aside)
     except FileNotFoundError:
-        return False  # another collector took it
+        return None
     if check and os.stat(pack).st_mtime_ns != before.st_mtime_ns:
         _put_back(aside, idx)
         return False

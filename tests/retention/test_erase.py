@@ -132,6 +132,8 @@ def test_erase_refuses_what_it_cannot_do_plainly(people, project):
     assert "--reason is required" in cli("data", "erase", snaps["users"], "--yes", code=2).stderr
     both = cli("data", "erase", snaps["users"], "--record", "a=1", *WHY, "--yes", code=2).stderr
     assert "not both" in both
+    neither = cli("data", "erase", *WHY, "--yes", code=2).stderr
+    assert "name the snapshots to erase, or give --record" in neither
     bad_day = cli("data", "erase", "--record", "a=1", *WHY, "--requested-on", "soon", code=2)
     assert "expected a date" in bad_day.stderr
     none = cli("data", "erase", "--record", "user_id=999", *WHY, "--yes", code=2).stderr

@@ -37,8 +37,10 @@ class Request:
     requested_on: str | None = None  # YYYY-MM-DD: when the person asked
 
     def check(self) -> None:
-        if bool(self.snapshots) == (self.record is not None):
+        if self.snapshots and self.record is not None:
             raise InvalidInput("give the snapshots to erase, or --record COLUMN=VALUE, not both")
+        if not self.snapshots and self.record is None:
+            raise InvalidInput("name the snapshots to erase, or give --record COLUMN=VALUE")
         if self.within and self.record is None:
             raise InvalidInput("--in narrows a --record scan")
         for what, text in (("--reason", self.reason), ("--basis", self.basis)):

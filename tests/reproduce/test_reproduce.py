@@ -173,3 +173,30 @@ def test_an_uncommitted_change_that_was_not_recorded_is_refused(ledger_cli, proj
         m.startswith("record: marked irreproducible: untracked files over 16 MiB") for m in missing
     ), missing
     assert jrun(cli, "reproduce", "dirty@1", code=1)["outcome"] == "not reproducible"
+
+
+def test_the_ui_version_page_shows_the_last_reproduction(ledger_cli, project, ledger):
+    import warnings
+
+    from modelledger.identity import tokens
+    from modelledger.server.app import create_app
+    from tests.people import REQUESTER, approved, key_of
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    cli = ledger_cli
+    art = write(project / "m.bin", "weights")
+    vid = jrun(cli, "model", "register", "ref", "--artifact", str(art), "--code-ref", "git@x:y")[
+        "id"
+    ]
+    cli("env", "create", "production")
+    approved(ledger, vid, "production", project=project)  # (people, for a sign-in token)
+    jrun(cli, "reproduce", "ref@1", code=1)
+    secret = tokens.create(ledger, key_of(project, REQUESTER), REQUESTER, ["read"]).secret
+    with TestClient(create_app(ledger)) as client:
+        client.cookies.set("mledger_ui", secret, path="/ui")
+        page = client.get(f"/ui/versions/{vid}").text
+    assert "Last reproduction: not reproducible on" in page
+    assert "the code is a free-form reference" in page

@@ -178,3 +178,25 @@ def test_an_erasure_stopped_midway_is_finished_by_running_it_again(
     assert not ledger.blobs.has(_sha("user_id\n2000\n"))
     assert not ledger.blobs.has(jrun(cli, "data", "show", many)["tree_sha256"])
     assert jrun(cli, "fsck")["ok"]
+
+
+def test_the_ui_shows_an_erasure_and_the_flag_for_retraining(people, project, ledger):
+    import warnings
+
+    from modelledger.identity import tokens
+    from modelledger.server.app import create_app
+    from tests.people import REQUESTER, key_of
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    cli, ids, snaps = people
+    jrun(cli, "data", "erase", snaps["users"], *WHY, "--yes")
+    secret = tokens.create(ledger, key_of(project, REQUESTER), REQUESTER, ["read"]).secret
+    with TestClient(create_app(ledger)) as client:
+        client.cookies.set("mledger_ui", secret, path="/ui")
+        version = client.get(f"/ui/versions/{ids[1]}").text
+        snapshot = client.get(f"/ui/snapshots/{snaps['users']}").text
+    assert "Flagged for retraining: its data" in version and "was erased on" in version
+    assert "Erasure: erased on" in snapshot and "GDPR Art. 17" in snapshot

@@ -116,28 +116,31 @@ def reclaim(mib: int) -> tuple[float, int]:
             art.write_bytes(os.urandom(1 << 20))
             register(ledger, RegisterRequest.of("exp", art, code_ref="bench", seed=i))
         ledger.close()
-        (home / "policy.yaml").write_text(
-            "keep_experiments_for: 0d\nkeep_snapshots_for: 0d\ngrace: 0d\n"
-        )
-        subprocess.run(
-            mledger("gc", "policy", "policy.yaml"), cwd=home, check=True, capture_output=True
-        )
-        t = time.perf_counter()
-        done = subprocess.run(
-            mledger("gc", "--json"), cwd=home, capture_output=True, text=True, check=True
-        )
-        seconds = time.perf_counter() - t
-        import json
-
-        freed = json.loads(done.stdout)["freed_bytes"]
+        freed, seconds = _timed_gc(home, "")
         return freed / (1 << 20) / seconds, freed
+
+
+def _timed_gc(home: Path, overrides: str) -> tuple[int, float]:
+    """Under 0-day windows (and ``overrides``), one `mledger gc --json`: bytes freed, seconds."""
+    import json
+
+    (home / "policy.yaml").write_text(
+        "keep_experiments_for: 0d\nkeep_snapshots_for: 0d\ngrace: 0d\n" + overrides
+    )
+    subprocess.run(
+        mledger("gc", "policy", "policy.yaml"), cwd=home, check=True, capture_output=True
+    )
+    t = time.perf_counter()
+    done = subprocess.run(
+        mledger("gc", "--json"), cwd=home, capture_output=True, text=True, check=True
+    )
+    return int(json.loads(done.stdout)["freed_bytes"]), time.perf_counter() - t
 
 
 def reclaim_packed(files: int) -> tuple[float, int, float]:
     """MB/s of `mledger gc` freeing an expired snapshot of ``files`` 4 KiB files held in packs,
     half of which a kept snapshot still names (so each pack is rewritten with its survivors);
     and the whole run's seconds."""
-    import json
     import os
 
     with tempfile.TemporaryDirectory(prefix="bench-gc-packs-") as tmp:
@@ -156,19 +159,7 @@ def reclaim_packed(files: int) -> tuple[float, int, float]:
                 mledger("data", "snapshot", str(folder), "--name", folder.name),
                 cwd=home, check=True, capture_output=True,
             )  # fmt: skip
-        (home / "policy.yaml").write_text(
-            "keep_experiments_for: 0d\nkeep_snapshots_for: 0d\ngrace: 0d\n"
-            "overrides:\n  new: {keep_snapshots_for: 30d}\n"
-        )
-        subprocess.run(
-            mledger("gc", "policy", "policy.yaml"), cwd=home, check=True, capture_output=True
-        )
-        t = time.perf_counter()
-        done = subprocess.run(
-            mledger("gc", "--json"), cwd=home, capture_output=True, text=True, check=True
-        )
-        seconds = time.perf_counter() - t
-        freed = json.loads(done.stdout)["freed_bytes"]
+        freed, seconds = _timed_gc(home, "overrides:\n  new: {keep_snapshots_for: 30d}\n")
         return freed / (1 << 20) / seconds, freed, seconds
 
 

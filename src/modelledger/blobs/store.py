@@ -31,6 +31,7 @@ from modelledger.blobs.loose import LooseBatch
 from modelledger.blobs.packs import PackIndex, PackWriter
 from modelledger.blobs.staged import BlobInfo, Staged
 from modelledger.blobs.tree import Tree, parse_tree
+from modelledger.blobs.urls import check_url
 from modelledger.blobs.writers import Writer
 from modelledger.core.errors import InvalidInput, NotFound
 from modelledger.core.workers import ProcessPool
@@ -41,22 +42,6 @@ _SYNC_POOL = ProcessPool(4, "mledger-fsync")
 # younger than this and uploads it again otherwise (a PUT renews it), and gc never takes one
 # younger than twice this (``removal.REMOTE_GRACE``), so a writer's reuse is always covered.
 REMOTE_REUSE = 1800.0
-
-
-def check_url(url: str) -> None:
-    """InvalidInput, in one line, for a store URL whose protocol fsspec does not know or whose
-    backend package is not installed (rather than a traceback at the first write)."""
-    if "://" not in url or url.startswith("file://"):
-        return
-    import fsspec
-
-    protocol = url.split("://", 1)[0]
-    try:
-        fsspec.get_filesystem_class(protocol)
-    except ValueError:
-        raise InvalidInput(f"blob store {url}: unknown protocol {protocol!r}") from None
-    except ImportError as exc:  # fsspec says which package: "Install s3fs to access S3"
-        raise InvalidInput(f"blob store {url}: {str(exc).rstrip('.')}") from None
 
 
 class BlobStore:

@@ -157,7 +157,7 @@ def init_ledger(path: Path, db_url: str | None = None, blob_url: str | None = No
                     f"{home} already uses the {what} {had}; init does not move it to {asked} "
                     "(its records name what is there)"
                 )
-    from modelledger.blobs.store import check_url
+    from modelledger.blobs.urls import check_url
 
     check_url(blob_url)
     hides = cfg.find_home(home.parent.parent) if created else None

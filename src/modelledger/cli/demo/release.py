@@ -8,6 +8,7 @@ import inspect
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from modelledger.cli.demo import world
 from modelledger.cli.demo.common import DemoFailed, Story, expect, note, py, run, say, short
@@ -100,7 +101,6 @@ def _train(story: Story, night: int, ds: str, kinds: dict[str, str]) -> None:
     """One nightly run: train on the partitions snapshot ``ds`` holds and log each model."""
     from modelledger import client as ml
     from modelledger.data.snapshot import get_snapshot
-    from modelledger.drift.profiles import latest_profile
 
     tree = story.ledger.blobs.get_tree(get_snapshot(story.ledger, ds).tree_sha256)
     parts = sorted(e.path.split("/")[0] for e in tree.entries)
@@ -113,15 +113,7 @@ def _train(story: Story, night: int, ds: str, kinds: dict[str, str]) -> None:
             path.parent.mkdir(exist_ok=True)
             importlib.import_module("joblib").dump(model, path)
             v = r.log_model(path, loader="joblib", card=CARD, name=name, params={"model": kind})
-            label = f"{name}@{v.number}"
-            story.versions[label], story.models[label] = v.id, model
-            found = latest_profile(story.ledger, v.id)
-            expect(found is not None, f"{label} got no drift reference profile")
-            assert found is not None
-            note(
-                f"registered {label}  {short(v.id)}  ({kind} on {len(rows):,} rows); drift "
-                f"reference: {found[0].features} features from {found[0].rows:,} training rows"
-            )
+            _keep(story, f"{name}@{v.number}", v.id, model, f"{kind} on {len(rows):,} rows")
 
 
 def _train_by_script(story: Story, night: int, ds: str) -> None:
@@ -129,7 +121,6 @@ def _train_by_script(story: Story, night: int, ds: str) -> None:
     made it, and `mledger reproduce` can run it again."""
     import sys
 
-    from modelledger.drift.profiles import latest_profile
     from modelledger.models.reads import get_version
 
     out = f"models/delay-night{night}.joblib"
@@ -140,14 +131,20 @@ def _train_by_script(story: Story, night: int, ds: str) -> None:
     if done.returncode != 0:
         raise DemoFailed(f"train.py failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
     v = get_version(story.ledger, done.stdout.strip().splitlines()[-1])
-    label = f"delay@{v.number}"
-    story.versions[label] = v.id
-    story.models[label] = importlib.import_module("joblib").load(story.base / out)
-    found = latest_profile(story.ledger, v.id)
+    model = importlib.import_module("joblib").load(story.base / out)
+    _keep(story, f"delay@{v.number}", v.id, model, "tree, by `python train.py`")
+
+
+def _keep(story: Story, label: str, version_id: str, model: Any, how: str) -> None:
+    """Keep a trained version for the later chapters, and say what registering it recorded."""
+    from modelledger.drift.profiles import latest_profile
+
+    story.versions[label], story.models[label] = version_id, model
+    found = latest_profile(story.ledger, version_id)
     expect(found is not None, f"{label} got no drift reference profile")
     assert found is not None
     note(
-        f"registered {label}  {short(v.id)}  (tree, by `python train.py`); drift "
+        f"registered {label}  {short(version_id)}  ({how}); drift "
         f"reference: {found[0].features} features from {found[0].rows:,} training rows"
     )
 
